@@ -1,0 +1,54 @@
+//! The `brickwire` command line: the emulator today; actions, the service and sync follow.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "brickwire", version, about = "A Databricks connector")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a local emulator of a Databricks workspace until interrupted.
+    Emulator {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        listen: SocketAddr,
+        /// Personal access token the emulator accepts.
+        #[arg(long, default_value = brickwire_emulator::DEFAULT_TOKEN)]
+        token: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Emulator { listen, token } => {
+            let options = brickwire_emulator::EmulatorOptions { listen, token };
+            let emulator = match brickwire_emulator::Emulator::start(options).await {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("error: cannot listen on {listen}: {e}");
+                    return std::process::ExitCode::from(1);
+                }
+            };
+            println!(
+                "Databricks emulator at {} (send `Authorization: Bearer {}`); Ctrl-C stops it",
+                emulator.base_url(),
+                emulator.token()
+            );
+            let _ = tokio::signal::ctrl_c().await;
+            emulator.stop().await;
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,55 @@
+//! Credentials providers: where the `Authorization` header of each request comes from.
+//!
+//! A provider hands out the header value and refreshes it when needed. Fetching a token and
+//! caching it are separate concerns: OAuth providers fetch, a token cache decides when.
+
+use std::fmt;
+
+use brickwire_api::SecretString;
+use futures::future::BoxFuture;
+
+use crate::Result;
+
+/// The source of the `Authorization` header for every request of a [`crate::Client`].
+pub trait CredentialsProvider: Send + Sync + fmt::Debug {
+    /// The Databricks auth type this provider implements (`pat`, `oauth-m2m`, ...).
+    fn auth_type(&self) -> &'static str;
+
+    /// The full `Authorization` header value (e.g. `Bearer dapi...`).
+    ///
+    /// `rejected` is the value the server has just refused with a 401 (or a 403 saying the
+    /// token is invalid): a refreshing provider refreshes once if its cached value is still that
+    /// one, and concurrent callers share the single refresh.
+    fn authorization<'a>(
+        &'a self,
+        rejected: Option<&'a SecretString>,
+    ) -> BoxFuture<'a, Result<SecretString>>;
+}
+
+/// A static personal access token.
+#[derive(Debug, Clone)]
+pub struct PatCredentials {
+    header: SecretString,
+}
+
+impl PatCredentials {
+    /// A provider that always sends `Authorization: Bearer <token>`.
+    pub fn new(token: &SecretString) -> Self {
+        Self {
+            header: SecretString::new(format!("Bearer {}", token.expose_secret())),
+        }
+    }
+}
+
+impl CredentialsProvider for PatCredentials {
+    fn auth_type(&self) -> &'static str {
+        "pat"
+    }
+
+    fn authorization<'a>(
+        &'a self,
+        _rejected: Option<&'a SecretString>,
+    ) -> BoxFuture<'a, Result<SecretString>> {
+        Box::pin(async move { Ok(self.header.clone()) })
+    }
+}

@@ -1,0 +1,19 @@
+//! A Databricks REST client that behaves like the official SDKs where it matters.
+//!
+//! Start with [`Config`] (unified auth: explicit settings, then `DATABRICKS_*` environment
+//! variables, then a `~/.databrickscfg` profile) and [`Client`]. The client owns one connection
+//! pool, a credentials provider with its token cache, the retry policy, and an optional
+//! client-side rate limit. Each Databricks service is a module under [`services`]; shared HTTP
+//! machinery (retry, backoff, rate limit) lives in `http`. Every failure is an [`Error`].
+
+pub mod client;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod services;
+
+pub use brickwire_api::SecretString;
+pub use client::{ApiRequest, ApiResponse, Client, ClientOptions, RequestBody};
+pub use config::Config;
+pub use credentials::CredentialsProvider;
+pub use error::{Error, ErrorKind, Result};

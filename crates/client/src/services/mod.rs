@@ -1,0 +1,1 @@
+//! One module per Databricks service, each a thin typed layer over [`crate::Client`].

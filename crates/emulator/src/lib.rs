@@ -1,0 +1,140 @@
+//! A local emulator of a Databricks workspace, in the spirit of LocalStack, moto and Azurite.
+//!
+//! [`Emulator::start`] serves the workspace on a local port; [`router`] is the same thing as an
+//! axum [`Router`] for in-process tests. Each Databricks service is a module with a `state`
+//! part (the logic, no HTTP) and a `routes` part (parse, call, serialize). Start reading at
+//! [`state::Workspace`], which owns every service's state and the emulator's settings.
+
+pub mod auth;
+pub mod clusters;
+pub mod error;
+pub mod jobs;
+pub mod oauth;
+pub mod scim;
+pub mod settings;
+pub mod state;
+pub mod statements;
+pub mod unity_catalog;
+pub mod warehouses;
+pub mod workspace_objects;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use error::ApiError;
+pub use state::{AppState, Workspace};
+
+/// The token the emulator accepts when none is configured.
+pub const DEFAULT_TOKEN: &str = "dapi-emulator";
+
+/// How to start an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorOptions {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// The personal access token accepted from the start.
+    pub token: String,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token: DEFAULT_TOKEN.to_owned(),
+        }
+    }
+}
+
+/// The whole emulated workspace as one router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(clusters::routes())
+        .merge(warehouses::routes())
+        .merge(jobs::routes())
+        .merge(unity_catalog::routes())
+        .merge(statements::routes())
+        .merge(workspace_objects::routes())
+        .merge(scim::routes())
+        .merge(oauth::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .with_state(state)
+}
+
+/// A running emulator. Dropping it stops the server.
+pub struct Emulator {
+    base_url: String,
+    token: String,
+    state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts an emulator in the background of the current tokio runtime.
+    pub async fn start(options: EmulatorOptions) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(options.listen).await?;
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        let state = AppState::new(Arc::new(Workspace::new(&base_url, &options.token)));
+        let app = router(state.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let server = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+            if let Err(e) = server.await {
+                tracing::error!(error = %e, "emulator server stopped");
+            }
+        });
+        Ok(Self {
+            base_url,
+            token: options.token,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// The workspace URL, e.g. `http://127.0.0.1:8765`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// A personal access token the emulator accepts.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The emulator's state, for tests that look inside.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
