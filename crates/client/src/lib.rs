@@ -10,10 +10,14 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod pagination;
 pub mod services;
+pub mod waiter;
 
 pub use brickwire_api::SecretString;
 pub use client::{ApiRequest, ApiResponse, Client, ClientOptions, RequestBody};
 pub use config::Config;
 pub use credentials::CredentialsProvider;
 pub use error::{Error, ErrorKind, Result};
+pub use pagination::{Cursor, Page, Paginator};
+pub use waiter::{Verdict, WaitOptions};
