@@ -60,13 +60,16 @@ impl WaitOptions {
         }
     }
 
-    /// The delay after poll number `attempt` (1-based), given a uniform sample in `[0, 1)`.
+    /// The delay after poll number `attempt` (1-based), given a uniform sample in `[0, 1)`,
+    /// in whole milliseconds.
     pub fn delay(&self, attempt: u32, unit_sample: f64) -> Duration {
         let base = self
             .min_delay
             .saturating_mul(attempt.max(1))
             .clamp(self.min_delay, self.max_delay.max(self.min_delay));
-        base + self.jitter.mul_f64(unit_sample.clamp(0.0, 1.0))
+        let delay = base + self.jitter.mul_f64(unit_sample.clamp(0.0, 1.0));
+        // whole milliseconds: tokio's timer resolution, so the schedule is exact under test
+        Duration::from_millis(delay.as_millis().try_into().unwrap_or(u64::MAX))
     }
 }
 
