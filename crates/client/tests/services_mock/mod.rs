@@ -25,6 +25,7 @@ pub struct Expect {
     body: Option<Value>,
     status: u16,
     response: Value,
+    raw: Option<Vec<u8>>,
 }
 
 impl Expect {
@@ -37,6 +38,7 @@ impl Expect {
             body: None,
             status: 200,
             response: json!({}),
+            raw: None,
         }
     }
 
@@ -70,6 +72,12 @@ impl Expect {
     /// Answers with this JSON.
     pub fn respond(mut self, response: Value) -> Self {
         self.response = response;
+        self
+    }
+
+    /// Answers with these raw bytes (`application/octet-stream`) instead of JSON.
+    pub fn respond_raw(mut self, bytes: &[u8]) -> Self {
+        self.raw = Some(bytes.to_vec());
         self
     }
 
@@ -189,6 +197,9 @@ fn handle(script: &Script, method: Method, uri: Uri, body: Bytes) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap();
     if status == StatusCode::NO_CONTENT {
         return status.into_response();
+    }
+    if let Some(raw) = e.raw {
+        return (status, [("content-type", "application/octet-stream")], raw).into_response();
     }
     (status, axum::Json(e.response)).into_response()
 }
