@@ -19,5 +19,3 @@ pub use client::{ApiRequest, ApiResponse, Client, ClientOptions, RequestBody};
 pub use config::Config;
 pub use credentials::CredentialsProvider;
 pub use error::{Error, ErrorKind, Result};
-pub use pagination::{Cursor, Page, Paginator};
-pub use waiter::{Verdict, WaitOptions};

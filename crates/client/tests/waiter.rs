@@ -226,3 +226,49 @@ async fn statement_waiters() {
     assert_eq!(err.kind(), ErrorKind::OperationFailed);
     mock.verify();
 }
+
+#[tokio::test]
+async fn ensure_running_waits_out_termination_then_starts() {
+    let get = || Expect::get("/api/2.1/clusters/get").query(&[("cluster_id", "c1")]);
+    let mock = Mock::start(vec![
+        get().respond(json!({"state": "TERMINATING"})),
+        get().respond(json!({"state": "TERMINATED"})),
+        Expect::post("/api/2.1/clusters/start").body(json!({"cluster_id": "c1"})),
+        get().respond(json!({"state": "PENDING"})),
+        get().respond(json!({"state": "RUNNING"})),
+        // already running: one look, no start
+        get().respond(json!({"state": "RUNNING"})),
+        // ERROR is not retried
+        get().respond(json!({"state": "ERROR", "state_message": "bad image"})),
+    ])
+    .await;
+    let clusters = mock.client.clusters();
+    clusters.ensure_running("c1", &quick()).await.unwrap();
+    clusters.ensure_running("c1", &quick()).await.unwrap();
+    let err = clusters.ensure_running("c1", &quick()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::OperationFailed { state, message, .. } if state == "ERROR" && message == "bad image"),
+        "{err:?}"
+    );
+    mock.verify();
+}
+
+#[tokio::test]
+async fn ensure_running_retries_when_a_start_races_a_termination() {
+    let get = || Expect::get("/api/2.1/clusters/get").query(&[("cluster_id", "c1")]);
+    let mock = Mock::start(vec![
+        get().respond(json!({"state": "PENDING"})),
+        // the wait for RUNNING sees TERMINATED: retried from the top
+        get().respond(json!({"state": "TERMINATED", "state_message": "spot lost"})),
+        get().respond(json!({"state": "TERMINATED"})),
+        Expect::post("/api/2.1/clusters/start"),
+        get().respond(json!({"state": "RUNNING"})),
+    ])
+    .await;
+    mock.client
+        .clusters()
+        .ensure_running("c1", &quick())
+        .await
+        .unwrap();
+    mock.verify();
+}

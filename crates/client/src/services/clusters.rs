@@ -1,17 +1,17 @@
 //! Clusters (`/api/2.1/clusters/*`): create, get, list (filtered, sorted, paginated), start,
-//! restart, terminate (`delete`), permanent delete, edit, resize, and the running/terminated
-//! waiters.
+//! restart, terminate (`delete`), permanent delete, edit, resize, the running/terminated
+//! waiters, and [`Clusters::ensure_running`].
 
 use serde_json::json;
 
 use brickwire_api::Empty;
 use brickwire_api::clusters::{
     ClusterDetails, ClusterSpec, CreateClusterResponse, ListClustersRequest, ListClustersResponse,
-    ResizeCluster,
+    ResizeCluster, State,
 };
 
 use crate::client::{ApiRequest, Client};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pagination::{Page, Paginator};
 use crate::services::{apply_page_token, get_with, paginate, to_json};
 use crate::waiter::{self, WaitOptions};
@@ -75,6 +75,15 @@ pub mod request {
     /// `POST /resize`.
     pub fn resize(resize: &ResizeCluster) -> ApiRequest {
         ApiRequest::post(format!("{BASE}/resize")).json(to_json(resize))
+    }
+}
+
+/// Whether [`Clusters::ensure_running`] should look again: a wait that hit a failure state
+/// other than `ERROR`/`UNKNOWN` (e.g. terminated while starting), or a refused start.
+fn retry_ensure(error: &Error) -> bool {
+    match error {
+        Error::OperationFailed { state, .. } => state != "ERROR" && state != "UNKNOWN",
+        other => other.error_code() == Some("INVALID_STATE"),
     }
 }
 
@@ -173,6 +182,57 @@ impl Clusters {
         .await
     }
 
+    /// Makes sure a cluster is running, like the SDK's `ensure_cluster_is_running`:
+    /// `TERMINATED` → start and wait; `TERMINATING` → wait for termination, then start and
+    /// wait; `PENDING`/`RESIZING`/`RESTARTING` → wait; `ERROR`/`UNKNOWN` → fail. A wait that
+    /// ends in a failure state, or a start refused with `INVALID_STATE` (the state moved
+    /// meanwhile), is retried until the overall deadline.
+    pub async fn ensure_running(
+        &self,
+        cluster_id: &str,
+        options: &WaitOptions,
+    ) -> Result<ClusterDetails> {
+        let deadline = tokio::time::Instant::now() + options.timeout;
+        let remaining = || WaitOptions {
+            timeout: deadline.saturating_duration_since(tokio::time::Instant::now()),
+            ..options.clone()
+        };
+        loop {
+            let attempt = async {
+                let info = self.get(cluster_id).await?;
+                match info.state.clone().unwrap_or(State::Unknown) {
+                    State::Running => Ok(info),
+                    State::Terminated => {
+                        self.start(cluster_id).await?;
+                        self.wait_running(cluster_id, &remaining()).await
+                    }
+                    State::Terminating => {
+                        self.wait_terminated(cluster_id, &remaining()).await?;
+                        self.start(cluster_id).await?;
+                        self.wait_running(cluster_id, &remaining()).await
+                    }
+                    State::Pending | State::Resizing | State::Restarting => {
+                        self.wait_running(cluster_id, &remaining()).await
+                    }
+                    state => Err(Error::OperationFailed {
+                        operation: format!("cluster {cluster_id}"),
+                        state: state.to_string(),
+                        message: info.state_message.clone().unwrap_or_default(),
+                    }),
+                }
+            };
+            match attempt.await {
+                Ok(info) => return Ok(info),
+                Err(e) if tokio::time::Instant::now() < deadline && retry_ensure(&e) => {
+                    tracing::debug!(cluster_id, error = %e, "cluster not running yet; retrying");
+                    // don't hammer the server if the state keeps flipping
+                    tokio::time::sleep(options.min_delay).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Waits until the cluster is `TERMINATED`; fails on `ERROR`.
     pub async fn wait_terminated(
         &self,
@@ -194,7 +254,7 @@ mod tests {
     use super::*;
     use crate::client::RequestBody;
     use brickwire_api::clusters::{
-        ClusterSource, ListClustersFilterBy, ListClustersSortBy, SortByField, SortDirection, State,
+        ClusterSource, ListClustersFilterBy, ListClustersSortBy, SortByField, SortDirection,
     };
     use http::Method;
 
