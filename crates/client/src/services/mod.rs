@@ -6,7 +6,7 @@
 //! `client.workspace()`. Every operation has a pure builder in its module's `request`
 //! submodule returning the [`ApiRequest`] (method, path, query, body), so request shapes are
 //! tested without a server; the service methods only send them. Lists return a
-//! [`Paginator`](crate::pagination::Paginator); long-running operations have `wait_*` methods
+//! [`Paginator`]; long-running operations have `wait_*` methods
 //! built on [`crate::waiter`].
 //!
 //! Query strings follow Databricks' conventions ([`query`]): booleans as `true`/`false`,
