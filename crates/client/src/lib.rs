@@ -10,7 +10,9 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod pagination;
 pub mod services;
+pub mod waiter;
 
 pub use brickwire_api::SecretString;
 pub use client::{ApiRequest, ApiResponse, Client, ClientOptions, RequestBody};

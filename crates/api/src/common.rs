@@ -1,0 +1,127 @@
+//! Pieces every service model shares: the bag of unknown fields and the macro behind every
+//! Databricks state or kind enum.
+//!
+//! Databricks adds fields and enum values without notice. Every response struct therefore keeps
+//! what it does not know in an [`Extra`] map (`#[serde(flatten)]`) so a round trip loses nothing,
+//! and every enum made with [`string_enum!`](crate::string_enum) has an `Other(String)` variant
+//! that carries an unknown value through unchanged.
+
+/// Fields this version of brickwire does not model, kept so they survive a round trip.
+pub type Extra = serde_json::Map<String, serde_json::Value>;
+
+/// Defines a string-valued Databricks enum that tolerates values it does not know.
+///
+/// The enum gets one variant per known wire value plus `Other(String)`, serializes as the bare
+/// string, and implements `as_str`, `Display`, `FromStr` (infallible) and `From<&str>`.
+///
+/// ```
+/// brickwire_api::string_enum! {
+///     /// A colour.
+///     pub enum Colour { Red = "RED", Green = "GREEN" }
+/// }
+/// let c: Colour = serde_json::from_str("\"BLUE\"").unwrap();
+/// assert_eq!(c, Colour::Other("BLUE".into()));
+/// assert_eq!(serde_json::to_string(&c).unwrap(), "\"BLUE\"");
+/// assert_eq!(Colour::Red.as_str(), "RED");
+/// ```
+#[macro_export]
+macro_rules! string_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $($variant:ident = $wire:literal),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $(
+                #[doc = concat!("`", $wire, "`")]
+                $variant,
+            )+
+            /// A value this version of brickwire does not know, kept verbatim.
+            Other(String),
+        }
+
+        impl $name {
+            /// Every value this version knows, in declaration order.
+            pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire spelling.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $wire,)+
+                    $name::Other(s) => s.as_str(),
+                }
+            }
+        }
+
+        impl ::std::convert::From<&str> for $name {
+            fn from(value: &str) -> Self {
+                match value {
+                    $($wire => $name::$variant,)+
+                    other => $name::Other(other.to_owned()),
+                }
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = ::std::convert::Infallible;
+            fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+                Ok(Self::from(s))
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl $crate::__serde::Serialize for $name {
+            fn serialize<S: $crate::__serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> $crate::__serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                let s = <::std::borrow::Cow<'de, str> as $crate::__serde::Deserialize>::deserialize(d)?;
+                Ok(Self::from(s.as_ref()))
+            }
+        }
+    };
+}
+
+/// A `{key, value}` pair, the shape of Databricks tag lists.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct KeyValue {
+    /// The key.
+    pub key: String,
+    /// The value; absent means no value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// An empty response (`{}`) that still keeps anything the server did send.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Empty {
+    /// Fields sent anyway.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[cfg(test)]
+mod tests {
+    crate::string_enum! {
+        /// Test enum.
+        pub enum Fruit { Apple = "APPLE", Pear = "PEAR" }
+    }
+
+    #[test]
+    fn known_and_unknown_values_round_trip() {
+        let v: Vec<Fruit> = serde_json::from_str(r#"["APPLE","KIWI"]"#).unwrap();
+        assert_eq!(v, vec![Fruit::Apple, Fruit::Other("KIWI".into())]);
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"["APPLE","KIWI"]"#);
+        assert_eq!("PEAR".parse::<Fruit>().unwrap(), Fruit::Pear);
+        assert_eq!(Fruit::KNOWN.len(), 2);
+    }
+}
