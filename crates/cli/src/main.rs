@@ -1,4 +1,6 @@
-//! The `brickwire` command line: the emulator today; actions, the service and sync follow.
+//! The `brickwire` command line: the demo, the emulator; actions, the service and sync follow.
+
+mod demo;
 
 use std::net::SocketAddr;
 
@@ -13,6 +15,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Tour a Databricks workspace on the embedded emulator and print a summary.
+    Demo,
     /// Serve a local emulator of a Databricks workspace until interrupted.
     Emulator {
         /// Address to listen on.
@@ -32,6 +36,12 @@ async fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Demo => {
+            if let Err(e) = demo::run().await {
+                eprintln!("error: the demo failed: {e}");
+                return std::process::ExitCode::from(1);
+            }
+        }
         Command::Emulator { listen, token } => {
             let options = brickwire_emulator::EmulatorOptions { listen, token };
             let emulator = match brickwire_emulator::Emulator::start(options).await {
