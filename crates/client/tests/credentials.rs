@@ -707,6 +707,57 @@ async fn refresh_uses_the_refresh_token_and_hands_rotated_tokens_back() {
 }
 
 #[tokio::test]
+async fn a_cancelled_caller_does_not_lose_a_rotated_refresh_token() {
+    let mock = Mock::start(|_| {
+        |r: &Recorded| {
+            let form = r.form();
+            let refresh = form.iter().find(|(k, _)| k == "refresh_token")?.1.as_str();
+            match (r.path.as_str(), refresh) {
+                (TOKEN_PATH, "rt-0") => Some(Reply {
+                    status: 200,
+                    body: json!({"access_token": "at-1", "token_type": "Bearer",
+                                 "expires_in": 3600, "refresh_token": "rt-1"})
+                    .to_string(),
+                    delay: Duration::from_millis(300),
+                }),
+                (TOKEN_PATH, "rt-1") => token_reply("at-2", 3600),
+                _ => None,
+            }
+        }
+    })
+    .await;
+    let clock = clock();
+    let stored: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = stored.clone();
+    let provider = OAuthRefreshCredentials::new(
+        stored_tokens(&clock, Some("rt-0")),
+        "databricks-cli",
+        TokenEndpoint::fixed(mock.url(TOKEN_PATH)),
+        reqwest::Client::new(),
+    )
+    .with_cache(cache(&clock))
+    .on_refresh(Arc::new(move |tokens: &OAuthTokenSet| {
+        let refresh = tokens.refresh_token.as_ref().unwrap().expose_secret();
+        sink.lock().unwrap().push(refresh.to_owned())
+    }));
+    clock.advance(Duration::from_secs(3600));
+    // The caller gives up while the server is rotating the refresh token.
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(20), provider.authorization(None)).await;
+    assert!(cancelled.is_err());
+    // The exchange still completes and hands the rotated token back.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while stored.lock().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no rotation stored");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*stored.lock().unwrap(), ["rt-1"]);
+    // The next caller refreshes with the rotated token, not the spent one.
+    assert_eq!(provider.authorization(None).await.unwrap(), bearer("at-2"));
+    assert_eq!(mock.count(TOKEN_PATH), 2);
+}
+
+#[tokio::test]
 async fn refresh_sends_the_client_secret_when_set() {
     let mock = Mock::start(|_| {
         |r: &Recorded| {

@@ -1,7 +1,7 @@
 //! The OAuth plumbing shared by the OAuth providers: endpoint discovery, the token request, and
 //! the token set a refresh hands back.
 //!
-//! Start at [`discover_oidc_endpoints`] (how the token URL is found) and [`request_token`] (one
+//! Start at [`discover_oidc_endpoints`] (how the token URL is found) and `request_token` (one
 //! form POST to it). Everything uses a plain `reqwest::Client`; errors never carry a secret.
 
 use std::fmt;

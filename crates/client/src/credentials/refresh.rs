@@ -43,7 +43,8 @@ pub struct OAuthRefreshCredentials {
     client_secret: Option<SecretString>,
     endpoint: TokenEndpoint,
     http: reqwest::Client,
-    refresh_token: Mutex<Option<SecretString>>,
+    /// Shared with the refresh task, which outlives a cancelled caller.
+    refresh_token: Arc<Mutex<Option<SecretString>>>,
     initial: CachedToken,
     on_refresh: Option<TokenRefreshCallback>,
     cache: TokenCache,
@@ -71,7 +72,7 @@ impl OAuthRefreshCredentials {
         endpoint: TokenEndpoint,
         http: reqwest::Client,
     ) -> Self {
-        let cache = TokenCache::default();
+        let mut cache = TokenCache::default();
         let initial = tokens.cached();
         cache.seed(initial.clone());
         Self {
@@ -79,7 +80,7 @@ impl OAuthRefreshCredentials {
             client_secret: None,
             endpoint,
             http,
-            refresh_token: Mutex::new(tokens.refresh_token),
+            refresh_token: Arc::new(Mutex::new(tokens.refresh_token)),
             initial,
             on_refresh: None,
             cache,
@@ -99,7 +100,7 @@ impl OAuthRefreshCredentials {
     }
 
     /// Uses this cache (for its clock and refresh margin) instead of the default one.
-    pub fn with_cache(mut self, cache: TokenCache) -> Self {
+    pub fn with_cache(mut self, mut cache: TokenCache) -> Self {
         cache.seed(self.initial.clone());
         self.cache = cache;
         self
@@ -120,29 +121,42 @@ impl OAuthRefreshCredentials {
             ));
         };
         let token_url = self.endpoint.get(&self.http).await?;
-        let mut tokens = request_token(
-            &self.http,
-            &token_url,
-            ClientAuth::Form {
-                client_id: &self.client_id,
-                client_secret: self.client_secret.as_ref(),
-            },
-            vec![
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token.expose_secret()),
-            ],
-            self.cache.clock().now(),
-        )
-        .await?;
-        if tokens.refresh_token.is_none() {
-            tokens.refresh_token = Some(refresh_token);
-        }
-        *self.refresh_token.lock().unwrap_or_else(|e| e.into_inner()) =
-            tokens.refresh_token.clone();
-        if let Some(callback) = &self.on_refresh {
-            callback(&tokens);
-        }
-        Ok(tokens.cached())
+        let http = self.http.clone();
+        let client_id = self.client_id.clone();
+        let client_secret = self.client_secret.clone();
+        let store = self.refresh_token.clone();
+        let callback = self.on_refresh.clone();
+        let now = self.cache.clock().now();
+        // Once the request is sent, the old refresh token may be spent (single-use tokens), so
+        // the exchange runs to completion and stores its result even if the caller that
+        // started it is cancelled (e.g. by a timeout).
+        let exchange = tokio::spawn(async move {
+            let mut tokens = request_token(
+                &http,
+                &token_url,
+                ClientAuth::Form {
+                    client_id: &client_id,
+                    client_secret: client_secret.as_ref(),
+                },
+                vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token.expose_secret()),
+                ],
+                now,
+            )
+            .await?;
+            if tokens.refresh_token.is_none() {
+                tokens.refresh_token = Some(refresh_token);
+            }
+            *store.lock().unwrap_or_else(|e| e.into_inner()) = tokens.refresh_token.clone();
+            if let Some(callback) = &callback {
+                callback(&tokens);
+            }
+            Ok::<_, Error>(tokens.cached())
+        });
+        exchange
+            .await
+            .map_err(|e| Error::Auth(format!("the token refresh task failed: {e}")))?
     }
 }
 

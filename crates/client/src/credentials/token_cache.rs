@@ -168,12 +168,9 @@ impl TokenCache {
     }
 
     /// Stores a token obtained elsewhere (e.g. a stored OAuth session), without fetching.
-    pub fn seed(&self, token: CachedToken) {
+    pub fn seed(&mut self, token: CachedToken) {
         let entry = self.entry(token);
-        // Only called right after construction, before anyone can hold the lock.
-        if let Ok(mut state) = self.state.try_lock() {
-            state.current = Some(entry);
-        }
+        self.state.get_mut().current = Some(entry);
     }
 
     fn entry(&self, token: CachedToken) -> Entry {
