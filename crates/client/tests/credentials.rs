@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use brickwire_client::credentials::{
     CredentialsProvider, ManualClock, OAuthM2mCredentials, OAuthRefreshCredentials, OAuthTokenSet,
-    TokenCache, TokenEndpoint, discover_oidc_endpoints,
+    TokenCache, TokenEndpoint, discover_oidc_endpoints, exchange_authorization_code,
 };
 use brickwire_client::{ApiRequest, Config, Error, SecretString};
 use serde_json::{Value, json};
@@ -800,6 +800,49 @@ async fn expired_session_without_refresh_token_asks_to_log_in() {
     let message = auth_message(provider.authorization(None).await);
     assert!(message.contains("log in again"), "{message}");
     assert!(mock.requests().is_empty());
+}
+
+#[tokio::test]
+async fn authorization_code_exchange_sends_the_pkce_form() {
+    let mock = Mock::start(|_| {
+        |r: &Recorded| {
+            let expected = [
+                ("grant_type", "authorization_code"),
+                ("code", "code-1"),
+                ("redirect_uri", "http://localhost:8020"),
+                ("code_verifier", "verifier-1"),
+                ("client_id", "databricks-cli"),
+            ];
+            let form = r.form();
+            let matches = form.len() == expected.len()
+                && expected
+                    .iter()
+                    .all(|(k, v)| form.iter().any(|(a, b)| a == k && b == v));
+            (r.path == TOKEN_PATH && matches && r.header("authorization").is_none()).then(|| {
+                json_reply(
+                    200,
+                    json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 3600,
+                           "refresh_token": "rt-1", "scope": "all-apis offline_access"}),
+                )
+            })?
+        }
+    })
+    .await;
+    let tokens = exchange_authorization_code(
+        &reqwest::Client::new(),
+        &mock.url(TOKEN_PATH),
+        "databricks-cli",
+        None,
+        &SecretString::new("code-1"),
+        "http://localhost:8020",
+        &SecretString::new("verifier-1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tokens.authorization(), bearer("at-1"));
+    assert_eq!(tokens.refresh_token.unwrap().expose_secret(), "rt-1");
+    assert!(tokens.expires_at.is_some());
+    assert_eq!(tokens.scope.as_deref(), Some("all-apis offline_access"));
 }
 
 // ---------------------------------------------------------------------------------------------

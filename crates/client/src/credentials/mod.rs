@@ -19,7 +19,10 @@ mod token_cache;
 
 pub use basic::BasicCredentials;
 pub use m2m::OAuthM2mCredentials;
-pub use oauth::{OAuthTokenSet, OidcEndpoints, TokenEndpoint, discover_oidc_endpoints};
+pub use oauth::{
+    OAuthTokenSet, OidcEndpoints, TokenEndpoint, discover_oidc_endpoints,
+    exchange_authorization_code, pkce_challenge,
+};
 pub use refresh::{OAuthRefreshCredentials, TokenRefreshCallback};
 pub use token_cache::{
     CachedToken, Clock, DEFAULT_REFRESH_MARGIN, ManualClock, SystemClock, TokenCache,

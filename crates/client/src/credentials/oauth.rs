@@ -168,7 +168,11 @@ struct DiscoveryDocument {
 /// 1. If `discovery_url` is set, only that document is fetched.
 /// 2. Otherwise `GET {host}/.well-known/databricks-config`; its `oidc_endpoint` (with
 ///    `{account_id}` filled in) gives `{oidc_endpoint}/.well-known/oauth-authorization-server`.
-/// 3. If step 2 fails in any way, `GET {host}/oidc/.well-known/oauth-authorization-server`.
+/// 3. If step 2 fails in any way, `GET {host}/oidc/.well-known/oauth-authorization-server`
+///    (on an accounts console host with `account_id`:
+///    `{host}/oidc/accounts/{account_id}/.well-known/oauth-authorization-server`).
+///
+/// Give `http` a timeout: token providers hold their refresh lock while this runs.
 pub async fn discover_oidc_endpoints(
     http: &reqwest::Client,
     host: &Url,
@@ -207,8 +211,7 @@ pub async fn discover_oidc_endpoints(
         Err(e) => e,
     };
     tracing::debug!(error = %first_error, "host metadata discovery failed; trying /oidc");
-    let fallback =
-        join(host, "/oidc/.well-known/oauth-authorization-server").map_err(Error::Auth)?;
+    let fallback = join(host, &fallback_discovery_path(host, account_id)).map_err(Error::Auth)?;
     fetch_discovery_document(http, fallback).await.map_err(|e| {
         Error::Auth(format!(
             "cannot discover the OAuth endpoints of {host}: {first_error}; then {e} \
@@ -216,6 +219,20 @@ pub async fn discover_oidc_endpoints(
             host = host.as_str().trim_end_matches('/'),
         ))
     })
+}
+
+/// The Go SDK's fixed discovery path: per account on an accounts console host, else the
+/// workspace's.
+fn fallback_discovery_path(host: &Url, account_id: Option<&str>) -> String {
+    let accounts = host
+        .host_str()
+        .is_some_and(|h| h.starts_with("accounts.") || h.starts_with("accounts-dod."));
+    match account_id {
+        Some(id) if accounts => {
+            format!("/oidc/accounts/{id}/.well-known/oauth-authorization-server")
+        }
+        _ => "/oidc/.well-known/oauth-authorization-server".to_owned(),
+    }
 }
 
 fn join(host: &Url, path: &str) -> std::result::Result<Url, String> {
@@ -408,4 +425,91 @@ pub(crate) async fn request_token(
         expires_at,
         scope: parsed.scope,
     })
+}
+
+/// A PKCE `code_challenge` for `code_verifier` (method `S256`): base64url of its SHA-256,
+/// without padding.
+pub fn pkce_challenge(code_verifier: &SecretString) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(code_verifier.expose_secret().as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// Exchanges a U2M authorization code for tokens (`grant_type=authorization_code` with
+/// `code`, `redirect_uri`, `code_verifier`, `client_id`, and `client_secret` when set).
+/// Store the result and build an [`super::OAuthRefreshCredentials`] from it.
+pub async fn exchange_authorization_code(
+    http: &reqwest::Client,
+    token_endpoint: &Url,
+    client_id: &str,
+    client_secret: Option<&SecretString>,
+    code: &SecretString,
+    redirect_uri: &str,
+    code_verifier: &SecretString,
+) -> Result<OAuthTokenSet> {
+    check_endpoint(token_endpoint)?;
+    request_token(
+        http,
+        token_endpoint,
+        ClientAuth::Form {
+            client_id,
+            client_secret,
+        },
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.expose_secret()),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", code_verifier.expose_secret()),
+        ],
+        SystemTime::now(),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_discovery_is_per_account_on_account_hosts() {
+        let account = Url::parse("https://accounts.cloud.databricks.com").unwrap();
+        let workspace = Url::parse("https://dbc-1.cloud.databricks.com").unwrap();
+        assert_eq!(
+            fallback_discovery_path(&account, Some("acc-1")),
+            "/oidc/accounts/acc-1/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(
+            fallback_discovery_path(&account, None),
+            "/oidc/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(
+            fallback_discovery_path(&workspace, Some("acc-1")),
+            "/oidc/.well-known/oauth-authorization-server"
+        );
+    }
+
+    #[test]
+    fn token_endpoints_must_be_https_or_loopback() {
+        for ok in [
+            "https://h.example.com/t",
+            "http://127.0.0.1:1/t",
+            "http://localhost/t",
+        ] {
+            assert!(check_endpoint(&Url::parse(ok).unwrap()).is_ok(), "{ok}");
+        }
+        for bad in ["http://h.example.com/t", "ftp://h.example.com/t"] {
+            assert!(check_endpoint(&Url::parse(bad).unwrap()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pkce_challenge_is_unpadded_base64url_sha256() {
+        // Expected value computed with Python's hashlib and base64.urlsafe_b64encode.
+        let verifier = SecretString::new("dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        assert_eq!(
+            pkce_challenge(&verifier),
+            "ngF5GsXcbwljx6u133FFr3Xht9xooA_DuaX_3QwODtc"
+        );
+    }
 }
