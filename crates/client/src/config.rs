@@ -732,8 +732,10 @@ pub fn normalize_host(raw: &str) -> std::result::Result<String, String> {
         return Err(format!("host: `{trimmed}` has no host name"));
     };
     if url.path().trim_matches('/').is_empty() {
+        // `Url` already drops the scheme's default port (`:443` for https, `:80` for http);
+        // any other port, including `http://...:443`, is kept as given.
         let mut out = format!("{}://{name}", url.scheme());
-        if let Some(port) = url.port().filter(|p| *p != 443) {
+        if let Some(port) = url.port() {
             out.push_str(&format!(":{port}"));
         }
         Ok(out)

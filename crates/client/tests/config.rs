@@ -475,6 +475,8 @@ fn host_normalisation_table() {
         ("http://127.0.0.1:3000/", "http://127.0.0.1:3000"),
         ("http://127.1.2.3:3000", "http://127.1.2.3:3000"),
         ("http://[::1]:3000", "http://[::1]:3000"),
+        ("http://localhost:80", "http://localhost"),
+        ("http://localhost:443", "http://localhost:443"),
     ];
     for (raw, want) in ok {
         assert_eq!(normalize_host(raw).as_deref(), Ok(want), "{raw}");
