@@ -718,7 +718,7 @@ async fn a_cancelled_caller_does_not_lose_a_rotated_refresh_token() {
                     body: json!({"access_token": "at-1", "token_type": "Bearer",
                                  "expires_in": 3600, "refresh_token": "rt-1"})
                     .to_string(),
-                    delay: Duration::from_millis(300),
+                    delay: Duration::from_millis(1500),
                 }),
                 (TOKEN_PATH, "rt-1") => token_reply("at-2", 3600),
                 _ => None,
