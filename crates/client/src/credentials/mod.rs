@@ -2,8 +2,31 @@
 //!
 //! A provider hands out the header value and refreshes it when needed. Fetching a token and
 //! caching it are separate concerns: OAuth providers fetch, a token cache decides when.
+//!
+//! Providers: [`PatCredentials`] (`pat`), [`BasicCredentials`] (`basic`),
+//! [`OAuthM2mCredentials`] (`oauth-m2m`), [`OAuthRefreshCredentials`] (`external-browser`, a
+//! stored U2M session). The OAuth ones share [`TokenCache`] and the discovery and token
+//! request code in [`oauth`]. [`crate::config::ResolvedConfig::credentials`] picks one from
+//! a configuration.
 
 use std::fmt;
+
+mod basic;
+mod m2m;
+pub mod oauth;
+mod refresh;
+mod token_cache;
+
+pub use basic::BasicCredentials;
+pub use m2m::OAuthM2mCredentials;
+pub use oauth::{
+    OAuthTokenSet, OidcEndpoints, TokenEndpoint, discover_oidc_endpoints,
+    exchange_authorization_code, pkce_challenge,
+};
+pub use refresh::{OAuthRefreshCredentials, TokenRefreshCallback};
+pub use token_cache::{
+    CachedToken, Clock, DEFAULT_REFRESH_MARGIN, ManualClock, SystemClock, TokenCache,
+};
 
 use brickwire_api::SecretString;
 use futures::future::BoxFuture;
