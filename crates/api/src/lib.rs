@@ -4,6 +4,7 @@
 //! responses, error bodies, states), plus the [`SecretString`] newtype for credentials. Start with
 //! [`secret`]; each Databricks service has its own module.
 
+pub mod error;
 pub mod secret;
 
 pub use secret::SecretString;
