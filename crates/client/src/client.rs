@@ -49,8 +49,9 @@ impl Default for ClientOptions {
     }
 }
 
-/// The body of an [`ApiRequest`].
-#[derive(Debug, Clone, PartialEq)]
+/// The body of an [`ApiRequest`]. `Debug` withholds credential fields (`client_secret`,
+/// `refresh_token`, ...) and raw bytes.
+#[derive(Clone, PartialEq)]
 pub enum RequestBody {
     /// A JSON document (`Content-Type: application/json`).
     Json(serde_json::Value),
@@ -66,7 +67,10 @@ pub enum RequestBody {
 }
 
 /// One Databricks REST call, as data: method, path relative to the workspace, query, body.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Debug` withholds header values and the values of credential query parameters and body
+/// fields, so a request can be logged.
+#[derive(Clone, PartialEq)]
 pub struct ApiRequest {
     /// HTTP method.
     pub method: Method,
@@ -150,6 +154,54 @@ impl ApiRequest {
         self.idempotent = idempotent;
         self
     }
+}
+
+impl fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestBody::Json(value) => {
+                let mut value = value.clone();
+                crate::error::redact_json(&mut value);
+                f.debug_tuple("Json").field(&value).finish()
+            }
+            RequestBody::Form(fields) => f
+                .debug_tuple("Form")
+                .field(&redacted_pairs(fields))
+                .finish(),
+            RequestBody::Bytes { content_type, data } => f
+                .debug_struct("Bytes")
+                .field("content_type", content_type)
+                .field("len", &data.len())
+                .finish(),
+        }
+    }
+}
+
+impl fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("path", &path_without_query(&self.path))
+            .field("query", &redacted_pairs(&self.query))
+            .field("body", &self.body)
+            .field("headers", &header_names)
+            .field("idempotent", &self.idempotent)
+            .finish()
+    }
+}
+
+fn redacted_pairs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .map(|(key, value)| {
+            if crate::error::is_sensitive_key(key) {
+                (key.as_str(), "[redacted]")
+            } else {
+                (key.as_str(), value.as_str())
+            }
+        })
+        .collect()
 }
 
 /// A raw response: status, headers and the whole body.
@@ -489,7 +541,7 @@ impl Client {
             }
             let timeout = inner.options.http_timeout.min(remaining);
             let failure = match self
-                .attempt(request, url, authorization.as_ref(), timeout, mode)
+                .attempt(request, url, target, authorization.as_ref(), timeout, mode)
                 .await
             {
                 Ok(received) => return Ok(received),
@@ -557,6 +609,7 @@ impl Client {
         &self,
         request: &ApiRequest,
         url: &Url,
+        target: Target,
         authorization: Option<&SecretString>,
         timeout: Duration,
         mode: Mode,
@@ -569,7 +622,9 @@ impl Client {
                 let headers = response.headers().clone();
                 // The status is what matters; a body cut short still parses as far as it got.
                 let body = response.bytes().await.unwrap_or_default();
-                return Err(AttemptError::Api(self.api_error(status, &headers, &body)));
+                return Err(AttemptError::Api(
+                    self.api_error(target, status, &headers, &body),
+                ));
             }
             match mode {
                 Mode::Streaming => Ok(Received::Streaming(response)),
@@ -629,18 +684,40 @@ impl Client {
         })
     }
 
-    fn api_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    fn api_error(
+        &self,
+        target: Target,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> ApiError {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let retry_after = header("retry-after")
             .and_then(|value| parse_retry_after(value, self.inner.clock.system_time()));
-        parse_error(
-            &ErrorResponse {
-                status: status.as_u16(),
-                request_id: header("x-request-id"),
-                retry_after,
-            },
-            body,
-        )
+        let response = ErrorResponse {
+            status: status.as_u16(),
+            request_id: header("x-request-id"),
+            retry_after,
+        };
+        match target {
+            Target::Workspace => parse_error(&response, body),
+            // Cloud storage answers in XML, and some of its errors echo the link's signature
+            // (`<SignatureProvided>`): keep only `<Code>` and `<Message>`.
+            Target::External => {
+                let text = String::from_utf8_lossy(body);
+                let mut error = parse_error(&response, b"");
+                error.error_code = xml_element(&text, "Code").or(error.error_code);
+                if let Some(message) = xml_element(&text, "Message") {
+                    error.message = message;
+                }
+                error.kind = brickwire_api::error::classify(
+                    error.status,
+                    error.error_code.as_deref(),
+                    &error.message,
+                );
+                error
+            }
+        }
     }
 }
 
@@ -717,6 +794,14 @@ fn describe(error: reqwest::Error) -> String {
     text
 }
 
+/// The text of the first `<name>...</name>` element of an XML document.
+fn xml_element(text: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{name}>"))? + start;
+    Some(text[start..end].trim().to_owned())
+}
+
 fn path_without_query(path: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or(path)
 }
@@ -784,5 +869,74 @@ impl Label {
             message.push_str(&format!("; last error: {last}"));
         }
         Error::Timeout(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn debug_output_withholds_credentials() {
+        let mut request = ApiRequest::post("/oidc/v1/token?access_token=in-path")
+            .query("token", "query-secret")
+            .query("cluster_id", "c1")
+            .json(json!({"grant_type": "refresh_token", "refresh_token": "body-secret"}));
+        request.headers.push((
+            "X-Databricks-Azure-SP-Management-Token".into(),
+            "header-secret".into(),
+        ));
+        let form = RequestBody::Form(vec![
+            ("client_id".into(), "app".into()),
+            ("client_secret".into(), "form-secret".into()),
+        ]);
+        let bytes = RequestBody::Bytes {
+            content_type: "application/octet-stream".into(),
+            data: Bytes::from_static(b"raw-secret"),
+        };
+        let shown = format!("{request:?} {form:?} {bytes:?}");
+        for secret in [
+            "in-path",
+            "query-secret",
+            "body-secret",
+            "header-secret",
+            "form-secret",
+            "raw-secret",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        for visible in [
+            "cluster_id",
+            "c1",
+            "client_id",
+            "grant_type",
+            "/oidc/v1/token",
+        ] {
+            assert!(shown.contains(visible), "{visible} missing from {shown}");
+        }
+    }
+
+    #[test]
+    fn builders_set_idempotency_by_method() {
+        assert!(ApiRequest::get("/x").idempotent);
+        assert!(ApiRequest::put("/x").idempotent);
+        assert!(ApiRequest::delete("/x").idempotent);
+        assert!(!ApiRequest::post("/x").idempotent);
+        assert!(!ApiRequest::patch("/x").idempotent);
+        assert!(ApiRequest::post("/x").idempotent(true).idempotent);
+    }
+
+    #[test]
+    fn xml_elements_are_found() {
+        let body = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message>\
+                    <SignatureProvided>sig</SignatureProvided></Error>";
+        assert_eq!(xml_element(body, "Code").as_deref(), Some("AccessDenied"));
+        assert_eq!(
+            xml_element(body, "Message").as_deref(),
+            Some("Request has expired")
+        );
+        assert_eq!(xml_element(body, "Missing"), None);
     }
 }

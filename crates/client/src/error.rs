@@ -164,6 +164,9 @@ const EXCERPT_BYTES: usize = 512;
 /// JSON keys whose values are credentials.
 const SENSITIVE_KEYS: &[&str] = &[
     "access_token",
+    "assertion",
+    "code",
+    "subject_token",
     "refresh_token",
     "id_token",
     "token_value",
@@ -174,7 +177,8 @@ const SENSITIVE_KEYS: &[&str] = &[
     "secret",
 ];
 
-fn is_sensitive_key(key: &str) -> bool {
+/// Whether a JSON key, form field or query parameter holds a credential.
+pub(crate) fn is_sensitive_key(key: &str) -> bool {
     SENSITIVE_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k))
 }
 
@@ -190,13 +194,15 @@ fn last_key(path: &str) -> Option<&str> {
 pub(crate) fn safe_excerpt(body: &[u8], max: usize) -> String {
     let text = match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(mut value) => {
-            redact(&mut value);
+            redact_json(&mut value);
             value.to_string()
         }
         Err(_) => {
             let text = String::from_utf8_lossy(body);
             let lower = text.to_ascii_lowercase();
-            if SENSITIVE_KEYS.iter().any(|k| lower.contains(k)) {
+            let mentions =
+                |k: &&str| lower.contains(&format!("{k}=")) || lower.contains(&format!("\"{k}\""));
+            if SENSITIVE_KEYS.iter().any(mentions) {
                 return "[body withheld: it may contain a credential]".to_owned();
             }
             text.into_owned()
@@ -212,18 +218,19 @@ pub(crate) fn safe_excerpt(body: &[u8], max: usize) -> String {
     format!("{}...", &text[..end])
 }
 
-fn redact(value: &mut serde_json::Value) {
+/// Replaces every value under a credential key with `"[redacted]"`, at any depth.
+pub(crate) fn redact_json(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             for (key, v) in map.iter_mut() {
                 if is_sensitive_key(key) {
                     *v = serde_json::Value::String("[redacted]".to_owned());
                 } else {
-                    redact(v);
+                    redact_json(v);
                 }
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
         _ => {}
     }
 }

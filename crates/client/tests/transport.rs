@@ -733,6 +733,24 @@ async fn external_links_get_no_credentials_and_keep_their_signature() {
 }
 
 #[tokio::test]
+async fn external_link_errors_keep_code_and_message_but_not_the_signature() {
+    let xml = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code>\
+               <Message>Request has expired</Message>\
+               <SignatureProvided>sig-secret</SignatureProvided></Error>";
+    let mock = Mock::start(vec![reply(403, xml)]).await;
+    let client = client(&mock.url, &ManualClock::new());
+    let mut link = mock.url.join("/bucket/chunk-1").unwrap();
+    link.set_query(Some("X-Amz-Signature=sig-secret"));
+    let err = client.fetch_external(&link).await.unwrap_err();
+    assert_eq!(err.error_code(), Some("AccessDenied"));
+    assert_eq!(err.api().unwrap().message, "Request has expired");
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("sig-secret"), "{shown}");
+    mock.assert_requests(1);
+}
+
+#[tokio::test]
 async fn workspace_requests_never_leave_the_workspace() {
     let mock = Mock::start(vec![]).await;
     let err = client(&mock.url, &ManualClock::new())
