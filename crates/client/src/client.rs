@@ -388,6 +388,18 @@ enum AttemptError {
     Fatal(Error),
 }
 
+impl AttemptError {
+    /// The failure as the retry policy sees it; `None` for failures never worth retrying.
+    fn as_failure(&self) -> Option<Failure<'_>> {
+        match self {
+            AttemptError::Api(api) => Some(Failure::Api(api)),
+            AttemptError::Transport { sent: false, .. } => Some(Failure::NotSent),
+            AttemptError::Transport { sent: true, .. } => Some(Failure::MaybeSent),
+            AttemptError::Fatal(_) => None,
+        }
+    }
+}
+
 impl fmt::Display for AttemptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -520,6 +532,7 @@ impl Client {
         let mut attempt: u32 = 1;
         let mut refreshed = false;
         let mut rejected: Option<SecretString> = None;
+        let mut last: Option<String> = None;
         loop {
             let authorization = match target {
                 Target::Workspace => {
@@ -537,7 +550,11 @@ impl Client {
             };
             let remaining = deadline.saturating_duration_since(inner.clock.now());
             if remaining.is_zero() {
-                return Err(label.deadline_error(attempt - 1, inner.options.retry_timeout, None));
+                return Err(label.deadline_error(
+                    attempt - 1,
+                    inner.options.retry_timeout,
+                    last.as_deref(),
+                ));
             }
             let timeout = inner.options.http_timeout.min(remaining);
             let failure = match self
@@ -565,25 +582,14 @@ impl Client {
                     attempt += 1;
                     continue;
                 }
-                AttemptError::Api(api) => inner.policy.decide(
-                    Failure::Api(api),
-                    request.idempotent,
-                    attempt,
-                    inner.jitter.next(),
-                ),
-                AttemptError::Transport { sent: false, .. } => inner.policy.decide(
-                    Failure::NotSent,
-                    request.idempotent,
-                    attempt,
-                    inner.jitter.next(),
-                ),
-                AttemptError::Transport { sent: true, .. } => inner.policy.decide(
-                    Failure::MaybeSent,
-                    request.idempotent,
-                    attempt,
-                    inner.jitter.next(),
-                ),
-                AttemptError::Fatal(_) => Decision::GiveUp,
+                other => match other.as_failure() {
+                    Some(kind) => {
+                        inner
+                            .policy
+                            .decide(kind, request.idempotent, attempt, inner.jitter.next())
+                    }
+                    None => Decision::GiveUp,
+                },
             };
             match decision {
                 Decision::GiveUp => return Err(label.error(failure)),
@@ -593,9 +599,10 @@ impl Client {
                         return Err(label.deadline_error(
                             attempt,
                             inner.options.retry_timeout,
-                            Some(&failure),
+                            Some(&failure.to_string()),
                         ));
                     }
+                    last = Some(failure.to_string());
                     label.log_retry(attempt, &reason, delay);
                     inner.clock.sleep(delay).await;
                     attempt += 1;
@@ -855,12 +862,7 @@ impl Label {
         }
     }
 
-    fn deadline_error(
-        &self,
-        attempts: u32,
-        retry_timeout: Duration,
-        last: Option<&AttemptError>,
-    ) -> Error {
+    fn deadline_error(&self, attempts: u32, retry_timeout: Duration, last: Option<&str>) -> Error {
         let mut message = format!(
             "{} {}: retry deadline of {retry_timeout:?} reached after {attempts} attempt(s)",
             self.method, self.path
