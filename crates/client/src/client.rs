@@ -149,6 +149,28 @@ impl ApiRequest {
         self
     }
 
+    /// Sets a form body (`application/x-www-form-urlencoded`), as OAuth token endpoints want.
+    pub fn form(mut self, fields: Vec<(String, String)>) -> Self {
+        self.body = Some(RequestBody::Form(fields));
+        self
+    }
+
+    /// Sets a raw body with its content type.
+    pub fn bytes(mut self, content_type: impl Into<String>, data: impl Into<Bytes>) -> Self {
+        self.body = Some(RequestBody::Bytes {
+            content_type: content_type.into(),
+            data: data.into(),
+        });
+        self
+    }
+
+    /// Adds a header (an `Authorization` header here is ignored: the credentials provider
+    /// owns it).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
     /// Marks the request as safe (or not) to replay when its outcome is unknown.
     pub fn idempotent(mut self, idempotent: bool) -> Self {
         self.idempotent = idempotent;
@@ -451,6 +473,17 @@ impl Client {
     /// The credentials provider.
     pub fn credentials(&self) -> &Arc<dyn CredentialsProvider> {
         &self.inner.credentials
+    }
+
+    /// The clock of this client's retries, deadline and rate limit. Waiters should sleep on
+    /// it too, so tests that inject a [`crate::http::ManualClock`] control them as well.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// The jitter source of this client's retries (for waiters' poll delays too).
+    pub fn jitter(&self) -> &Arc<dyn Jitter> {
+        &self.inner.jitter
     }
 
     /// Sends a request and decodes a JSON response (an empty body decodes as `{}`).
@@ -918,6 +951,28 @@ mod tests {
         ] {
             assert!(shown.contains(visible), "{visible} missing from {shown}");
         }
+    }
+
+    #[test]
+    fn body_and_header_builders() {
+        let request = ApiRequest::post("/oidc/v1/token")
+            .form(vec![("grant_type".into(), "client_credentials".into())])
+            .header("X-Databricks-Workspace-Id", "42");
+        assert_eq!(
+            request.body,
+            Some(RequestBody::Form(vec![(
+                "grant_type".into(),
+                "client_credentials".into()
+            )]))
+        );
+        assert_eq!(
+            request.headers,
+            vec![("X-Databricks-Workspace-Id".to_owned(), "42".to_owned())]
+        );
+        let upload = ApiRequest::put("/api/2.0/fs/files/a").bytes("text/csv", "a,b\n");
+        assert!(
+            matches!(upload.body, Some(RequestBody::Bytes { ref content_type, ref data }) if content_type == "text/csv" && data.as_ref() == b"a,b\n")
+        );
     }
 
     #[test]
