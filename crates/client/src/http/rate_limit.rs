@@ -24,13 +24,13 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter that lets `per_second` requests through per second on average, and up to
     /// `burst` at once after a quiet period. Returns `None` when `per_second` is not a
-    /// positive finite number.
+    /// positive finite number (or so small that one interval overflows a `Duration`).
     pub fn new(per_second: f64, burst: u32, clock: Arc<dyn Clock>) -> Option<Self> {
         if !(per_second.is_finite() && per_second > 0.0) {
             return None;
         }
         Some(Self {
-            interval: Duration::from_secs_f64(1.0 / per_second),
+            interval: Duration::try_from_secs_f64(1.0 / per_second).ok()?,
             burst: burst.max(1),
             clock,
             next: Mutex::new(None),
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_rates() {
-        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300] {
             assert!(RateLimiter::new(rate, 1, Arc::new(TokioClock)).is_none());
         }
     }
