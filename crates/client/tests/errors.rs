@@ -260,6 +260,17 @@ async fn decode_errors_name_the_json_path_and_keep_an_excerpt() {
     assert_eq!(err.kind(), ErrorKind::Decode);
     assert!(err.to_string().contains("`clusters[1].state`"), "{err}");
 
+    // A page that is not JSON at all (e.g. a login page): the root, with an excerpt.
+    let (url, _) = serve(vec![(200, vec![], "<html>Sign in</html>".into())]).await;
+    let err = self::client(&url, &ManualClock::new())
+        .call::<ClusterList>(ApiRequest::get("/api/2.1/clusters/list"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Decode { path, body_excerpt, .. } if path == "." && body_excerpt == "<html>Sign in</html>"),
+        "{err:?}"
+    );
+
     // An empty object lacks the field: the path is the root.
     let err = client
         .call::<ClusterList>(ApiRequest::get("/api/2.1/clusters/list"))

@@ -715,6 +715,33 @@ async fn send_stream_yields_the_body_in_chunks_and_errors_as_usual() {
 }
 
 #[tokio::test]
+async fn a_body_cut_short_is_a_transport_error_of_the_stream() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        read_request(&mut socket).await.unwrap();
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly-ten-b";
+        socket.write_all(head.as_bytes()).await.unwrap();
+        // Dropping the socket cuts the body 90 bytes short.
+    });
+    let stream = client(&url, &ManualClock::new())
+        .send_stream(ApiRequest::get("/api/2.0/fs/files/a.csv"))
+        .await
+        .unwrap();
+    let items: Vec<_> = stream.body.collect().await;
+    let err = items
+        .into_iter()
+        .find_map(Result::err)
+        .expect("the stream must end in an error");
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert!(
+        err.to_string().contains("GET /api/2.0/fs/files/a.csv"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn external_links_get_no_credentials_and_keep_their_signature() {
     let mock = Mock::start(vec![reply(200, "chunk-bytes")]).await;
     let client = client(&mock.url, &ManualClock::new());
