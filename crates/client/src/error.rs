@@ -2,80 +2,15 @@
 //!
 //! [`Error::kind`] says what failed in Databricks' terms (not found, already exists, rate
 //! limited, ...) so callers branch on a kind, not on a message. An [`ApiError`] keeps what the
-//! server said: HTTP status, `error_code`, message, details and request id. No variant ever
-//! holds a secret.
+//! server said: HTTP status, `error_code`, message, details and request id; it is parsed and
+//! classified in `brickwire_api::error` (pure functions, no I/O). No variant ever holds a
+//! secret: requests are named by method and path (never the query string or headers), and body
+//! excerpts have credential fields withheld.
 
-use std::time::Duration;
+pub use brickwire_api::error::{ApiError, ErrorKind};
 
 /// Result with the client's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// What kind of failure an [`Error`] is, independent of how Databricks spelled it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The resource does not exist (404, `RESOURCE_DOES_NOT_EXIST`, `*_DOES_NOT_EXIST`,
-    /// 400 `INVALID_PARAMETER_VALUE` "... does not exist" for clusters, jobs and runs, SCIM 404).
-    NotFound,
-    /// The resource exists already (409, `*_ALREADY_EXISTS`).
-    AlreadyExists,
-    /// A conflicting concurrent change (409 `ABORTED`, other 409s).
-    Conflict,
-    /// The caller is authenticated but not allowed (403 `PERMISSION_DENIED`).
-    PermissionDenied,
-    /// The credentials are missing, wrong or expired (401, 403 "Invalid access token").
-    Unauthenticated,
-    /// The request itself is invalid (other 400s).
-    InvalidInput,
-    /// Throttled (429, `REQUEST_LIMIT_EXCEEDED`, `RESOURCE_EXHAUSTED`).
-    RateLimited,
-    /// The service is temporarily unavailable (503, transient messages).
-    Unavailable,
-    /// A deadline passed: an attempt, the retry budget, or a waiter.
-    Timeout,
-    /// The request could not be sent or its response not read.
-    Transport,
-    /// The response was not the JSON we expected.
-    Decode,
-    /// The server failed (500 and other 5xx).
-    Internal,
-    /// The configuration is incomplete or contradictory.
-    Config,
-    /// A long-running operation reached a failure state.
-    OperationFailed,
-}
-
-/// What Databricks answered when a request failed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
-    /// The classification of this error.
-    pub kind: ErrorKind,
-    /// HTTP status code.
-    pub status: u16,
-    /// Databricks' `error_code` (for SCIM: `SCIM_<status>`), if any.
-    pub error_code: Option<String>,
-    /// The human-readable message.
-    pub message: String,
-    /// The `details` array of the error body, as sent.
-    pub details: Vec<serde_json::Value>,
-    /// The request id, from the `x-request-id` header or a `RequestInfo` detail.
-    pub request_id: Option<String>,
-    /// `Retry-After`, when the server sent one.
-    pub retry_after: Option<Duration>,
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.error_code {
-            Some(code) => write!(f, "{code}: {} (HTTP {})", self.message, self.status)?,
-            None => write!(f, "{} (HTTP {})", self.message, self.status)?,
-        }
-        if let Some(id) = &self.request_id {
-            write!(f, " [request id {id}]")?;
-        }
-        Ok(())
-    }
-}
 
 /// Every failure of the client.
 #[derive(Debug, thiserror::Error)]
@@ -99,20 +34,21 @@ pub enum Error {
         path: String,
         /// What went wrong.
         message: String,
-        /// Whether the request may have reached the server.
+        /// Whether the request may have reached the server. When true, the outcome is
+        /// unknown: the server may or may not have acted on it.
         maybe_sent: bool,
     },
-    /// A deadline passed.
+    /// A deadline passed (an attempt, the retry deadline, or a waiter).
     #[error("timed out: {0}")]
     Timeout(String),
     /// A response body did not decode.
     #[error("could not decode the response at `{path}`: {message}")]
     Decode {
-        /// The JSON path that broke, e.g. `clusters[3].state`.
+        /// The JSON path that broke, e.g. `clusters[3].state` (`.` for the root).
         path: String,
         /// What was wrong there.
         message: String,
-        /// The start of the body, for diagnosis.
+        /// The start of the body, for diagnosis (credential fields withheld).
         body_excerpt: String,
     },
     /// A long-running operation reached a failure state.
@@ -159,6 +95,33 @@ impl Error {
         self.kind() == ErrorKind::AlreadyExists
     }
 
+    /// Whether sending the same request again may succeed and is known to be safe: 429, 503,
+    /// a transient message, or a connection that failed before the request was sent.
+    ///
+    /// The client already retries these until its deadline; this is for callers that retry at
+    /// a higher level (waiters, batch jobs). A request that may have reached the server
+    /// ([`Error::is_outcome_unknown`]) is not retryable here: only the caller knows whether
+    /// replaying it is harmless.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(api) => api.is_retryable(),
+            Error::Transport { maybe_sent, .. } => !maybe_sent,
+            _ => false,
+        }
+    }
+
+    /// Whether the request may have reached the server before the connection failed, so
+    /// its effect is unknown (the client does not replay such non-idempotent requests).
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport {
+                maybe_sent: true,
+                ..
+            }
+        )
+    }
+
     /// HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         self.api().map(|a| a.status)
@@ -173,10 +136,149 @@ impl Error {
     pub fn request_id(&self) -> Option<&str> {
         self.api().and_then(|a| a.request_id.as_deref())
     }
+
+    /// A decode error for `body`, naming the JSON path that broke.
+    pub(crate) fn decode(path: String, message: String, body: &[u8]) -> Self {
+        let message = if last_key(&path).is_some_and(is_sensitive_key) {
+            // serde's messages quote the offending value; this one may be a credential.
+            "invalid value (withheld: credential field)".to_owned()
+        } else {
+            message
+        };
+        Error::Decode {
+            path,
+            message,
+            body_excerpt: safe_excerpt(body, EXCERPT_BYTES),
+        }
+    }
 }
 
 impl From<ApiError> for Error {
     fn from(value: ApiError) -> Self {
         Error::Api(Box::new(value))
+    }
+}
+
+const EXCERPT_BYTES: usize = 512;
+
+/// JSON keys whose values are credentials.
+const SENSITIVE_KEYS: &[&str] = &[
+    "access_token",
+    "assertion",
+    "code",
+    "subject_token",
+    "refresh_token",
+    "id_token",
+    "token_value",
+    "token",
+    "client_secret",
+    "password",
+    "code_verifier",
+    "secret",
+];
+
+/// Whether a JSON key, form field or query parameter holds a credential.
+pub(crate) fn is_sensitive_key(key: &str) -> bool {
+    SENSITIVE_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k))
+}
+
+/// The last object key of a `serde_path_to_error` path such as `a.b[0].access_token`.
+fn last_key(path: &str) -> Option<&str> {
+    let last = path.rsplit('.').next()?;
+    let key = last.split('[').next()?;
+    (!key.is_empty()).then_some(key)
+}
+
+/// The start of a body for diagnosis, with credential fields withheld: JSON values under a
+/// sensitive key become `[redacted]`; a non-JSON body that mentions such a key is withheld.
+pub(crate) fn safe_excerpt(body: &[u8], max: usize) -> String {
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut value) => {
+            redact_json(&mut value);
+            value.to_string()
+        }
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let lower = text.to_ascii_lowercase();
+            let mentions =
+                |k: &&str| lower.contains(&format!("{k}=")) || lower.contains(&format!("\"{k}\""));
+            if SENSITIVE_KEYS.iter().any(mentions) {
+                return "[body withheld: it may contain a credential]".to_owned();
+            }
+            text.into_owned()
+        }
+    };
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+/// Replaces every value under a credential key with `"[redacted]"`, at any depth.
+pub(crate) fn redact_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if is_sensitive_key(key) {
+                    *v = serde_json::Value::String("[redacted]".to_owned());
+                } else {
+                    redact_json(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_withhold_credentials() {
+        let body = br#"{"access_token":"eyJhbGciOi-SECRET","nested":[{"client_secret":"SECRET2"}],"expires_in":"soon"}"#;
+        let excerpt = safe_excerpt(body, 512);
+        assert!(!excerpt.contains("SECRET"), "{excerpt}");
+        assert!(excerpt.contains("expires_in"));
+        let text = b"access_token=SECRET&x=1";
+        assert!(!safe_excerpt(text, 512).contains("SECRET"));
+        assert_eq!(safe_excerpt("héllo".as_bytes(), 2), "h...");
+    }
+
+    #[test]
+    fn decode_errors_at_credential_fields_withhold_the_value() {
+        let err = Error::decode(
+            "access_token".into(),
+            "invalid type: string \"SECRET\"".into(),
+            b"{}",
+        );
+        assert!(!err.to_string().contains("SECRET"));
+        let err = Error::decode(
+            "clusters[0].state".into(),
+            "unknown variant `X`".into(),
+            b"{}",
+        );
+        assert!(err.to_string().contains("unknown variant"));
+        assert_eq!(last_key("a.b[3]"), Some("b"));
+    }
+
+    #[test]
+    fn retryability_and_unknown_outcomes() {
+        let transport = |maybe_sent| Error::Transport {
+            method: "POST".into(),
+            path: "/api/2.2/jobs/create".into(),
+            message: "connection closed".into(),
+            maybe_sent,
+        };
+        assert!(transport(false).is_retryable());
+        assert!(!transport(true).is_retryable());
+        assert!(transport(true).is_outcome_unknown());
+        assert!(!Error::Timeout("x".into()).is_retryable());
+        assert_eq!(transport(true).kind(), ErrorKind::Transport);
     }
 }

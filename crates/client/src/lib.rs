@@ -10,12 +10,15 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod http;
 pub mod pagination;
 pub mod services;
 pub mod waiter;
 
 pub use brickwire_api::SecretString;
-pub use client::{ApiRequest, ApiResponse, Client, ClientOptions, RequestBody};
+pub use client::{
+    ApiRequest, ApiResponse, ApiStream, Client, ClientBuilder, ClientOptions, RequestBody,
+};
 pub use config::Config;
 pub use credentials::CredentialsProvider;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{ApiError, Error, ErrorKind, Result};
