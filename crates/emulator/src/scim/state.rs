@@ -824,6 +824,7 @@ fn apply_at(
         }
         return Ok(());
     }
+    let value = value.map(|v| normalize_single_valued(&path.attribute, v));
     let current = obj.get(&path.attribute).cloned().unwrap_or(Value::Null);
     let multi = current.is_array() || value.as_ref().is_some_and(Value::is_array);
     let as_items = |v: Value| -> Vec<Value> {
@@ -898,6 +899,30 @@ fn apply_at(
         obj.insert(path.attribute.clone(), new_value);
     }
     Ok(())
+}
+
+/// Databricks documents single-valued PATCHes in the multi-valued shape
+/// (`"value": [{"value": "false"}]`, because the SDK drops a plain `false`); unwrap that and
+/// read `active` given as a string.
+fn normalize_single_valued(attribute: &str, value: Value) -> Value {
+    if !matches!(
+        attribute,
+        "active" | "displayName" | "externalId" | "userName"
+    ) {
+        return value;
+    }
+    let value = match value {
+        Value::Array(mut items) if items.len() == 1 => {
+            let item = items.remove(0);
+            get_ci(&item, "value").cloned().unwrap_or(item)
+        }
+        other => other,
+    };
+    match (attribute, &value) {
+        ("active", Value::String(s)) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
+        ("active", Value::String(s)) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
+        _ => value,
+    }
 }
 
 #[cfg(test)]

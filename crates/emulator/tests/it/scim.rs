@@ -348,6 +348,23 @@ async fn user_patch_attributes() {
             ]})),
         )
         .await;
+    assert_eq!(user["active"], true);
+    // The shape Databricks documents for single-valued attributes.
+    let (_, user) = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"Operations": [{"op": "replace", "path": "active", "value": [{"value": "false"}]}]})),
+        )
+        .await;
+    assert_eq!(user["active"], false);
+    let (_, user) = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"Operations": [{"op": "replace", "path": "active", "value": "true"}]})),
+        )
+        .await;
     assert_eq!(
         user["entitlements"],
         json!([{"value": "databricks-sql-access"}])
