@@ -87,6 +87,20 @@ pub fn authenticate(state: &AppState, token: &str) -> Result<Principal, String> 
         .expect("oauth lock")
         .check_access_token(token);
     match check {
+        TokenCheck::Valid(Principal::User { id }) => {
+            // A user deleted or deactivated since consenting loses access at once.
+            let active = state
+                .scim
+                .lock()
+                .expect("scim lock")
+                .user(&id)
+                .is_some_and(|u| u.active);
+            if active {
+                Ok(Principal::User { id })
+            } else {
+                Err("The user of this token is not active.".to_owned())
+            }
+        }
         TokenCheck::Valid(principal) => Ok(principal),
         TokenCheck::Expired => Err("Token is expired.".to_owned()),
         TokenCheck::Unknown => Err("Invalid access token.".to_owned()),

@@ -582,7 +582,8 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     let form: TokenForm = match serde_urlencoded::from_bytes(&body) {
         Ok(f) => f,
         Err(e) => {
-            return OAuthError::invalid_request(format!("Malformed form body: {e}")).into_response();
+            return OAuthError::invalid_request(format!("Malformed form body: {e}"))
+                .into_response();
         }
     };
     let auth = match client_auth(&headers, &form) {

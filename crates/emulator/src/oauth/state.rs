@@ -648,6 +648,19 @@ impl State {
             .unwrap_or(settings.access_token_lifetime_seconds)
     }
 
+    /// Forgets what can no longer be used: answered or expired codes, consents, and tokens a
+    /// day past expiry (until then an expired token is still reported as expired, not unknown).
+    fn prune(&mut self) {
+        const GRACE_MS: i64 = 24 * 3600 * 1000;
+        let now = self.now_ms();
+        self.consents.retain(|_, c| c.expires_at_ms > now);
+        self.codes.retain(|_, c| c.expires_at_ms + GRACE_MS > now);
+        self.access_tokens
+            .retain(|_, g| g.expires_at_ms + GRACE_MS > now);
+        self.refresh_tokens
+            .retain(|_, g| g.expires_at_ms + GRACE_MS > now);
+    }
+
     fn mint_access(
         &mut self,
         client_id: &str,
@@ -656,6 +669,7 @@ impl State {
         ttl_seconds: u64,
         session: &str,
     ) -> SecretString {
+        self.prune();
         let token = random_secret("dapi_oauth_");
         self.access_tokens.insert(
             digest(token.expose_secret()),

@@ -457,8 +457,20 @@ async fn consent_picks_the_chosen_user_and_deny_redirects() {
         .await;
     let code = param(&redirect_query(&response), "code").unwrap();
     let (_, tokens) = o.exchange(&app.client_id, &code).await;
-    let (_, me) = o.api(tokens["access_token"].as_str().unwrap()).await;
+    let dev_access = tokens["access_token"].as_str().unwrap().to_owned();
+    let (_, me) = o.api(&dev_access).await;
     assert_eq!(me["userName"], "dev@example.com");
+    // Deactivating the user revokes its OAuth access at once.
+    let response = o
+        .http
+        .patch(o.url(&format!("/api/2.0/preview/scim/v2/Users/{dev_id}")))
+        .bearer_auth(o.emulator.token())
+        .json(&json!({"Operations": [{"op": "replace", "path": "active", "value": false}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(o.api(&dev_access).await.0, StatusCode::UNAUTHORIZED);
 
     let (token, cookie, _) = o.open_consent(o.authorize_url(&app.client_id, &[])).await;
     let response = o
