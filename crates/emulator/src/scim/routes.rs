@@ -155,9 +155,10 @@ fn get_one(
 async fn me(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    Query(params): Query<GetParams>,
 ) -> Result<Response, ApiError> {
     match principal.map(|Extension(p)| p) {
-        Some(Principal::User { id }) => get_one(&state, Kind::User, &id, GetParams::default()),
+        Some(Principal::User { id }) => get_one(&state, Kind::User, &id, params),
         Some(Principal::ServicePrincipal {
             application_id,
             display_name,

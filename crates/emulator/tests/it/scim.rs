@@ -477,4 +477,13 @@ async fn me_is_the_token_owner() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["userName"], "admin@brickwire.local");
     assert_eq!(me["groups"][0]["display"], "admins");
+    let (_, me) = s
+        .call(
+            Method::GET,
+            "/api/2.0/preview/scim/v2/Me?excludedAttributes=groups",
+            None,
+        )
+        .await;
+    assert!(me.get("groups").is_none());
+    assert_eq!(me["userName"], "admin@brickwire.local");
 }
