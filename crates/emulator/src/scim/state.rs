@@ -987,6 +987,23 @@ mod tests {
     }
 
     #[test]
+    fn patch_paths_accept_a_schema_prefix_and_any_case() {
+        let (mut s, a, _) = state_with_users();
+        let user = s
+            .patch(
+                Kind::User,
+                &a,
+                &json!({"Operations": [
+                    {"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:displayName", "value": "X"},
+                    {"op": "REPLACE", "path": "EXTERNALID", "value": "e"},
+                ]}),
+            )
+            .unwrap();
+        assert_eq!(user["displayName"], "X");
+        assert_eq!(user["externalId"], "e");
+    }
+
+    #[test]
     fn delete_user_leaves_groups() {
         let (mut s, a, _) = state_with_users();
         let gid = s
