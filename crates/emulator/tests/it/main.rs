@@ -1,0 +1,3 @@
+//! Integration tests of the emulator over real HTTP: one binary, one module per service.
+
+mod statements;
