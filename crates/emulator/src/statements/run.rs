@@ -42,15 +42,30 @@ pub struct Job {
     pub format: Format,
 }
 
-/// Records a PENDING statement and starts executing it; returns its id.
+/// Records a PENDING statement and starts executing it once its warehouse is running; returns
+/// its id.
 pub fn submit(ws: Arc<Workspace>, job: Job) -> String {
+    let warehouse_id = job.warehouse_id.clone();
+    submit_when(ws, job, move |ws: &Workspace| {
+        ws.warehouses
+            .lock()
+            .expect("warehouses lock")
+            .is_running(&warehouse_id)
+    })
+}
+
+/// [`submit`] with the "may it run yet" check given, so tests can hold a statement PENDING.
+fn submit_when<F>(ws: Arc<Workspace>, job: Job, ready: F) -> String
+where
+    F: Fn(&Workspace) -> bool + Send + 'static,
+{
     let statement = Statement::new(&job.warehouse_id, job.disposition, job.format);
     let id = ws
         .statements
         .lock()
         .expect("statements lock")
         .insert(statement);
-    let task = tokio::spawn(run(ws.clone(), id.clone(), job));
+    let task = tokio::spawn(run(ws.clone(), id.clone(), job, ready));
     ws.statements
         .lock()
         .expect("statements lock")
@@ -68,13 +83,8 @@ pub async fn wait(ws: &Workspace, id: &str, timeout: Duration) -> bool {
         .is_ok_and(|r| r.is_ok())
 }
 
-async fn run(ws: Arc<Workspace>, id: String, job: Job) {
-    while !ws
-        .warehouses
-        .lock()
-        .expect("warehouses lock")
-        .is_running(&job.warehouse_id)
-    {
+async fn run<F: Fn(&Workspace) -> bool>(ws: Arc<Workspace>, id: String, job: Job, ready: F) {
+    while !ready(&ws) {
         tokio::time::sleep(WAREHOUSE_POLL).await;
     }
     ws.statements
@@ -185,4 +195,56 @@ fn count_chunk_bytes(
         chunk.byte_count = Some(n);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::statements::model::StatementState;
+
+    fn job(sql: &str) -> Job {
+        Job {
+            statement: sql.to_owned(),
+            warehouse_id: "w".to_owned(),
+            catalog: None,
+            schema: None,
+            parameters: Vec::new(),
+            row_limit: None,
+            byte_limit: None,
+            disposition: Disposition::Inline,
+            format: Format::JsonArray,
+        }
+    }
+
+    fn state_of(ws: &Workspace, id: &str) -> StatementState {
+        let settings = ws.settings().statements;
+        let mut statements = ws.statements.lock().unwrap();
+        statements.get(id, now_ms(), &settings).unwrap().state
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn statement_stays_pending_until_its_warehouse_runs() {
+        let ws = Arc::new(Workspace::new("http://localhost", "t"));
+        let running = Arc::new(AtomicBool::new(false));
+        let flag = running.clone();
+        let id = submit_when(ws.clone(), job("SELECT 1"), move |_: &Workspace| {
+            flag.load(Ordering::SeqCst)
+        });
+        assert!(!wait(&ws, &id, Duration::from_millis(300)).await);
+        assert_eq!(state_of(&ws, &id), StatementState::Pending);
+        running.store(true, Ordering::SeqCst);
+        assert!(wait(&ws, &id, Duration::from_secs(60)).await);
+        assert_eq!(state_of(&ws, &id), StatementState::Succeeded);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pending_statement_can_be_canceled() {
+        let ws = Arc::new(Workspace::new("http://localhost", "t"));
+        let id = submit_when(ws.clone(), job("SELECT 1"), |_: &Workspace| false);
+        ws.statements.lock().unwrap().cancel(&id, now_ms()).unwrap();
+        assert!(wait(&ws, &id, Duration::from_secs(60)).await);
+        assert_eq!(state_of(&ws, &id), StatementState::Canceled);
+    }
 }
