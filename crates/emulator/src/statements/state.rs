@@ -40,6 +40,9 @@ pub struct Settings {
     pub link_lifetime_secs: u64,
     /// How long a succeeded result stays fetchable before the statement is CLOSED, in seconds.
     pub result_lifetime_secs: u64,
+    /// How long a statement is kept after reaching a terminal state, in seconds; later it is
+    /// unknown (404), as Databricks purges statements after 12 hours.
+    pub statement_retention_secs: u64,
 }
 
 impl Default for Settings {
@@ -51,6 +54,7 @@ impl Default for Settings {
             external_links_byte_limit: 100 * 1024 * 1024 * 1024,
             link_lifetime_secs: 15 * 60,
             result_lifetime_secs: 60 * 60,
+            statement_retention_secs: 12 * 60 * 60,
         }
     }
 }
@@ -229,12 +233,20 @@ impl State {
         id
     }
 
-    /// The statement `id`, closing it first if its result has expired at `now`.
+    /// The statement `id`, closing it first if its result has expired at `now`, or forgetting
+    /// it if it has been terminal for longer than the retention.
     pub fn get(&mut self, id: &str, now: i64, settings: &Settings) -> Result<&Statement, ApiError> {
-        let s = self
-            .statements
-            .get_mut(id)
-            .ok_or_else(|| ApiError::not_found(format!("Statement {id} does not exist.")))?;
+        let not_found = || ApiError::not_found(format!("Statement {id} does not exist."));
+        let retention = (settings.statement_retention_secs as i64).saturating_mul(1000);
+        let purged = self.statements.get(id).is_some_and(|s| {
+            s.state.is_terminal()
+                && s.finished_at
+                    .is_some_and(|t| now >= t.saturating_add(retention))
+        });
+        if purged {
+            self.statements.remove(id);
+        }
+        let s = self.statements.get_mut(id).ok_or_else(not_found)?;
         let lifetime = (settings.result_lifetime_secs as i64).saturating_mul(1000);
         if s.state == StatementState::Succeeded
             && s.finished_at
@@ -501,6 +513,32 @@ mod tests {
         let s2 = st.get(&id, before + 1, &s).unwrap();
         assert_eq!(s2.state, StatementState::Closed);
         assert!(s2.head().manifest.is_none());
+    }
+
+    #[test]
+    fn terminal_statements_are_forgotten_after_the_retention() {
+        let mut st = State::default();
+        let id = st.insert(Statement::new("w", Disposition::Inline, Format::JsonArray));
+        st.fail(
+            &id,
+            Failure {
+                error: ServiceError {
+                    error_code: "BAD_REQUEST".into(),
+                    message: "no".into(),
+                },
+                sql_state: None,
+            },
+            0,
+        );
+        let s = settings();
+        let retention = 12 * 3_600_000;
+        assert_eq!(
+            st.get(&id, retention - 1, &s).unwrap().state,
+            StatementState::Failed
+        );
+        let gone = st.get(&id, retention, &s).unwrap_err();
+        assert_eq!(gone.status, http::StatusCode::NOT_FOUND);
+        assert!(st.watch(&id).is_none());
     }
 
     #[test]
