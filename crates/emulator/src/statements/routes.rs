@@ -209,7 +209,7 @@ async fn get_chunk(
         now_ms(),
         &settings,
     )?;
-    let (meta, rows) = result_data(&app, &chunk);
+    let (meta, rows) = result_data(&app, &chunk)?;
     Ok(json_response_stream(object_prefix(&meta), rows, b"}"))
 }
 
@@ -244,7 +244,7 @@ fn statement_response(app: &AppState, id: &str) -> Result<Response, ApiError> {
         prefix.push(b'}');
         return Ok(json_response(prefix));
     };
-    let (meta, rows) = result_data(app, &first);
+    let (meta, rows) = result_data(app, &first)?;
     prefix.extend_from_slice(b",\"result\":");
     prefix.extend_from_slice(&object_prefix(&meta));
     Ok(json_response_stream(prefix, rows, b"}}"))
@@ -259,14 +259,20 @@ fn object_prefix<T: serde::Serialize>(value: &T) -> Vec<u8> {
 
 /// `ResultData` of a chunk: its metadata (with a fresh link for EXTERNAL_LINKS) and, for
 /// INLINE, the rows to stream as `data_array`.
-fn result_data(app: &AppState, chunk: &ChunkRef) -> (ResultDataMeta, Option<ChunkBody>) {
+fn result_data(
+    app: &AppState,
+    chunk: &ChunkRef,
+) -> Result<(ResultDataMeta, Option<ChunkBody>), ApiError> {
     let info = chunk.result.chunks[chunk.chunk_index];
     let has_next = chunk.chunk_index + 1 < chunk.result.chunks.len();
     let next_index = has_next.then_some(chunk.chunk_index + 1);
     let next_link = next_index.map(|n| chunk_internal_link(&chunk.statement_id, n));
     match chunk.disposition {
         Disposition::Inline => {
-            let pieces = chunk.result.slices(info.row_offset, info.row_count);
+            let pieces = chunk
+                .result
+                .slices(info.row_offset, info.row_count)
+                .map_err(unreadable)?;
             let rows = ChunkBody::new(
                 Format::JsonArray,
                 chunk.result.schema.clone(),
@@ -282,7 +288,7 @@ fn result_data(app: &AppState, chunk: &ChunkRef) -> (ResultDataMeta, Option<Chun
                 next_chunk_index: next_index,
                 next_chunk_internal_link: next_link,
             };
-            (meta, Some(rows))
+            Ok((meta, Some(rows)))
         }
         Disposition::ExternalLinks => {
             let lifetime = app.settings().statements.link_lifetime_secs;
@@ -313,9 +319,19 @@ fn result_data(app: &AppState, chunk: &ChunkRef) -> (ResultDataMeta, Option<Chun
                 next_chunk_index: next_index,
                 next_chunk_internal_link: next_link,
             };
-            (meta, None)
+            Ok((meta, None))
         }
     }
+}
+
+/// A kept result that cannot be read back (its spill file is damaged or gone).
+fn unreadable(e: arrow::error::ArrowError) -> ApiError {
+    tracing::error!(error = %e, "statement result unreadable");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL_ERROR",
+        "The statement's result could not be read.",
+    )
 }
 
 fn json_response(body: Vec<u8>) -> Response {
@@ -374,7 +390,10 @@ async fn fetch_link(
         Err(refusal) => return refused(refusal),
     };
     let info = chunk.result.chunks[chunk.chunk_index];
-    let pieces = chunk.result.slices(info.row_offset, info.row_count);
+    let pieces = match chunk.result.slices(info.row_offset, info.row_count) {
+        Ok(pieces) => pieces,
+        Err(e) => return unreadable(e).into_response(),
+    };
     let body = ChunkBody::new(
         chunk.format,
         chunk.result.schema.clone(),

@@ -138,9 +138,12 @@ async fn execute(ws: &Workspace, job: &Job) -> Result<ResultSet, SqlError> {
             Some(job.byte_limit.unwrap_or(settings.external_links_byte_limit))
         }
     };
-    let mut collector = Collector::new(stream.schema(), job.row_limit, byte_limit);
+    let mut collector = Collector::new(stream.schema(), job.row_limit, byte_limit)
+        .spill_above(settings.spill_threshold_bytes);
     while let Some(batch) = stream.next().await {
-        let pull = collector.push(batch.map_err(engine_error)?);
+        let pull = collector
+            .push(batch.map_err(engine_error)?)
+            .map_err(|e| engine_error(e.into()))?;
         if job.disposition == Disposition::Inline && collector.bytes() > settings.inline_byte_limit
         {
             return Err(SqlError {
@@ -158,7 +161,9 @@ async fn execute(ws: &Workspace, job: &Job) -> Result<ResultSet, SqlError> {
         }
     }
     drop(stream);
-    let mut result = collector.finish(settings.chunk_row_count, settings.chunk_byte_count);
+    let mut result = collector
+        .finish(settings.chunk_row_count, settings.chunk_byte_count)
+        .map_err(|e| engine_error(e.into()))?;
     if job.disposition == Disposition::ExternalLinks {
         let format = job.format;
         // Links announce their exact size, so each chunk is encoded once into nothing.
@@ -182,7 +187,7 @@ fn count_chunk_bytes(
 ) -> Result<(), arrow::error::ArrowError> {
     let mut counts = Vec::with_capacity(result.chunks.len());
     for chunk in &result.chunks {
-        let pieces = result.slices(chunk.row_offset, chunk.row_count);
+        let pieces = result.slices(chunk.row_offset, chunk.row_count)?;
         let body = ChunkBody::new(
             format,
             result.schema.clone(),

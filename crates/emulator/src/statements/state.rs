@@ -40,6 +40,8 @@ pub struct Settings {
     pub link_lifetime_secs: u64,
     /// How long a succeeded result stays fetchable before the statement is CLOSED, in seconds.
     pub result_lifetime_secs: u64,
+    /// Results whose Arrow size exceeds this many bytes move to a temp file (Arrow IPC).
+    pub spill_threshold_bytes: u64,
     /// How long a statement is kept after reaching a terminal state, in seconds; later it is
     /// unknown (404), as Databricks purges statements after 12 hours.
     pub statement_retention_secs: u64,
@@ -55,6 +57,7 @@ impl Default for Settings {
             link_lifetime_secs: 15 * 60,
             result_lifetime_secs: 60 * 60,
             statement_retention_secs: 12 * 60 * 60,
+            spill_threshold_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -451,7 +454,9 @@ mod tests {
 
     fn empty_result() -> ResultSet {
         let schema = Arc::new(arrow::datatypes::Schema::empty());
-        super::super::result::Collector::new(schema, None, None).finish(10, 10)
+        super::super::result::Collector::new(schema, None, None)
+            .finish(10, 10)
+            .unwrap()
     }
 
     fn one_row_result() -> ResultSet {
@@ -461,8 +466,8 @@ mod tests {
         )])
         .unwrap();
         let mut c = super::super::result::Collector::new(batch.schema(), None, None);
-        c.push(batch);
-        c.finish(10, 1000)
+        c.push(batch).unwrap();
+        c.finish(10, 1000).unwrap()
     }
 
     #[test]

@@ -639,3 +639,39 @@ async fn empty_result_has_a_schema_and_no_chunks() {
     assert_eq!(v["manifest"]["total_chunk_count"], 0);
     assert_eq!(v["manifest"]["schema"]["columns"][0]["name"], "id");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_spilled_to_disk_serve_the_same_rows() {
+    let h = Harness::start().await;
+    h.settings(|s| s.spill_threshold_bytes = 0);
+    let mut rows = Vec::new();
+    for body in external_chunks(&h, "JSON_ARRAY").await {
+        let chunk: Vec<Vec<Value>> = serde_json::from_slice(&body).unwrap();
+        rows.extend(chunk);
+    }
+    assert_eq!(rows.len(), 10_000);
+    assert_eq!(rows[9_999], [json!("9999"), json!("v9999"), json!("9999")]);
+
+    let v = h.query("SELECT * FROM range(10000)").await;
+    let sid = id(&v);
+    {
+        let settings = h.emu.state().settings().statements;
+        let mut statements = h.emu.state().statements.lock().unwrap();
+        let now = brickwire_emulator::state::now_ms();
+        let statement = statements.get(&sid, now, &settings).unwrap();
+        assert!(statement.result.as_ref().unwrap().is_spilled());
+    }
+    let mut sum = 0u64;
+    for index in 0..4 {
+        let (status, chunk) = h
+            .get(&format!(
+                "/api/2.0/sql/statements/{sid}/result/chunks/{index}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        for row in chunk["data_array"].as_array().unwrap() {
+            sum += row[0].as_str().unwrap().parse::<u64>().unwrap();
+        }
+    }
+    assert_eq!(sum, 9_999 * 10_000 / 2);
+}
