@@ -347,6 +347,7 @@ async fn large_inline_result_is_chunked_by_the_row_setting() {
     let sid = id(&v);
     let mut data = v["result"].clone();
     let (mut expected_offset, mut sum, mut rows, mut fetched) = (0u64, 0u64, 0u64, 0);
+    let mut seen = vec![false; 1_000_000];
     loop {
         let index = data["chunk_index"].as_u64().unwrap();
         assert_eq!(index, fetched);
@@ -357,7 +358,11 @@ async fn large_inline_result_is_chunked_by_the_row_setting() {
         assert!(array.len() <= 65_536);
         for row in array {
             let id: u64 = row[0].as_str().unwrap().parse().unwrap();
-            assert_eq!(id, rows);
+            // Row order is the engine's; what matters is that every id arrives exactly once.
+            assert!(
+                !std::mem::replace(&mut seen[id as usize], true),
+                "id {id} twice"
+            );
             sum += id;
             rows += 1;
         }
