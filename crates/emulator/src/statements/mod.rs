@@ -1,8 +1,15 @@
-//! SQL statement execution (`/api/2.0/sql/statements`) backed by a real SQL engine (DataFusion), with result chunks and external links.
+//! SQL statement execution (`/api/2.0/sql/statements`) on the emulator's SQL engine, with
+//! result chunks and external links.
 //!
-//! `state` holds the logic with no HTTP; `routes` parses requests, calls it, and serializes.
+//! Start with [`state`] (lifecycle, results, link grants), then [`run`] (the task that executes
+//! a statement through [`crate::sql::execute`]), [`result`] (limits and chunk plan), [`encode`]
+//! (JSON_ARRAY / CSV / ARROW_STREAM) and [`routes`] (HTTP, streamed bodies, link serving).
 
+pub mod encode;
+pub mod model;
+pub mod result;
 pub mod routes;
+pub mod run;
 pub mod state;
 
 pub use routes::routes;

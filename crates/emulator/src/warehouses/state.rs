@@ -20,4 +20,12 @@ impl State {
         let _ = warehouse_id;
         Ok(())
     }
+
+    /// Whether `warehouse_id` is RUNNING; statements stay PENDING until it is.
+    ///
+    /// Stub in the statements branch: every warehouse counts as running.
+    pub fn is_running(&self, warehouse_id: &str) -> bool {
+        let _ = warehouse_id;
+        true
+    }
 }

@@ -1,4 +1,5 @@
-//! Integration tests of the emulator over real HTTP: one binary, one module per area.
+//! Integration tests of the emulator over real HTTP: one binary, one module per service.
 
 mod oauth;
 mod scim;
+mod statements;
