@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod oauth;
 pub mod scim;
 pub mod settings;
+pub mod sql;
 pub mod state;
 pub mod statements;
 pub mod unity_catalog;
