@@ -1170,6 +1170,41 @@ mod tests {
     }
 
     #[test]
+    fn whole_metastore_round_trips_through_serde() {
+        let mut s = State::default();
+        let schema = Arc::new(ArrowSchema::new(vec![Field::new(
+            "a",
+            DataType::Int32,
+            false,
+        )]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(vec![7]))])
+            .unwrap();
+        let data = TableData::new(schema, vec![batch.clone()]).unwrap();
+        s.create_table(
+            "main",
+            "default",
+            "t",
+            "delta",
+            None,
+            &BTreeMap::new(),
+            data,
+            false,
+        )
+        .unwrap();
+        let text = serde_json::to_string(&s).unwrap();
+        let back: State = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.metastore_id, s.metastore_id);
+        let t = back.get_table("main", "default", "t").unwrap();
+        assert_eq!(t.info.columns[0].type_name, "INT");
+        assert!(!t.info.columns[0].nullable);
+        assert_eq!(t.data.batches().unwrap(), vec![batch]);
+        assert_eq!(
+            back.get_catalog("system").unwrap().catalog_type,
+            "SYSTEM_CATALOG"
+        );
+    }
+
+    #[test]
     fn table_data_round_trips_through_serde() {
         let schema = Arc::new(ArrowSchema::new(vec![Field::new(
             "a",

@@ -545,3 +545,27 @@ async fn clear_errors() {
     let e = fail(&h, "USE CATALOG main").await;
     assert_eq!(e.error_code, "BAD_REQUEST");
 }
+
+#[tokio::test]
+async fn execute_runs_on_a_spawned_task() {
+    // The Statement Execution API runs statements in the background: the future must be Send.
+    let h = Harness::start().await;
+    let state = h.emulator.state().clone();
+    let task = tokio::spawn(async move {
+        let stream = execute(
+            &state,
+            None,
+            None,
+            "SELECT sum(id) AS s FROM range(10)",
+            &[],
+        )
+        .await?;
+        let batches: Vec<RecordBatch> = stream
+            .try_collect()
+            .await
+            .map_err(|e| brickwire_emulator::sql::sql_error_from_datafusion(&e))?;
+        Ok::<_, SqlError>(batches)
+    });
+    let batches = task.await.unwrap().unwrap();
+    assert_eq!(rows(&batches), [["45"]]);
+}
