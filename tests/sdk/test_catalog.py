@@ -9,7 +9,13 @@ import uuid
 
 import pytest
 from databricks.sdk.errors import BadRequest, NotFound, ResourceConflict
-from databricks.sdk.service.catalog import VolumeType
+from databricks.sdk.service.catalog import (
+    ColumnInfo,
+    ColumnTypeName,
+    DataSourceFormat,
+    TableType,
+    VolumeType,
+)
 
 
 def unique(prefix):
@@ -121,6 +127,56 @@ def test_tables_api_on_the_default_schema(w):
     with pytest.raises(NotFound) as no_schema:
         list(w.tables.list(catalog_name="main", schema_name="nope"))
     assert no_schema.value.error_code == "SCHEMA_DOES_NOT_EXIST"
+
+
+def test_tables_api_with_an_external_table(w):
+    schema = unique("s")
+    w.schemas.create(name=schema, catalog_name="main")
+    full = f"main.{schema}.events"
+    created = w.tables.create(
+        name="events",
+        catalog_name="main",
+        schema_name=schema,
+        table_type=TableType.EXTERNAL,
+        data_source_format=DataSourceFormat.DELTA,
+        storage_location="s3://bucket/events",
+        columns=[
+            ColumnInfo(name="id", type_name=ColumnTypeName.LONG, type_text="bigint", position=0, nullable=False),
+            ColumnInfo(name="amount", type_name=ColumnTypeName.DECIMAL, type_text="decimal(10,2)", position=1),
+        ],
+    )
+    assert created.full_name == full and created.table_type == TableType.EXTERNAL
+    with pytest.raises(ResourceConflict) as conflict:
+        w.tables.create(
+            name="events",
+            catalog_name="main",
+            schema_name=schema,
+            table_type=TableType.EXTERNAL,
+            data_source_format=DataSourceFormat.DELTA,
+            storage_location="s3://bucket/events",
+        )
+    assert conflict.value.error_code == "TABLE_ALREADY_EXISTS"
+
+    table = w.tables.get(full)
+    assert [(c.name, c.type_name, c.type_text, c.position, c.nullable) for c in table.columns] == [
+        ("id", ColumnTypeName.LONG, "bigint", 0, False),
+        ("amount", ColumnTypeName.DECIMAL, "decimal(10,2)", 1, True),
+    ]
+    assert table.columns[1].type_precision == 10 and table.columns[1].type_scale == 2
+    listed = list(w.tables.list(catalog_name="main", schema_name=schema, omit_columns=True))
+    assert [t.name for t in listed] == ["events"] and not listed[0].columns
+    summaries = list(w.tables.list_summaries(catalog_name="main", schema_name_pattern=schema, table_name_pattern="ev%"))
+    assert [(t.full_name, t.table_type) for t in summaries] == [(full, TableType.EXTERNAL)]
+    assert list(w.tables.list_summaries(catalog_name="main", schema_name_pattern=schema, table_name_pattern="ev")) == []
+    assert w.tables.exists(full).table_exists is True
+
+    w.tables.update(full, owner="data-team")
+    assert w.tables.get(full).owner == "data-team"
+    w.tables.delete(full)
+    assert w.tables.exists(full).table_exists is False
+    with pytest.raises(NotFound):
+        w.tables.get(full)
+    w.schemas.delete(f"main.{schema}")
 
 
 @pytest.fixture

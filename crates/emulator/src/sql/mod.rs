@@ -19,6 +19,14 @@ use crate::unity_catalog::UcError;
 
 pub use types::{arrow_type, databricks_type, spark_json_type};
 
+/// The Arrow type of a Databricks SQL type written as text, e.g. `"decimal(10,2)"` or `"bigint"`.
+pub fn parse_type(text: &str) -> Result<arrow::datatypes::DataType, SqlError> {
+    let dialect = datafusion::sql::sqlparser::dialect::DatabricksDialect {};
+    let mut p = datafusion::sql::sqlparser::parser::Parser::new(&dialect).try_with_sql(text)?;
+    let t = p.parse_data_type()?;
+    arrow_type(&t)
+}
+
 /// A named parameter for a `:name` marker, as the Statement Execution API sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QueryParam {

@@ -40,7 +40,10 @@ pub fn routes() -> Router<AppState> {
             &format!("{BASE}/schemas/{{full_name}}"),
             get(get_schema).patch(update_schema).delete(delete_schema),
         )
-        .route(&format!("{BASE}/tables"), get(list_tables))
+        .route(
+            &format!("{BASE}/tables"),
+            get(list_tables).post(create_table),
+        )
         .route(
             &format!("{BASE}/tables/{{full_name}}"),
             get(get_table).patch(update_table).delete(delete_table),
@@ -376,6 +379,78 @@ async fn list_tables(AxumState(ws): AxumState<AppState>, Query(q): Params) -> Re
         )?;
         let items = page.items.iter().map(|t| table_json(s, t, view)).collect();
         Ok(Json(list_reply("tables", items, page.next_page_token)))
+    })
+}
+
+/// `POST /tables`: only external Delta tables, as Databricks allows; columns are parsed from
+/// their `type_text` (or `type_name`) as Databricks SQL types.
+async fn create_table(AxumState(ws): AxumState<AppState>, bytes: Bytes) -> Reply {
+    let mut body = parse_body(&bytes)?;
+    let name = require_str(&mut body, "name")?;
+    let catalog = require_str(&mut body, "catalog_name")?;
+    let schema = require_str(&mut body, "schema_name")?;
+    let table_type = require_str(&mut body, "table_type")?;
+    let format = require_str(&mut body, "data_source_format")?;
+    let storage_location = require_str(&mut body, "storage_location")?;
+    if table_type != "EXTERNAL" || format != "DELTA" {
+        return Err(ApiError::invalid_parameter(format!(
+            "Only EXTERNAL DELTA tables can be created through this API (got {table_type} {format}); use SQL for managed tables"
+        )));
+    }
+    let properties = take_map(&mut body, "properties")?.unwrap_or_default();
+    let mut columns = match body.remove("columns") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(c)) => c,
+        Some(_) => {
+            return Err(ApiError::invalid_parameter(
+                "Invalid value for field columns: expected an array",
+            ));
+        }
+    };
+    columns.sort_by_key(|c| c["position"].as_i64().unwrap_or(i64::MAX));
+    let mut fields = Vec::new();
+    let mut comments = std::collections::BTreeMap::new();
+    for c in &columns {
+        let col_name = c["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ApiError::invalid_parameter("Missing required field: columns.name"))?;
+        let type_text = c["type_text"]
+            .as_str()
+            .or_else(|| c["type_name"].as_str())
+            .ok_or_else(|| {
+                ApiError::invalid_parameter(format!(
+                    "Missing required field: columns.type_text of column {col_name}"
+                ))
+            })?;
+        let data_type = crate::sql::parse_type(type_text).map_err(|e| {
+            ApiError::invalid_parameter(format!(
+                "Invalid type '{type_text}' of column {col_name}: {}",
+                e.message
+            ))
+        })?;
+        let nullable = c["nullable"].as_bool().unwrap_or(true);
+        fields.push(arrow::datatypes::Field::new(col_name, data_type, nullable));
+        if let Some(comment) = c["comment"].as_str() {
+            comments.insert(col_name.to_owned(), comment.to_owned());
+        }
+    }
+    let data = super::state::TableData::new(
+        std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+        Vec::new(),
+    )
+    .map_err(|e| ApiError::invalid_parameter(e.to_string()))?;
+    with_state(&ws, |s| {
+        let info = s.create_external_table(
+            &catalog,
+            &schema,
+            &name,
+            storage_location,
+            data,
+            &comments,
+            properties,
+        )?;
+        Ok(Json(table_json(s, &info, TableView::default())))
     })
 }
 

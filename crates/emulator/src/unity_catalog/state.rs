@@ -862,6 +862,39 @@ impl State {
         Ok(info)
     }
 
+    /// Registers an external Delta table at `storage_location` (`POST /tables`), with no rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_external_table(
+        &mut self,
+        catalog: &str,
+        schema: &str,
+        name: &str,
+        storage_location: String,
+        data: TableData,
+        column_comments: &BTreeMap<String, String>,
+        properties: Map<String, Value>,
+    ) -> Result<TableInfo, UcError> {
+        let info = self.create_table(
+            catalog,
+            schema,
+            name,
+            "DELTA",
+            None,
+            column_comments,
+            data,
+            false,
+        )?;
+        let t = self
+            .schema_mut(catalog, schema)?
+            .tables
+            .get_mut(&info.name)
+            .expect("just created");
+        t.info.table_type = "EXTERNAL".into();
+        t.info.storage_location = storage_location;
+        t.info.properties = properties;
+        Ok(t.info.clone())
+    }
+
     /// The tables of a schema, by name.
     pub fn list_tables(&self, catalog: &str, schema: &str) -> Result<Vec<TableInfo>, UcError> {
         Ok(self

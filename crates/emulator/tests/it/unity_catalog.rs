@@ -557,3 +557,61 @@ async fn pagination_tokens_server_page_size_and_empty_pages() {
     .await;
     assert_eq!(p, [vec![], vec!["default".to_owned()]]);
 }
+
+#[tokio::test]
+async fn external_tables_created_through_the_api_are_queryable() {
+    let h = Harness::start().await;
+    let body = json!({
+        "name": "ext", "catalog_name": "main", "schema_name": "default",
+        "table_type": "EXTERNAL", "data_source_format": "DELTA", "storage_location": "s3://bucket/ext",
+        "columns": [
+            {"name": "label", "type_text": "string", "type_name": "STRING", "position": 1},
+            {"name": "id", "type_text": "bigint", "type_name": "LONG", "position": 0, "nullable": false, "comment": "key"}
+        ],
+        "properties": {"owner_team": "x"}
+    });
+    let (status, t) = h.post(&format!("{UC}/tables"), body.clone()).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        (t["table_type"].as_str(), t["storage_location"].as_str()),
+        (Some("EXTERNAL"), Some("s3://bucket/ext"))
+    );
+    assert_eq!(t["columns"][0]["name"], "id");
+    assert_eq!(t["columns"][0]["comment"], "key");
+    assert_eq!(t["columns"][0]["nullable"], false);
+    assert_eq!(t["properties"]["owner_team"], "x");
+    let (status, err) = h.post(&format!("{UC}/tables"), body.clone()).await;
+    assert_eq!(
+        (status, err["error_code"].as_str()),
+        (409, Some("TABLE_ALREADY_EXISTS"))
+    );
+
+    run(&h, "INSERT INTO main.default.ext VALUES (1, 'one')").await;
+    let b = run(&h, "SELECT label FROM ext WHERE id = 1").await;
+    assert_eq!(b[0].num_rows(), 1);
+
+    let mut managed = body.clone();
+    managed["name"] = json!("m");
+    managed["table_type"] = json!("MANAGED");
+    let (status, _) = h.post(&format!("{UC}/tables"), managed).await;
+    assert_eq!(status, 400);
+    let mut bad_type = body.clone();
+    bad_type["name"] = json!("b");
+    bad_type["columns"] = json!([{"name": "x", "type_text": "no such type"}]);
+    let (status, err) = h.post(&format!("{UC}/tables"), bad_type).await;
+    assert_eq!(status, 400, "{err}");
+    let mut no_location = body;
+    no_location["name"] = json!("n");
+    no_location
+        .as_object_mut()
+        .unwrap()
+        .remove("storage_location");
+    let (status, err) = h.post(&format!("{UC}/tables"), no_location).await;
+    assert_eq!(status, 400);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("storage_location")
+    );
+}
