@@ -99,7 +99,8 @@ fn datafusion_type(t: ast::DataType) -> ast::DataType {
     }
 }
 
-/// Replaces `:name` markers with typed literals and rewrites Databricks-only cast types.
+/// Replaces `:name` markers with typed literals and rewrites Databricks-only spellings: cast
+/// types DataFusion lacks and Spark's `date_format`.
 fn bind_ast<V: ast::VisitMut>(
     node: &mut V,
     params: &HashMap<String, (Option<String>, ast::DataType)>,
@@ -108,6 +109,7 @@ fn bind_ast<V: ast::VisitMut>(
         if let Expr::Cast { data_type, .. } = expr {
             *data_type = datafusion_type(data_type.clone());
         }
+        super::dates::rewrite_date_format(expr);
         let Expr::Value(v) = expr else {
             return ControlFlow::Continue(());
         };

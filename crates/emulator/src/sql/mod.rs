@@ -7,6 +7,7 @@
 //! by the engine itself against the metastore (`engine`), queries and `INSERT` by DataFusion.
 //! Start reading at [`execute`].
 
+mod dates;
 mod engine;
 mod parse;
 mod range;

@@ -569,3 +569,44 @@ async fn execute_runs_on_a_spawned_task() {
     let batches = task.await.unwrap().unwrap();
     assert_eq!(rows(&batches), [["45"]]);
 }
+
+#[tokio::test]
+async fn databricks_spellings() {
+    let h = Harness::start().await;
+    let b = run(
+        &h,
+        "SELECT date_format(DATE '2024-03-05', 'yyyy/MM/dd') AS d, \
+         date_format(TIMESTAMP '2024-03-05 14:07:09', 'HH:mm') AS t, \
+         CAST('7' AS LONG) AS l, CAST('2024-01-01 00:00:00' AS TIMESTAMP_NTZ) AS ntz, \
+         current_catalog() AS c, current_schema() AS s",
+    )
+    .await;
+    assert_eq!(
+        rows(&b),
+        [[
+            "2024/03/05",
+            "14:07",
+            "7",
+            "2024-01-01T00:00:00",
+            "main",
+            "default"
+        ]]
+    );
+    let schema = b[0].schema();
+    let types: Vec<&str> = schema
+        .fields()
+        .iter()
+        .map(|f| brickwire_emulator::sql::databricks_type(f.data_type()).0)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "STRING",
+            "STRING",
+            "LONG",
+            "TIMESTAMP_NTZ",
+            "STRING",
+            "STRING"
+        ]
+    );
+}
