@@ -413,7 +413,8 @@ impl<'a> Session<'a> {
                     Some("0A000"),
                 ));
             }
-            LogicalPlan::Dml(d) if matches!(d.op, WriteOp::Insert(_)) => {
+            LogicalPlan::Dml(d) => {
+                let inserting = matches!(d.op, WriteOp::Insert(_));
                 let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
                 let mut rows: i64 = 0;
                 for b in &batches {
@@ -426,18 +427,13 @@ impl<'a> Session<'a> {
                         rows += c.iter().flatten().sum::<i64>();
                     }
                 }
-                return Ok(one_batch(vec![
-                    (
-                        "num_affected_rows",
-                        Arc::new(Int64Array::from(vec![rows])) as ArrayRef,
-                        false,
-                    ),
-                    (
-                        "num_inserted_rows",
-                        Arc::new(Int64Array::from(vec![rows])) as ArrayRef,
-                        false,
-                    ),
-                ]));
+                // Databricks reports DML as counts: INSERT adds num_inserted_rows.
+                let count = || Arc::new(Int64Array::from(vec![rows])) as ArrayRef;
+                let mut columns = vec![("num_affected_rows", count(), false)];
+                if inserting {
+                    columns.push(("num_inserted_rows", count(), false));
+                }
+                return Ok(one_batch(columns));
             }
             _ => {}
         }

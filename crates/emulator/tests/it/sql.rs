@@ -138,6 +138,26 @@ async fn create_insert_select_join_aggregate_order_drop() {
         [["3"]]
     );
 
+    // UPDATE and DELETE change the rows in place and report counts.
+    let upd = run(
+        &h,
+        "UPDATE orders SET amount = amount * 2 WHERE customer_id = 1",
+    )
+    .await;
+    assert_eq!(
+        (columns(&upd), rows(&upd)),
+        (
+            vec!["num_affected_rows".to_owned()],
+            vec![vec!["2".to_owned()]]
+        )
+    );
+    let del = run(&h, "DELETE FROM orders WHERE id = 12").await;
+    assert_eq!(rows(&del), [["1"]]);
+    assert_eq!(
+        rows(&run(&h, "SELECT sum(amount), count(*) FROM orders").await),
+        [["20.0", "2"]]
+    );
+
     run(&h, "DROP TABLE orders").await;
     let e = fail(&h, "SELECT * FROM orders").await;
     assert_eq!(e.error_code, "NOT_FOUND");
