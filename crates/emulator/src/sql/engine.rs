@@ -523,28 +523,22 @@ impl<'a> Session<'a> {
                 let statement = DFStatement::Statement(Box::new(Statement::Query(query)));
                 self.check_tables_exist(&statement)?;
                 let plan = self.ctx.state().statement_to_plan(statement).await?;
-                let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
-                let fields: Vec<Field> = match batches.first() {
-                    Some(b) => b
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.as_ref().clone().with_nullable(true))
-                        .collect(),
-                    None => Vec::new(),
-                };
+                let df = self.ctx.execute_logical_plan(plan).await?;
+                // Columns of a table made from a query accept NULL, as in Databricks.
+                let fields: Vec<Field> = df
+                    .schema()
+                    .as_arrow()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone().with_nullable(true))
+                    .collect();
                 let schema = Arc::new(Schema::new(fields));
-                let batches = batches
+                let batches = df
+                    .collect()
+                    .await?
                     .into_iter()
                     .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
                     .collect::<Result<Vec<_>, _>>()?;
-                if schema.fields().is_empty() {
-                    return Err(SqlError::bad_request(
-                        "UNSUPPORTED_FEATURE",
-                        "CREATE TABLE AS a query that returns no rows is not supported by the emulator.",
-                        Some("0A000"),
-                    ));
-                }
                 (schema, batches)
             }
             Some(_) => {
