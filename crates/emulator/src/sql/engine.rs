@@ -44,6 +44,8 @@ struct Session<'a> {
     catalog: String,
     schema: String,
     ctx: SessionContext,
+    /// Column names of every table, by `(catalog, schema, table)`.
+    columns: HashMap<(String, String, String), Vec<String>>,
 }
 
 pub(super) async fn execute(
@@ -220,7 +222,15 @@ impl<'a> Session<'a> {
             cat.register_schema(&s, sp.clone())?;
             providers.insert((c, s), sp);
         }
+        let mut columns = HashMap::new();
         for (c, s, t, data) in tables {
+            let names = data
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            columns.insert((c.clone(), s.clone(), t.clone()), names);
             if let Some(sp) = providers.get(&(c, s)) {
                 sp.register_table(t, data.table.clone() as Arc<dyn TableProvider>)?;
             }
@@ -257,6 +267,7 @@ impl<'a> Session<'a> {
             catalog,
             schema,
             ctx,
+            columns,
         })
     }
 
@@ -306,7 +317,27 @@ impl<'a> Session<'a> {
         }
     }
 
-    async fn run(self, parsed: Parsed) -> Result<SendableRecordBatchStream, SqlError> {
+    /// The columns of a table named in a query, for lateral alias resolution.
+    fn columns_of(&self, name: &ObjectName) -> Option<Vec<String>> {
+        let (c, s, t) = self.table_name(name).ok()?;
+        self.columns.get(&(c, s, t)).cloned()
+    }
+
+    async fn run(self, mut parsed: Parsed) -> Result<SendableRecordBatchStream, SqlError> {
+        let columns_of = |n: &ObjectName| self.columns_of(n);
+        match &mut parsed {
+            Parsed::Standard(s) => {
+                if let DFStatement::Statement(stmt) = s.as_mut() {
+                    super::lateral::rewrite(stmt.as_mut(), &columns_of);
+                }
+            }
+            Parsed::CreateTable(t) => {
+                if let Some(q) = t.query.as_mut() {
+                    super::lateral::rewrite(q.as_mut(), &columns_of);
+                }
+            }
+            _ => {}
+        }
         match parsed {
             Parsed::CreateCatalog {
                 name,

@@ -9,6 +9,7 @@
 
 mod dates;
 mod engine;
+mod lateral;
 mod parse;
 mod range;
 mod types;

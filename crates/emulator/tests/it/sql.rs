@@ -630,3 +630,26 @@ async fn databricks_spellings() {
         ]
     );
 }
+
+#[tokio::test]
+async fn lateral_column_aliases() {
+    let h = Harness::start().await;
+    run(&h, "CREATE TABLE t (a INT, b INT)").await;
+    run(&h, "INSERT INTO t VALUES (1, 10), (2, 20)").await;
+    let b = run(
+        &h,
+        "SELECT a + 1 AS x, x * 2 AS y, y + x AS z FROM t ORDER BY a",
+    )
+    .await;
+    assert_eq!(rows(&b), [["2", "4", "6"], ["3", "6", "9"]]);
+    // A real column wins over an alias of the same name.
+    let b = run(&h, "SELECT a * 100 AS b, b AS raw_b FROM t ORDER BY a").await;
+    assert_eq!(rows(&b), [["100", "10"], ["200", "20"]]);
+    let b = run(&h, "SELECT sum(a) AS s, s * 10 AS s10 FROM t").await;
+    assert_eq!(rows(&b), [["3", "30"]]);
+    // DataFusion needs distinct column names, so a bare `x` keeps the expression's name.
+    let b = run(&h, "SELECT a + 5 AS x, x FROM t ORDER BY a").await;
+    assert_eq!(rows(&b), [["6", "6"], ["7", "7"]]);
+    let b = run(&h, "SELECT id * 2 AS d, d + 1 AS e FROM range(2)").await;
+    assert_eq!(rows(&b), [["0", "1"], ["2", "3"]]);
+}
