@@ -1,6 +1,8 @@
-//! Spark's `date_format(ts, 'yyyy-MM-dd')`: DataFusion has no such function, and its closest
-//! relative, `to_char`, takes chrono `%` patterns. Calls with a literal pattern are rewritten to
-//! `to_char` with the pattern translated.
+//! Spark function spellings DataFusion lacks, rewritten before planning.
+//!
+//! `date_format(ts, 'yyyy-MM-dd')`: DataFusion's closest relative, `to_char`, takes chrono `%`
+//! patterns, so calls with a literal pattern become `to_char` with the pattern translated.
+//! `array(...)` becomes `make_array(...)` and `explode(x)` becomes `unnest(x)`.
 
 use datafusion::sql::sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName, Value,
@@ -83,12 +85,18 @@ fn push_literal(out: &mut String, c: char) {
     }
 }
 
-/// Rewrites `date_format(x, 'literal')` into `to_char(x, 'chrono')` in place.
-pub fn rewrite_date_format(expr: &mut Expr) {
+/// Rewrites Spark function calls DataFusion spells differently, in place.
+pub fn rewrite_spark_functions(expr: &mut Expr) {
     let Expr::Function(f) = expr else {
         return;
     };
-    if !f.name.to_string().eq_ignore_ascii_case("date_format") {
+    let name = f.name.to_string().to_ascii_lowercase();
+    match name.as_str() {
+        "array" => f.name = ObjectName::from(vec![Ident::new("make_array")]),
+        "explode" => f.name = ObjectName::from(vec![Ident::new("unnest")]),
+        _ => {}
+    }
+    if name != "date_format" {
         return;
     }
     let FunctionArguments::List(list) = &mut f.args else {

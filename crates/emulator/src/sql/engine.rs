@@ -111,7 +111,7 @@ fn bind_ast<V: ast::VisitMut>(
         if let Expr::Cast { data_type, .. } = expr {
             *data_type = datafusion_type(data_type.clone());
         }
-        super::dates::rewrite_date_format(expr);
+        super::dates::rewrite_spark_functions(expr);
         let Expr::Value(v) = expr else {
             return ControlFlow::Continue(());
         };
