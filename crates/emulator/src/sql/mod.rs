@@ -2,10 +2,15 @@
 //!
 //! [`execute`] runs one statement against the workspace's metastore
 //! ([`crate::unity_catalog::State`]): tables created here appear in the Tables API and tables
-//! deleted there vanish here, because table rows live beside their metadata. Statements are parsed
-//! with sqlparser's Databricks dialect (`parse`); Databricks DDL and `SHOW`/`DESCRIBE` are run
-//! by the engine itself against the metastore (`engine`), queries and `INSERT` by DataFusion.
-//! Start reading at [`execute`].
+//! deleted there vanish here, because table rows live beside their metadata. Start reading at
+//! [`execute`]; the parts are:
+//! - `parse`: sqlparser's Databricks dialect, plus the Databricks statements DataFusion's parser
+//!   rejects (`CREATE CATALOG`, `DESCRIBE TABLE`, `CREATE TABLE ... USING DELTA`, ...);
+//! - `engine`: a DataFusion session mirroring the metastore, typed `:name` parameters, and the
+//!   statements run against the metastore itself (DDL, `SHOW`, `DESCRIBE`);
+//! - `range`, `dates`, `lateral`: Databricks behaviour DataFusion spells differently (`range`'s
+//!   `id` column, Spark date patterns, `array`/`explode`, lateral column aliases);
+//! - `types`: SQL types to Arrow and Arrow to Databricks `type_name`/`type_text`.
 
 mod dates;
 mod engine;
