@@ -1,57 +1,232 @@
-//! TEMPORARY stand-in, replaced by the real engine at merge
+//! The emulator's SQL engine: Databricks SQL over Unity Catalog, run by DataFusion.
 //!
-//! The SQL engine interface the statements service codes against: [`execute`] runs one statement
-//! and returns its result as a stream of Arrow batches, [`databricks_type`] names an Arrow type
-//! the way Databricks does. This stand-in runs each statement in a fresh DataFusion
-//! `SessionContext`, renames `range(n)`'s column to `id` and substitutes `:name` parameters as
-//! literals; it knows nothing of Unity Catalog.
+//! [`execute`] runs one statement against the workspace's metastore
+//! ([`crate::unity_catalog::State`]): tables created here appear in the Tables API and tables
+//! deleted there vanish here, because table rows live beside their metadata. Start reading at
+//! [`execute`]; the parts are:
+//! - `parse`: sqlparser's Databricks dialect, plus the Databricks statements DataFusion's parser
+//!   rejects (`CREATE CATALOG`, `DESCRIBE TABLE`, `CREATE TABLE ... USING DELTA`, ...);
+//! - `engine`: a DataFusion session mirroring the metastore, typed `:name` parameters, and the
+//!   statements run against the metastore itself (DDL, `SHOW`, `DESCRIBE`);
+//! - `range`, `dates`, `lateral`: Databricks behaviour DataFusion spells differently (`range`'s
+//!   `id` column, Spark date patterns, `array`/`explode`, lateral column aliases);
+//! - `types`: SQL types to Arrow and Arrow to Databricks `type_name`/`type_text`.
 
-use arrow::datatypes::{DataType, IntervalUnit};
+mod dates;
+mod engine;
+mod lateral;
+mod parse;
+mod range;
+mod types;
+
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::SendableRecordBatchStream;
-use datafusion::prelude::SessionContext;
 
-/// One named parameter of a statement (`:name` in the SQL text).
-#[derive(Debug, Clone, PartialEq)]
+use crate::unity_catalog::UcError;
+
+pub use types::{arrow_type, databricks_type, spark_json_type};
+
+/// The Arrow type of a Databricks SQL type written as text, e.g. `"decimal(10,2)"` or `"bigint"`.
+pub fn parse_type(text: &str) -> Result<arrow::datatypes::DataType, SqlError> {
+    let dialect = datafusion::sql::sqlparser::dialect::DatabricksDialect {};
+    let mut p = datafusion::sql::sqlparser::parser::Parser::new(&dialect).try_with_sql(text)?;
+    let t = p.parse_data_type()?;
+    arrow_type(&t)
+}
+
+/// A named parameter for a `:name` marker, as the Statement Execution API sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QueryParam {
-    /// The marker's name, without the colon.
+    /// The marker's name without the colon.
     pub name: String,
-    /// The value as text; `None` is SQL NULL.
+    /// The value as text; `None` means SQL `NULL`.
     pub value: Option<String>,
-    /// A SQL type such as `INT` or `DECIMAL(10,2)`; `None` means STRING.
+    /// A SQL type such as `INT`, `DATE` or `DECIMAL(10,2)`; `None` means `STRING`.
     pub type_name: Option<String>,
 }
 
-/// Why a statement failed, as Databricks reports it in `status.error`.
-#[derive(Debug, Clone, PartialEq)]
+/// Why a statement failed, in the Statement Execution API's terms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct SqlError {
-    /// A `ServiceErrorCode`, e.g. `BAD_REQUEST`.
+    /// A `ServiceErrorCode`: `BAD_REQUEST`, `NOT_FOUND`, `ALREADY_EXISTS`, `INTERNAL_ERROR`, ...
     pub error_code: String,
-    /// What went wrong.
+    /// Databricks-style message starting with the error class, e.g.
+    /// `[TABLE_OR_VIEW_NOT_FOUND] The table or view `main.default.x` cannot be found.`
     pub message: String,
-    /// The ANSI SQLSTATE, when known.
+    /// The SQLSTATE, e.g. `42P01`, when one applies.
     pub sql_state: Option<String>,
 }
 
 impl SqlError {
-    fn from_datafusion(e: DataFusionError) -> Self {
-        let (code, state) = match e.find_root() {
-            DataFusionError::SQL(..) => ("BAD_REQUEST", Some("42601")),
-            DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => {
-                ("BAD_REQUEST", Some("42000"))
-            }
-            DataFusionError::NotImplemented(_) => ("BAD_REQUEST", Some("0A000")),
-            _ => ("INTERNAL_ERROR", None),
-        };
+    fn new(
+        error_code: &str,
+        condition: &str,
+        message: impl AsRef<str>,
+        sql_state: Option<&str>,
+    ) -> Self {
         Self {
-            error_code: code.to_owned(),
-            message: e.to_string(),
-            sql_state: state.map(str::to_owned),
+            error_code: error_code.to_owned(),
+            message: format!("[{condition}] {}", message.as_ref()),
+            sql_state: sql_state.map(str::to_owned),
+        }
+    }
+
+    /// A `BAD_REQUEST` error of the Databricks error class `condition`.
+    pub fn bad_request(condition: &str, message: impl AsRef<str>, sql_state: Option<&str>) -> Self {
+        Self::new("BAD_REQUEST", condition, message, sql_state)
+    }
+
+    /// A `NOT_FOUND` error of the Databricks error class `condition`.
+    pub fn not_found(condition: &str, message: impl AsRef<str>, sql_state: Option<&str>) -> Self {
+        Self::new("NOT_FOUND", condition, message, sql_state)
+    }
+}
+
+impl From<UcError> for SqlError {
+    fn from(e: UcError) -> Self {
+        match e {
+            UcError::CatalogNotFound(c) => Self::not_found(
+                "NO_SUCH_CATALOG_EXCEPTION",
+                format!("Catalog '{c}' was not found."),
+                Some("42704"),
+            ),
+            UcError::SchemaNotFound(s) => Self::not_found(
+                "SCHEMA_NOT_FOUND",
+                format!("The schema `{s}` cannot be found."),
+                Some("42704"),
+            ),
+            UcError::TableNotFound(t) => table_not_found(&t),
+            UcError::VolumeNotFound(v) => Self::not_found(
+                "VOLUME_NOT_FOUND",
+                format!("The volume `{v}` cannot be found."),
+                Some("42704"),
+            ),
+            UcError::AlreadyExists { kind, name } => {
+                let (condition, state) = match kind {
+                    "Catalog" => ("CATALOG_ALREADY_EXISTS", "42P04"),
+                    "Schema" => ("SCHEMA_ALREADY_EXISTS", "42P06"),
+                    _ => ("TABLE_OR_VIEW_ALREADY_EXISTS", "42P07"),
+                };
+                Self::new(
+                    "ALREADY_EXISTS",
+                    condition,
+                    format!(
+                        "Cannot create {} `{name}` because it already exists.",
+                        kind.to_lowercase()
+                    ),
+                    Some(state),
+                )
+            }
+            UcError::NotEmpty { kind, name, detail } => Self::bad_request(
+                &format!("{}_NOT_EMPTY", kind.to_uppercase()),
+                format!(
+                    "Cannot drop {} `{name}` because it is not empty. {detail} Use CASCADE.",
+                    kind.to_lowercase()
+                ),
+                Some("2BP01"),
+            ),
+            UcError::InvalidParameter(m) => {
+                Self::bad_request("INVALID_PARAMETER_VALUE", m, Some("22023"))
+            }
         }
     }
 }
 
-/// Runs `statement` and returns its result batches as a stream.
+/// The error for a table reference that resolves to nothing.
+fn table_not_found(name: &str) -> SqlError {
+    SqlError::not_found(
+        "TABLE_OR_VIEW_NOT_FOUND",
+        format!(
+            "The table or view `{name}` cannot be found. Verify the spelling and correctness of the \
+             schema and catalog."
+        ),
+        Some("42P01"),
+    )
+}
+
+/// Classifies a DataFusion error (from planning or from a result stream) as a statement error.
+///
+/// The Statement Execution API uses this for errors that surface while a stream is read.
+pub fn sql_error_from_datafusion(e: &DataFusionError) -> SqlError {
+    use arrow::error::ArrowError;
+    use datafusion::common::SchemaError;
+    match e {
+        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => {
+            sql_error_from_datafusion(inner)
+        }
+        DataFusionError::Shared(inner) => sql_error_from_datafusion(inner),
+        DataFusionError::SQL(p, _) => {
+            SqlError::bad_request("PARSE_SYNTAX_ERROR", p.to_string(), Some("42601"))
+        }
+        DataFusionError::SchemaError(s, _)
+            if matches!(s.as_ref(), SchemaError::FieldNotFound { .. }) =>
+        {
+            SqlError::bad_request("UNRESOLVED_COLUMN", e.message(), Some("42703"))
+        }
+        DataFusionError::SchemaError(..) | DataFusionError::Plan(_) => {
+            SqlError::bad_request("ANALYSIS_ERROR", e.message(), Some("42000"))
+        }
+        DataFusionError::NotImplemented(_) => {
+            SqlError::bad_request("UNSUPPORTED_FEATURE", e.message(), Some("0A000"))
+        }
+        DataFusionError::ArrowError(a, _) => match a.as_ref() {
+            ArrowError::DivideByZero => {
+                SqlError::bad_request("DIVIDE_BY_ZERO", "Division by zero.", Some("22012"))
+            }
+            ArrowError::CastError(m) | ArrowError::ParseError(m) => {
+                SqlError::bad_request("CAST_INVALID_INPUT", m, Some("22018"))
+            }
+            ArrowError::ArithmeticOverflow(m) => {
+                SqlError::bad_request("ARITHMETIC_OVERFLOW", m, Some("22003"))
+            }
+            other => SqlError::bad_request("EXECUTION_ERROR", other.to_string(), Some("22000")),
+        },
+        DataFusionError::Execution(_) => {
+            SqlError::bad_request("EXECUTION_ERROR", e.message(), Some("22000"))
+        }
+        DataFusionError::ResourcesExhausted(_) => SqlError::new(
+            "RESOURCE_EXHAUSTED",
+            "RESOURCE_EXHAUSTED",
+            e.message(),
+            Some("53000"),
+        ),
+        _ => SqlError::new(
+            "INTERNAL_ERROR",
+            "INTERNAL_ERROR",
+            e.message(),
+            Some("XX000"),
+        ),
+    }
+}
+
+impl From<arrow::error::ArrowError> for SqlError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        sql_error_from_datafusion(&DataFusionError::ArrowError(Box::new(e), None))
+    }
+}
+
+impl From<DataFusionError> for SqlError {
+    fn from(e: DataFusionError) -> Self {
+        sql_error_from_datafusion(&e)
+    }
+}
+
+/// Runs one statement in the workspace's SQL world (Unity Catalog + data). DDL/DML return a
+/// small result.
+///
+/// `catalog`/`schema` are the current catalog and schema for unqualified names (`main` and
+/// `default` when `None`); when given they must exist. `params` bind `:name` markers. Queries
+/// stream: rows are produced while the caller reads. `CREATE`/`DROP` return no columns,
+/// `INSERT` returns `num_affected_rows` and `num_inserted_rows`.
+///
+/// ```no_run
+/// # async fn demo(ws: &brickwire_emulator::Workspace) -> Result<(), brickwire_emulator::sql::SqlError> {
+/// use brickwire_emulator::sql::{QueryParam, execute};
+/// let p = QueryParam { name: "n".into(), value: Some("3".into()), type_name: Some("INT".into()) };
+/// let stream = execute(ws, None, None, "SELECT id FROM range(10) WHERE id < :n", &[p]).await?;
+/// # let _ = stream; Ok(()) }
+/// ```
 pub async fn execute(
     ws: &crate::state::Workspace,
     catalog: Option<&str>,
@@ -59,179 +234,5 @@ pub async fn execute(
     statement: &str,
     params: &[QueryParam],
 ) -> Result<SendableRecordBatchStream, SqlError> {
-    let _ = (ws, catalog, schema);
-    let sql = rename_range(&substitute_params(statement, params)?);
-    let ctx = SessionContext::new();
-    let df = ctx.sql(&sql).await.map_err(SqlError::from_datafusion)?;
-    df.execute_stream().await.map_err(SqlError::from_datafusion)
-}
-
-/// `(type_name, type_text)` of an Arrow type, e.g. `("INT", "int")`.
-pub fn databricks_type(data_type: &DataType) -> (&'static str, String) {
-    match data_type {
-        DataType::Null => ("NULL", "void".into()),
-        DataType::Boolean => ("BOOLEAN", "boolean".into()),
-        DataType::Int8 | DataType::UInt8 => ("BYTE", "tinyint".into()),
-        DataType::Int16 | DataType::UInt16 => ("SHORT", "smallint".into()),
-        DataType::Int32 | DataType::UInt32 => ("INT", "int".into()),
-        DataType::Int64 | DataType::UInt64 => ("LONG", "bigint".into()),
-        DataType::Float16 | DataType::Float32 => ("FLOAT", "float".into()),
-        DataType::Float64 => ("DOUBLE", "double".into()),
-        DataType::Decimal32(p, s)
-        | DataType::Decimal64(p, s)
-        | DataType::Decimal128(p, s)
-        | DataType::Decimal256(p, s) => ("DECIMAL", format!("decimal({p},{s})")),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => ("STRING", "string".into()),
-        DataType::Binary
-        | DataType::LargeBinary
-        | DataType::BinaryView
-        | DataType::FixedSizeBinary(_) => ("BINARY", "binary".into()),
-        DataType::Date32 | DataType::Date64 => ("DATE", "date".into()),
-        DataType::Timestamp(_, None) => ("TIMESTAMP", "timestamp_ntz".into()),
-        DataType::Timestamp(_, Some(_)) => ("TIMESTAMP", "timestamp".into()),
-        DataType::Interval(IntervalUnit::YearMonth) => {
-            ("INTERVAL", "interval year to month".into())
-        }
-        DataType::Interval(_) | DataType::Duration(_) => {
-            ("INTERVAL", "interval day to second".into())
-        }
-        DataType::List(f)
-        | DataType::LargeList(f)
-        | DataType::ListView(f)
-        | DataType::LargeListView(f)
-        | DataType::FixedSizeList(f, _) => (
-            "ARRAY",
-            format!("array<{}>", databricks_type(f.data_type()).1),
-        ),
-        DataType::Struct(fields) => {
-            let inner: Vec<String> = fields
-                .iter()
-                .map(|f| format!("{}:{}", f.name(), databricks_type(f.data_type()).1))
-                .collect();
-            ("STRUCT", format!("struct<{}>", inner.join(",")))
-        }
-        DataType::Map(entries, _) => match entries.data_type() {
-            DataType::Struct(kv) if kv.len() == 2 => (
-                "MAP",
-                format!(
-                    "map<{},{}>",
-                    databricks_type(kv[0].data_type()).1,
-                    databricks_type(kv[1].data_type()).1
-                ),
-            ),
-            _ => ("MAP", "map".into()),
-        },
-        DataType::Dictionary(_, value) => databricks_type(value),
-        _ => ("USER_DEFINED_TYPE", data_type.to_string().to_lowercase()),
-    }
-}
-
-/// Replaces each `:name` marker outside quotes with the parameter's value as a SQL literal.
-fn substitute_params(sql: &str, params: &[QueryParam]) -> Result<String, SqlError> {
-    let chars: Vec<char> = sql.chars().collect();
-    let mut out = String::with_capacity(sql.len());
-    let mut quote: Option<char> = None;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if let Some(q) = quote {
-            out.push(c);
-            if c == q {
-                quote = None;
-            }
-            i += 1;
-            continue;
-        }
-        if c == '\'' || c == '"' || c == '`' {
-            quote = Some(c);
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        let is_marker = c == ':'
-            && chars
-                .get(i + 1)
-                .is_some_and(|n| n.is_alphabetic() || *n == '_')
-            && (i == 0 || chars[i - 1] != ':');
-        if !is_marker {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        let start = i + 1;
-        let mut end = start;
-        while end < chars.len() && (chars[end].is_alphanumeric() || chars[end] == '_') {
-            end += 1;
-        }
-        let name: String = chars[start..end].iter().collect();
-        let param = params
-            .iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| SqlError {
-                error_code: "BAD_REQUEST".into(),
-                message: format!("[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {name}."),
-                sql_state: Some("42P02".into()),
-            })?;
-        let literal = match &param.value {
-            None => "NULL".to_owned(),
-            Some(v) => format!("'{}'", v.replace('\'', "''")),
-        };
-        match &param.type_name {
-            Some(t) if !t.eq_ignore_ascii_case("STRING") => {
-                out.push_str(&format!("CAST({literal} AS {t})"))
-            }
-            _ => out.push_str(&literal),
-        }
-        i = end;
-    }
-    Ok(out)
-}
-
-/// Rewrites `range(...)` to a subquery whose column is named `id`, as in Databricks.
-fn rename_range(sql: &str) -> String {
-    let lower = sql.to_ascii_lowercase();
-    let bytes = sql.as_bytes();
-    let mut out = String::with_capacity(sql.len() + 32);
-    let mut pos = 0;
-    while let Some(found) = lower[pos..].find("range(") {
-        let at = pos + found;
-        let boundary = at == 0 || {
-            let p = bytes[at - 1];
-            !(p.is_ascii_alphanumeric() || p == b'_')
-        };
-        let open = at + "range(".len();
-        let close = boundary.then(|| matching_paren(bytes, open)).flatten();
-        match close {
-            Some(close) => {
-                out.push_str(&sql[pos..at]);
-                out.push_str("(SELECT value AS id FROM range(");
-                out.push_str(&sql[open..close]);
-                out.push_str("))");
-                pos = close + 1;
-            }
-            None => {
-                out.push_str(&sql[pos..open]);
-                pos = open;
-            }
-        }
-    }
-    out.push_str(&sql[pos..]);
-    out
-}
-
-fn matching_paren(bytes: &[u8], open: usize) -> Option<usize> {
-    let mut depth = 1;
-    for (i, b) in bytes.iter().enumerate().skip(open) {
-        match b {
-            b'(' => depth += 1,
-            b')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    engine::execute(ws, catalog, schema, statement, params).await
 }

@@ -1,9 +1,12 @@
-//! Unity Catalog (`/api/2.1/unity-catalog/*`): catalogs, schemas, tables, table summaries and volumes. Shares its catalog with SQL statements.
+//! Unity Catalog (`/api/2.1/unity-catalog/*`): catalogs, schemas, tables, table summaries and
+//! volumes. The SQL engine ([`crate::sql`]) works on the same metastore.
 //!
-//! `state` holds the logic with no HTTP; `routes` parses requests, calls it, and serializes.
+//! `state` holds the metastore with no HTTP; `routes` parses requests, calls it, and serializes;
+//! `pagination` is the token paging and `LIKE` matching every list shares.
 
+pub mod pagination;
 pub mod routes;
 pub mod state;
 
 pub use routes::routes;
-pub use state::{Settings, State};
+pub use state::{Settings, State, UcError};

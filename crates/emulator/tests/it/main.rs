@@ -1,5 +1,13 @@
 //! Integration tests of the emulator over real HTTP: one binary, one module per service.
+//!
+//! Each test starts its own emulator on an ephemeral port and talks to it over HTTP with
+//! reqwest, or calls the SQL engine directly on `emulator.state()`.
 
+mod harness;
 mod oauth;
 mod scim;
+mod sql;
 mod statements;
+mod unity_catalog;
+
+pub use harness::Harness;
