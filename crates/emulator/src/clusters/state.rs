@@ -372,12 +372,12 @@ fn required_str<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a str
 /// Checks the parts of a cluster spec Databricks validates up front.
 fn validate_spec(spec: &Map<String, Value>) -> Result<(), ApiError> {
     required_str(spec, "spark_version")?;
-    if let Some(v) = spec.get("num_workers").filter(|v| !v.is_null()) {
-        if v.as_u64().is_none() {
-            return Err(ApiError::invalid_parameter(
-                "num_workers must be a non-negative integer",
-            ));
-        }
+    if let Some(v) = spec.get("num_workers").filter(|v| !v.is_null())
+        && v.as_u64().is_none()
+    {
+        return Err(ApiError::invalid_parameter(
+            "num_workers must be a non-negative integer",
+        ));
     }
     if let Some(a) = spec.get("autoscale").filter(|v| !v.is_null()) {
         validate_autoscale(a)?;
@@ -510,6 +510,32 @@ impl State {
         Ok(cluster_id)
     }
 
+    /// Creates a cluster that is already `RUNNING` (seed data, tests).
+    pub fn create_running(
+        &mut self,
+        body: Map<String, Value>,
+        source: &str,
+        creator: &str,
+        now: i64,
+    ) -> Result<String, ApiError> {
+        let id = self.create_with_source(body, source, creator, now)?;
+        if let Some(cluster) = self.clusters.get_mut(&id) {
+            if let Some(t) = cluster.transition.as_mut() {
+                t.at_ms = now;
+            }
+            cluster.advance(now);
+        }
+        Ok(id)
+    }
+
+    /// The id of the cluster named `name`, if any.
+    pub fn find_by_name(&self, name: &str) -> Option<String> {
+        self.clusters
+            .values()
+            .find(|c| c.name() == name)
+            .map(|c| c.cluster_id.clone())
+    }
+
     /// `start`: a `TERMINATED` cluster goes `PENDING` and then `RUNNING`.
     pub fn start(&mut self, cluster_id: &str, now: i64) -> Result<(), ApiError> {
         let delay = self.settings.start_delay_ms as i64;
@@ -601,16 +627,16 @@ impl State {
 
     fn restart_if_running(&mut self, cluster_id: &str, now: i64) {
         let delay = self.settings.restart_delay_ms as i64;
-        if let Some(cluster) = self.clusters.get_mut(cluster_id) {
-            if cluster.state == ClusterState::Running {
-                cluster.begin(
-                    ClusterState::Restarting,
-                    "Restarting Spark to apply the new configuration",
-                    ClusterState::Running,
-                    now + delay,
-                );
-                cluster.advance(now);
-            }
+        if let Some(cluster) = self.clusters.get_mut(cluster_id)
+            && cluster.state == ClusterState::Running
+        {
+            cluster.begin(
+                ClusterState::Restarting,
+                "Restarting Spark to apply the new configuration",
+                ClusterState::Running,
+                now + delay,
+            );
+            cluster.advance(now);
         }
     }
 
