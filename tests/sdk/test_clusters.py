@@ -80,3 +80,10 @@ def test_create_without_spark_version_is_rejected(w):
     with pytest.raises(InvalidParameterValue) as caught:
         w.clusters.create(spark_version="", cluster_name="bad")
     assert "spark_version" in str(caught.value)
+
+
+def test_select_spark_version_and_node_type(w):
+    version = w.clusters.select_spark_version(latest=True, long_term_support=True)
+    assert version == "16.4.x-scala2.12"
+    node = w.clusters.select_node_type(local_disk=True, min_memory_gb=30)
+    assert node == "i3.xlarge"

@@ -29,7 +29,9 @@ pub fn routes() -> Router<AppState> {
             .route(&p("update"), post(update))
             .route(&p("resize"), post(resize))
             .route(&p("pin"), post(pin))
-            .route(&p("unpin"), post(unpin));
+            .route(&p("unpin"), post(unpin))
+            .route(&p("spark-versions"), get(spark_versions))
+            .route(&p("list-node-types"), get(node_types));
     }
     router
 }
@@ -200,6 +202,14 @@ async fn unpin(State(app): State<AppState>, body: Bytes) -> Reply {
     let id = cluster_id(&json_object(&body)?)?;
     clusters(&app).set_pinned(&id, false, now_ms())?;
     empty()
+}
+
+async fn spark_versions() -> Json<Value> {
+    Json(super::catalog::spark_versions())
+}
+
+async fn node_types() -> Json<Value> {
+    Json(super::catalog::node_types())
 }
 
 #[cfg(test)]

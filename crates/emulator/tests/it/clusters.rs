@@ -402,3 +402,20 @@ async fn list_filters_sorts_and_pages() {
     );
     let _ = a;
 }
+
+#[tokio::test]
+async fn spark_versions_and_node_types_are_listed() {
+    let h = Harness::start().await;
+    let versions = h.get("/api/2.1/clusters/spark-versions").await;
+    assert_eq!(versions.status, StatusCode::OK);
+    let keys: Vec<&str> = versions.body["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"15.4.x-scala2.12"), "{keys:?}");
+    let nodes = h.get("/api/2.0/clusters/list-node-types").await;
+    let first = &nodes.body["node_types"][0];
+    assert!(first["node_type_id"].is_string() && first["memory_mb"].is_i64());
+}
