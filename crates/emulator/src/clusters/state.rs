@@ -167,6 +167,9 @@ pub struct Cluster {
     pub is_pinned: bool,
     /// Creation order, for the default sort.
     pub seq: u64,
+    /// Last time it reached `RUNNING` or did work, for auto termination.
+    #[serde(default)]
+    pub last_activity_ms: i64,
 }
 
 /// Fields Databricks computes; a request cannot set them.
@@ -215,19 +218,41 @@ impl Cluster {
         self.transition = Some(Transition { target, at_ms });
     }
 
-    /// Applies the pending transition if it is due at `now`.
+    /// Applies the pending transition if it is due at `now`, then auto termination if the
+    /// cluster has been idle for `autotermination_minutes`.
     fn advance(&mut self, now: i64) {
-        let Some(t) = self.transition else { return };
-        if now < t.at_ms {
-            return;
+        if let Some(t) = self.transition.filter(|t| now >= t.at_ms) {
+            self.transition = None;
+            self.state = t.target;
+            self.state_message.clear();
+            match t.target {
+                ClusterState::Running => {
+                    self.last_restarted_time = Some(t.at_ms);
+                    self.last_activity_ms = t.at_ms;
+                }
+                ClusterState::Terminated => self.terminated_time = Some(t.at_ms),
+                _ => {}
+            }
         }
-        self.transition = None;
-        self.state = t.target;
-        self.state_message.clear();
-        match t.target {
-            ClusterState::Running => self.last_restarted_time = Some(t.at_ms),
-            ClusterState::Terminated => self.terminated_time = Some(t.at_ms),
-            _ => {}
+        let idle_minutes = self
+            .spec
+            .get("autotermination_minutes")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let idle_since = self.last_activity_ms + idle_minutes * 60_000;
+        if self.state == ClusterState::Running && idle_minutes > 0 && now >= idle_since {
+            self.state = ClusterState::Terminated;
+            self.terminated_time = Some(idle_since);
+            self.state_message =
+                format!("Inactive cluster terminated (inactive for {idle_minutes} minutes).");
+            self.termination_reason = Some(TerminationReason {
+                code: "INACTIVITY".into(),
+                kind: "SUCCESS".into(),
+                parameters: BTreeMap::from([(
+                    "inactivity_duration_min".into(),
+                    idle_minutes.to_string(),
+                )]),
+            });
         }
     }
 
@@ -498,6 +523,7 @@ impl State {
             termination_reason: None,
             is_pinned: false,
             seq: self.last_seq,
+            last_activity_ms: now,
         };
         cluster.begin(
             ClusterState::Pending,
@@ -608,6 +634,15 @@ impl State {
             .remove(cluster_id)
             .map(|_| ())
             .ok_or_else(|| no_such_cluster(cluster_id))
+    }
+
+    /// Records work on a running cluster (a job task, a command) so auto termination waits.
+    pub fn record_activity(&mut self, cluster_id: &str, now: i64) -> Result<(), ApiError> {
+        let cluster = self.get_mut(cluster_id, now)?;
+        if cluster.state == ClusterState::Running {
+            cluster.last_activity_ms = now;
+        }
+        Ok(())
     }
 
     /// `pin` / `unpin`.
@@ -872,6 +907,22 @@ mod tests {
         s.terminate(&id, 1).unwrap();
         s.terminate(&id, 2).unwrap();
         assert_eq!(s.restart(&id, 500).unwrap_err().error_code, "INVALID_STATE");
+    }
+
+    #[test]
+    fn an_idle_cluster_terminates_after_its_autotermination_minutes() {
+        let mut s = state();
+        let mut body = spec("idle");
+        body.insert("autotermination_minutes".into(), json!(10));
+        let id = s.create(body, 0).unwrap();
+        s.record_activity(&id, 100_000).unwrap();
+        assert_eq!(s.get(&id, 699_999).unwrap().state, ClusterState::Running);
+        let c = s.get(&id, 700_000).unwrap();
+        assert_eq!(c.state, ClusterState::Terminated);
+        assert_eq!(c.terminated_time, Some(700_000));
+        assert_eq!(c.termination_reason.as_ref().unwrap().code, "INACTIVITY");
+        s.start(&id, 800_000).unwrap();
+        assert_eq!(s.get(&id, 800_100).unwrap().state, ClusterState::Running);
     }
 
     #[test]
