@@ -87,3 +87,13 @@ def test_select_spark_version_and_node_type(w):
     assert version == "16.4.x-scala2.12"
     node = w.clusters.select_node_type(local_disk=True, min_memory_gb=30)
     assert node == "i3.xlarge"
+
+
+def test_events_follow_the_lifecycle_across_pages(w):
+    from databricks.sdk.service.compute import EventType, GetEventsOrder
+
+    info = create(w, "sdk-events")
+    w.clusters.delete_and_wait(info.cluster_id)
+    events = list(w.clusters.events(info.cluster_id, order=GetEventsOrder.ASC, limit=1))
+    assert [e.type for e in events] == [EventType.CREATING, EventType.RUNNING, EventType.TERMINATING]
+    assert events[-1].details.reason.code.value == "USER_REQUEST"

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
             .route(&p("resize"), post(resize))
             .route(&p("pin"), post(pin))
             .route(&p("unpin"), post(unpin))
+            .route(&p("events"), post(events))
             .route(&p("spark-versions"), get(spark_versions))
             .route(&p("list-node-types"), get(node_types));
     }
@@ -202,6 +203,11 @@ async fn unpin(State(app): State<AppState>, body: Bytes) -> Reply {
     let id = cluster_id(&json_object(&body)?)?;
     clusters(&app).set_pinned(&id, false, now_ms())?;
     empty()
+}
+
+async fn events(State(app): State<AppState>, body: Bytes) -> Reply {
+    let body = json_object(&body)?;
+    Ok(Json(clusters(&app).events(&body, now_ms())?))
 }
 
 async fn spark_versions() -> Json<Value> {

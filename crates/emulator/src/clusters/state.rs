@@ -138,6 +138,19 @@ pub struct TerminationReason {
     pub parameters: BTreeMap<String, String>,
 }
 
+/// One entry of a cluster's event log (`POST /clusters/events`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterEvent {
+    /// When, in epoch milliseconds.
+    pub timestamp: i64,
+    /// `CREATING`, `STARTING`, `RUNNING`, `RESTARTING`, `RESIZING`, `UPSIZE_COMPLETED`,
+    /// `TERMINATING`, `EDITED`, `PINNED` or `UNPINNED`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `EventDetails`: `user`, `reason`, `current_num_workers`, `target_num_workers`, ...
+    pub details: Map<String, Value>,
+}
+
 /// One cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
@@ -170,6 +183,9 @@ pub struct Cluster {
     /// Last time it reached `RUNNING` or did work, for auto termination.
     #[serde(default)]
     pub last_activity_ms: i64,
+    /// The event log, oldest first.
+    #[serde(default)]
+    pub events: Vec<ClusterEvent>,
 }
 
 /// Fields Databricks computes; a request cannot set them.
@@ -212,6 +228,18 @@ impl Cluster {
             .unwrap_or(0)
     }
 
+    fn record(&mut self, timestamp: i64, kind: &str, details: Value) {
+        let details = match details {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        self.events.push(ClusterEvent {
+            timestamp,
+            kind: kind.to_owned(),
+            details,
+        });
+    }
+
     fn begin(&mut self, state: ClusterState, message: &str, target: ClusterState, at_ms: i64) {
         self.state = state;
         self.state_message = message.to_owned();
@@ -223,6 +251,15 @@ impl Cluster {
     fn advance(&mut self, now: i64) {
         if let Some(t) = self.transition.filter(|t| now >= t.at_ms) {
             self.transition = None;
+            if t.target == ClusterState::Running {
+                let kind = if self.state == ClusterState::Resizing {
+                    "UPSIZE_COMPLETED"
+                } else {
+                    "RUNNING"
+                };
+                let workers = self.num_workers();
+                self.record(t.at_ms, kind, json!({"current_num_workers": workers}));
+            }
             self.state = t.target;
             self.state_message.clear();
             match t.target {
@@ -245,14 +282,16 @@ impl Cluster {
             self.terminated_time = Some(idle_since);
             self.state_message =
                 format!("Inactive cluster terminated (inactive for {idle_minutes} minutes).");
-            self.termination_reason = Some(TerminationReason {
+            let reason = TerminationReason {
                 code: "INACTIVITY".into(),
                 kind: "SUCCESS".into(),
                 parameters: BTreeMap::from([(
                     "inactivity_duration_min".into(),
                     idle_minutes.to_string(),
                 )]),
-            });
+            };
+            self.record(idle_since, "TERMINATING", json!({ "reason": reason }));
+            self.termination_reason = Some(reason);
         }
     }
 
@@ -524,7 +563,13 @@ impl State {
             is_pinned: false,
             seq: self.last_seq,
             last_activity_ms: now,
+            events: Vec::new(),
         };
+        cluster.record(
+            now,
+            "CREATING",
+            json!({"user": creator, "target_num_workers": cluster.num_workers()}),
+        );
         cluster.begin(
             ClusterState::Pending,
             "Finding instances for new nodes, acquiring more instances if necessary",
@@ -576,6 +621,8 @@ impl State {
         }
         cluster.start_time = now;
         cluster.termination_reason = None;
+        let workers = cluster.num_workers();
+        cluster.record(now, "STARTING", json!({"target_num_workers": workers}));
         cluster.begin(
             ClusterState::Pending,
             "Starting Spark",
@@ -593,6 +640,7 @@ impl State {
         if cluster.state != ClusterState::Running {
             return Err(invalid_state(cluster));
         }
+        cluster.record(now, "RESTARTING", json!({}));
         cluster.begin(
             ClusterState::Restarting,
             "Restarting Spark",
@@ -613,11 +661,13 @@ impl State {
         ) {
             return Ok(());
         }
-        cluster.termination_reason = Some(TerminationReason {
+        let reason = TerminationReason {
             code: "USER_REQUEST".into(),
             kind: "SUCCESS".into(),
             parameters: BTreeMap::from([("username".into(), cluster.creator_user_name.clone())]),
-        });
+        };
+        cluster.record(now, "TERMINATING", json!({ "reason": reason }));
+        cluster.termination_reason = Some(reason);
         cluster.begin(
             ClusterState::Terminating,
             "Terminating cluster",
@@ -647,7 +697,9 @@ impl State {
 
     /// `pin` / `unpin`.
     pub fn set_pinned(&mut self, cluster_id: &str, pinned: bool, now: i64) -> Result<(), ApiError> {
-        self.get_mut(cluster_id, now)?.is_pinned = pinned;
+        let cluster = self.get_mut(cluster_id, now)?;
+        cluster.is_pinned = pinned;
+        cluster.record(now, if pinned { "PINNED" } else { "UNPINNED" }, json!({}));
         Ok(())
     }
 
@@ -665,6 +717,7 @@ impl State {
         if let Some(cluster) = self.clusters.get_mut(cluster_id)
             && cluster.state == ClusterState::Running
         {
+            cluster.record(now, "RESTARTING", json!({}));
             cluster.begin(
                 ClusterState::Restarting,
                 "Restarting Spark to apply the new configuration",
@@ -680,7 +733,9 @@ impl State {
         let cluster_id = required_str(&body, "cluster_id")?.to_owned();
         let spec = clean_spec(body);
         validate_spec(&spec)?;
-        self.check_editable(&cluster_id, now)?.spec = spec;
+        let cluster = self.check_editable(&cluster_id, now)?;
+        let previous = std::mem::replace(&mut cluster.spec, spec);
+        cluster.record(now, "EDITED", json!({"previous_attributes": previous}));
         self.restart_if_running(&cluster_id, now);
         Ok(())
     }
@@ -713,7 +768,8 @@ impl State {
             }
         }
         validate_spec(&spec)?;
-        cluster.spec = spec;
+        let previous = std::mem::replace(&mut cluster.spec, spec);
+        cluster.record(now, "EDITED", json!({"previous_attributes": previous}));
         self.restart_if_running(&cluster_id, now);
         Ok(())
     }
@@ -750,9 +806,16 @@ impl State {
         if cluster.state != ClusterState::Running {
             return Err(invalid_state(cluster));
         }
+        let current = cluster.num_workers();
         cluster.spec.remove("num_workers");
         cluster.spec.remove("autoscale");
         cluster.spec.insert(change.0.to_owned(), change.1);
+        let target = cluster.num_workers();
+        cluster.record(
+            now,
+            "RESIZING",
+            json!({"current_num_workers": current, "target_num_workers": target}),
+        );
         cluster.begin(
             ClusterState::Resizing,
             "Resizing cluster",
@@ -761,6 +824,72 @@ impl State {
         );
         cluster.advance(now);
         Ok(())
+    }
+
+    /// `events`: the event log of one cluster, newest first unless `order` is `ASC`, filtered
+    /// by `start_time`, `end_time` and `event_types`, paged by `offset` and `limit` (default
+    /// 50, at most 500). `next_page` is the request body for the following page.
+    pub fn events(&mut self, body: &Map<String, Value>, now: i64) -> Result<Value, ApiError> {
+        let cluster_id = required_str(body, "cluster_id")?.to_owned();
+        let int = |field: &str| -> Result<Option<i64>, ApiError> {
+            match body.get(field) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_i64().filter(|n| *n >= 0).map(Some).ok_or_else(|| {
+                    ApiError::invalid_parameter(format!("{field} must be a non-negative integer"))
+                }),
+            }
+        };
+        let (start, end) = (int("start_time")?, int("end_time")?);
+        let offset = int("offset")?.unwrap_or(0) as usize;
+        let limit = int("limit")?.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(ApiError::invalid_parameter(
+                "limit must be between 1 and 500",
+            ));
+        }
+        let descending = match body.get("order").and_then(Value::as_str) {
+            None | Some("DESC") => true,
+            Some("ASC") => false,
+            Some(other) => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "Invalid order: {other}"
+                )));
+            }
+        };
+        let types: Vec<&str> = body
+            .get("event_types")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let cluster = self.get_mut(&cluster_id, now)?;
+        let mut selected: Vec<&ClusterEvent> = cluster
+            .events
+            .iter()
+            .filter(|e| start.is_none_or(|s| e.timestamp >= s))
+            .filter(|e| end.is_none_or(|t| e.timestamp <= t))
+            .filter(|e| types.is_empty() || types.contains(&e.kind.as_str()))
+            .collect();
+        if descending {
+            selected.reverse();
+        }
+        let total = selected.len();
+        let events: Vec<Value> = selected
+            .into_iter()
+            .skip(offset)
+            .take(limit as usize)
+            .map(|e| {
+                json!({"cluster_id": cluster_id, "timestamp": e.timestamp, "type": e.kind,
+                       "details": e.details})
+            })
+            .collect();
+        let mut out = json!({ "events": events, "total_count": total });
+        let next = offset + limit as usize;
+        if next < total {
+            let mut next_page = body.clone();
+            next_page.insert("offset".into(), json!(next));
+            out["next_page"] = Value::Object(next_page);
+        }
+        Ok(out)
     }
 
     /// `list`: filters, sorts and pages the clusters.
@@ -923,6 +1052,51 @@ mod tests {
         assert_eq!(c.termination_reason.as_ref().unwrap().code, "INACTIVITY");
         s.start(&id, 800_000).unwrap();
         assert_eq!(s.get(&id, 800_100).unwrap().state, ClusterState::Running);
+    }
+
+    #[test]
+    fn the_event_log_follows_the_lifecycle_and_pages() {
+        let mut s = state();
+        let id = s.create(spec("a"), 0).unwrap();
+        s.resize(
+            json!({"cluster_id": id, "num_workers": 4})
+                .as_object()
+                .unwrap()
+                .clone(),
+            200,
+        )
+        .unwrap();
+        s.terminate(&id, 300).unwrap();
+        let body = json!({"cluster_id": id, "order": "ASC"});
+        let all = s.events(body.as_object().unwrap(), 1_000).unwrap();
+        let kinds: Vec<&str> = all["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "CREATING",
+                "RUNNING",
+                "RESIZING",
+                "UPSIZE_COMPLETED",
+                "TERMINATING"
+            ]
+        );
+        assert_eq!(
+            all["events"][4]["details"]["reason"]["code"],
+            "USER_REQUEST"
+        );
+        let body = json!({"cluster_id": id, "limit": 2});
+        let page = s.events(body.as_object().unwrap(), 1_000).unwrap();
+        assert_eq!(page["total_count"], 5);
+        assert_eq!(page["events"][0]["type"], "TERMINATING");
+        assert_eq!(page["next_page"]["offset"], 2);
+        let only = json!({"cluster_id": id, "event_types": ["RUNNING"]});
+        let only = s.events(only.as_object().unwrap(), 1_000).unwrap();
+        assert_eq!(only["total_count"], 1);
     }
 
     #[test]
