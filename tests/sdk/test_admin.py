@@ -59,3 +59,36 @@ def test_tokens_added_and_revoked(emulator):
     emulator.admin("DELETE", "/tokens/dapi-extra")
     with pytest.raises(Unauthenticated):
         list(other.clusters.list())
+
+
+def test_the_sdk_retries_a_reset_connection(w, emulator):
+    import threading
+    import time
+
+    emulator.admin("POST", "/counters/reset")
+    emulator.admin(
+        "PATCH",
+        "/settings",
+        {"faults": {"endpoints": {"/api/2.0/sql/warehouses": {"connection_reset_probability": 1.0}}}},
+    )
+    outcome = {}
+
+    def call():
+        try:
+            outcome["warehouses"] = list(w.warehouses.list())
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = e
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    try:
+        deadline = time.time() + 20
+        while emulator.admin("GET", "/counters")["faults"]["connection_reset"] < 1:
+            assert time.time() < deadline, "the SDK never reached the emulator"
+            time.sleep(0.05)
+    finally:
+        emulator.admin("PATCH", "/settings", {"faults": {"endpoints": None}})
+    worker.join(timeout=30)
+    assert "error" not in outcome, outcome.get("error")
+    assert isinstance(outcome["warehouses"], list)
+    assert emulator.admin("GET", "/counters")["endpoints"]["GET /api/2.0/sql/warehouses"] >= 2
