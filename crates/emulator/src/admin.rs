@@ -12,6 +12,7 @@
 //! | `DELETE /_emulator/tokens/{token}` | Revokes a token |
 //! | `POST /_emulator/seed` | Demo data: a running warehouse and a running cluster |
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +39,9 @@ pub struct AdminState {
     pub counters: Arc<Counters>,
     /// Fault injection.
     pub faults: Arc<Injector>,
+    /// How many times each token was added or revoked, so an expiry timer only removes the
+    /// token it was started for.
+    token_generations: Arc<std::sync::Mutex<HashMap<String, u64>>>,
 }
 
 impl AdminState {
@@ -47,7 +51,18 @@ impl AdminState {
             app,
             counters: Arc::default(),
             faults: Arc::default(),
+            token_generations: Arc::default(),
         }
+    }
+
+    fn next_token_generation(&self, token: &str) -> u64 {
+        let mut generations = self
+            .token_generations
+            .lock()
+            .expect("token generations lock");
+        let generation = generations.entry(token.to_owned()).or_default();
+        *generation += 1;
+        *generation
     }
 
     /// The state of the fault middleware.
@@ -235,6 +250,7 @@ async fn add_token(State(admin): State<AdminState>, body: Bytes) -> Reply {
             ApiError::invalid_parameter("lifetime_seconds must be a non-negative integer")
         })?),
     };
+    let generation = admin.next_token_generation(&token);
     admin
         .app
         .tokens
@@ -244,17 +260,28 @@ async fn add_token(State(admin): State<AdminState>, body: Bytes) -> Reply {
     let mut reply = json!({ "token": token });
     if let Some(seconds) = lifetime {
         reply["expiry_time"] = json!(now_ms() + seconds as i64 * 1000);
-        let app = admin.app.clone();
-        let expiring = token.clone();
+        let admin = admin.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(seconds)).await;
-            app.tokens.write().expect("tokens lock").remove(&expiring);
+            let current = admin
+                .token_generations
+                .lock()
+                .expect("token generations lock");
+            if current.get(&token) == Some(&generation) {
+                admin
+                    .app
+                    .tokens
+                    .write()
+                    .expect("tokens lock")
+                    .remove(&token);
+            }
         });
     }
     Ok(Json(reply))
 }
 
 async fn remove_token(State(admin): State<AdminState>, Path(token): Path<String>) -> Reply {
+    admin.next_token_generation(&token);
     let removed = admin
         .app
         .tokens

@@ -159,6 +159,22 @@ async fn tokens_are_added_revoked_and_expire() {
 }
 
 #[tokio::test]
+async fn an_old_expiry_does_not_remove_a_token_added_again() {
+    let h = Harness::start().await;
+    let body = json!({"token": "dapi-again", "lifetime_seconds": 1});
+    h.admin(Method::POST, "/tokens", Some(body)).await;
+    h.admin(Method::DELETE, "/tokens/dapi-again", None).await;
+    h.admin(
+        Method::POST,
+        "/tokens",
+        Some(json!({"token": "dapi-again"})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(status_with(&h, "dapi-again").await, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn seed_creates_running_demo_resources_once() {
     let h = Harness::start().await;
     let first = h.admin(Method::POST, "/seed", None).await;
