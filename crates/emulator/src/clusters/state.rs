@@ -1100,6 +1100,20 @@ mod tests {
     }
 
     #[test]
+    fn state_survives_a_json_round_trip() {
+        let mut s = state();
+        let id = s.create(spec("a"), 0).unwrap();
+        s.terminate(&id, 50).unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        let mut back: State = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.clusters, s.clusters);
+        assert_eq!(
+            back.get(&id, 10_000).unwrap().state,
+            ClusterState::Terminated
+        );
+    }
+
+    #[test]
     fn job_clusters_cannot_be_started() {
         let mut s = state();
         let id = s.create_with_source(spec("job"), "JOB", "x", 0).unwrap();

@@ -733,6 +733,16 @@ mod tests {
     }
 
     #[test]
+    fn state_survives_a_json_round_trip() {
+        let mut s = state();
+        let id = create(&mut s, "w", 0);
+        let json = serde_json::to_string(&s).unwrap();
+        let mut back: State = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.warehouses, s.warehouses);
+        assert!(back.is_running_at(&id, 100));
+    }
+
+    #[test]
     fn list_hides_deleted_warehouses_and_pages() {
         let mut s = state();
         let ids: Vec<String> = (0..3)
