@@ -5,9 +5,12 @@
 //! part (the logic, no HTTP) and a `routes` part (parse, call, serialize). Start reading at
 //! [`state::Workspace`], which owns every service's state and the emulator's settings.
 
+pub mod admin;
 pub mod auth;
 pub mod clusters;
+pub mod counters;
 pub mod error;
+pub mod faults;
 pub mod jobs;
 pub mod oauth;
 pub mod scim;
@@ -50,8 +53,12 @@ impl Default for EmulatorOptions {
     }
 }
 
-/// The whole emulated workspace as one router.
+/// The whole emulated workspace as one router, with the admin API under `/_emulator`.
+///
+/// Middleware order, outermost first: request counters, fault injection (`/api/`, `/oidc/`),
+/// token check. Admin routes have none of them.
 pub fn router(state: AppState) -> Router {
+    let admin = admin::AdminState::new(state.clone());
     Router::new()
         .merge(clusters::routes())
         .merge(warehouses::routes())
@@ -61,11 +68,30 @@ pub fn router(state: AppState) -> Router {
         .merge(workspace_objects::routes())
         .merge(scim::routes())
         .merge(oauth::routes())
+        .fallback(no_such_endpoint)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            admin.fault_state(),
+            faults::inject,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            admin.counters.clone(),
+            counters::count,
+        ))
         .with_state(state)
+        .merge(admin::routes(admin))
+}
+
+/// What Databricks answers for a path it does not serve.
+async fn no_such_endpoint(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "ENDPOINT_NOT_FOUND",
+        format!("No API found for '{method} {}'", uri.path()),
+    )
 }
 
 /// A running emulator. Dropping it stops the server.

@@ -23,4 +23,6 @@ pub struct Settings {
     pub scim: crate::scim::Settings,
     /// OAuth: token lifetimes.
     pub oauth: crate::oauth::Settings,
+    /// Fault injection: rate limits, 503/500, dropped connections, latency.
+    pub faults: crate::faults::Settings,
 }

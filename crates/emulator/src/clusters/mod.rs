@@ -2,6 +2,7 @@
 //!
 //! `state` holds the logic with no HTTP; `routes` parses requests, calls it, and serializes.
 
+pub mod catalog;
 pub mod routes;
 pub mod state;
 

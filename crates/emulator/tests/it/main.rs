@@ -3,11 +3,16 @@
 //! Each test starts its own emulator on an ephemeral port and talks to it over HTTP with
 //! reqwest, or calls the SQL engine directly on `emulator.state()`.
 
+mod admin;
+mod clusters;
+mod compute_harness;
+mod faults;
 mod harness;
 mod oauth;
 mod scim;
 mod sql;
 mod statements;
 mod unity_catalog;
+mod warehouses;
 
 pub use harness::Harness;

@@ -17,15 +17,27 @@ const DEADLINE: Duration = Duration::from_secs(60);
 struct Harness {
     emu: Emulator,
     http: reqwest::Client,
+    warehouse_id: String,
 }
 
 impl Harness {
+    /// An emulator with one SQL warehouse (starting; statements wait for it to run).
     async fn start() -> Self {
         let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
-        Self {
+        let mut h = Self {
             emu,
             http: reqwest::Client::new(),
-        }
+            warehouse_id: String::new(),
+        };
+        let (status, created) = h
+            .post(
+                "/api/2.0/sql/warehouses",
+                json!({"name": "statements", "cluster_size": "2X-Small"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        h.warehouse_id = created["id"].as_str().unwrap().to_owned();
+        h
     }
 
     fn settings(&self, change: impl FnOnce(&mut Settings)) {
@@ -64,7 +76,7 @@ impl Harness {
     /// Executes and expects HTTP 200.
     async fn execute(&self, body: Value) -> Value {
         let mut body = body;
-        body["warehouse_id"] = json!("wh-test");
+        body["warehouse_id"] = json!(self.warehouse_id);
         let (status, v) = self.post("/api/2.0/sql/statements", body).await;
         assert_eq!(status, StatusCode::OK, "{v}");
         v
