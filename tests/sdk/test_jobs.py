@@ -112,6 +112,8 @@ def test_missing_notebook_fails_the_run(w):
     assert run.state.life_cycle_state == jobs.RunLifeCycleState.TERMINATED
     assert run.state.result_state == jobs.RunResultState.FAILED
     assert "Unable to access the notebook" in run.state.state_message
+    output = w.jobs.get_run_output(run.tasks[0].run_id)
+    assert "Unable to access the notebook" in output.error
     assert run.status.termination_details.code == jobs.TerminationCodeCode.RUN_EXECUTION_ERROR
 
 

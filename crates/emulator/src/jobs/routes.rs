@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
             .route(&p("run-now"), post(run_now))
             .route(&p("runs/get"), get(get_run))
             .route(&p("runs/list"), get(list_runs))
+            .route(&p("runs/get-output"), get(get_run_output))
             .route(&p("runs/cancel"), post(cancel_run))
             .route(&p("runs/cancel-all"), post(cancel_all))
             .route(&p("runs/delete"), post(delete_run));
@@ -374,6 +375,18 @@ async fn get_run(
             set_next_page(m, more, page);
         }
         Ok(Json(doc))
+    })
+}
+
+async fn get_run_output(
+    State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let q: GetQuery = query(raw)?;
+    let run_id = query_id(q.run_id.as_ref(), "run_id")?;
+    with_jobs(&app, |jobs, now, _| {
+        let (run, task) = jobs.task_run(run_id)?;
+        Ok(Json(run.task_output_json(task, now)))
     })
 }
 

@@ -633,6 +633,29 @@ impl State {
         self.runs.get(&run_id).ok_or_else(|| run_not_found(run_id))
     }
 
+    /// The run and task that `runs/get-output` reports on: a task run id, or the id of a run
+    /// with exactly one task.
+    pub fn task_run(&self, run_id: i64) -> Result<(&Run, &TaskRun), ApiError> {
+        if let Some(run) = self.runs.get(&run_id) {
+            return match run.tasks.as_slice() {
+                [only] => Ok((run, only)),
+                _ => Err(ApiError::invalid_parameter(
+                    "Retrieving the output of runs with multiple tasks is not supported. Please \
+                     retrieve the output of each individual task run instead.",
+                )),
+            };
+        }
+        self.runs
+            .values()
+            .find_map(|run| {
+                run.tasks
+                    .iter()
+                    .find(|t| t.run_id == run_id)
+                    .map(|t| (run, t))
+            })
+            .ok_or_else(|| run_not_found(run_id))
+    }
+
     /// `runs/list`, newest first.
     pub fn list_runs(
         &self,
@@ -811,6 +834,28 @@ mod tests {
         assert!(err.message.contains("depends on z"), "{}", err.message);
         let dup = json!({"tasks": [{"task_key": "a"}, {"task_key": "a"}]});
         assert!(s.create(settings(dup), "u", 0).is_err());
+    }
+
+    #[test]
+    fn state_survives_a_json_snapshot() {
+        let mut s = State::default();
+        let job = s
+            .create(
+                settings(json!({"name": "j", "tasks": [{"task_key": "a"}]})),
+                "u",
+                0,
+            )
+            .unwrap();
+        let run = run_now(&mut s, job, 1000);
+        let copy: State = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(
+            copy.get(job).unwrap().settings,
+            s.get(job).unwrap().settings
+        );
+        assert_eq!(
+            copy.get_run(run).unwrap().to_json(5000, true),
+            s.get_run(run).unwrap().to_json(5000, true)
+        );
     }
 
     #[test]

@@ -660,6 +660,21 @@ mod tests {
     }
 
     #[test]
+    fn state_survives_a_json_snapshot() {
+        let mut s = State::default();
+        import(&mut s, "/Shared/f.bin", &[0, 159, 255], "RAW", None);
+        import(&mut s, "/Shared/nb", b"x = 1", "SOURCE", Some("SCALA"));
+        let copy: State = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        for path in ["/Shared/f.bin", "/Shared/nb"] {
+            assert_eq!(
+                copy.export(path, None).unwrap(),
+                s.export(path, None).unwrap()
+            );
+            assert_eq!(copy.get_status(path).unwrap(), s.get_status(path).unwrap());
+        }
+    }
+
+    #[test]
     fn list_filters_notebooks_by_modification_time() {
         let mut s = State::default();
         import(&mut s, "/Shared/nb", b"1", "SOURCE", Some("PYTHON"));

@@ -417,6 +417,26 @@ async fn run_succeeds_when_the_notebook_exists() {
             .all(|t| t["state"]["result_state"] == "SUCCESS")
     );
     assert_ne!(tasks[0]["run_id"], run["run_id"]);
+    let output = api
+        .ok_get(
+            "/api/2.2/jobs/runs/get-output",
+            &[("run_id", tasks[0]["run_id"].to_string())],
+        )
+        .await;
+    assert_eq!(output["notebook_output"], json!({"truncated": false}));
+    assert_eq!(output["metadata"]["task_key"], "a");
+    assert_eq!(output["metadata"]["job_run_id"], run["run_id"]);
+    let (status, body) = api
+        .get(
+            "/api/2.2/jobs/runs/get-output",
+            &[("run_id", run["run_id"].to_string())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"].as_str().unwrap().contains("multiple tasks"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -446,6 +466,20 @@ async fn run_fails_when_the_notebook_is_missing() {
         "RESOURCE_NOT_FOUND"
     );
     assert_eq!(run["tasks"][1]["state"]["result_state"], "UPSTREAM_FAILED");
+    let output = api
+        .ok_get(
+            "/api/2.2/jobs/runs/get-output",
+            &[("run_id", run["tasks"][0]["run_id"].to_string())],
+        )
+        .await;
+    assert!(
+        output["error"]
+            .as_str()
+            .unwrap()
+            .contains("Unable to access the notebook"),
+        "{output}"
+    );
+    assert!(output.get("notebook_output").is_none());
 }
 
 #[tokio::test]
