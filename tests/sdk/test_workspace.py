@@ -4,6 +4,7 @@ list, get_status, delete, and the SDK's exception classes for the emulator's err
 import base64
 import io
 import json
+import zipfile
 
 import pytest
 from databricks.sdk.errors import BadRequest, DatabricksError, NotFound, ResourceAlreadyExists
@@ -160,3 +161,23 @@ def test_delete_needs_recursive_for_a_non_empty_folder(w):
     w.workspace.delete(f"{BASE}/del", recursive=True)
     with pytest.raises(NotFound):
         w.workspace.get_status(f"{BASE}/del/inner")
+
+
+def test_folder_export_and_import_as_zip(w):
+    w.workspace.mkdirs(f"{BASE}/proj/sub")
+    w.workspace.upload(f"{BASE}/proj/main.py", io.BytesIO(b"# Databricks notebook source\nprint(1)"), format=ImportFormat.AUTO)
+    w.workspace.upload(f"{BASE}/proj/sub/notes.txt", io.BytesIO(b"n"), format=ImportFormat.AUTO)
+    exported = w.workspace.export(f"{BASE}/proj", format=ExportFormat.AUTO)
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(exported.content)))
+    assert archive.testzip() is None
+    assert sorted(archive.namelist()) == ["proj/", "proj/main.py", "proj/sub/", "proj/sub/notes.txt"]
+    assert archive.read("proj/main.py") == b"# Databricks notebook source\nprint(1)"
+
+    # A zip written by Python's zipfile (stored entries) imports as a folder.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("lib/job.py", "# Databricks notebook source\nprint(2)")
+        z.writestr("lib/conf/settings.json", "{}")
+    w.workspace.import_(f"{BASE}/lib", content=base64.b64encode(buf.getvalue()).decode(), format=ImportFormat.SOURCE)
+    assert w.workspace.get_status(f"{BASE}/lib/job").object_type == ObjectType.NOTEBOOK
+    assert w.workspace.get_status(f"{BASE}/lib/conf/settings.json").object_type == ObjectType.FILE

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::notebook::{self, Language};
+use super::zip;
 use crate::error::ApiError;
 
 /// The user the emulator acts as; its home folder `/Users/<user>` exists from the start.
@@ -342,10 +343,12 @@ impl State {
         let (target, body) = match format {
             "SOURCE" => {
                 let Some(language) = language else {
+                    if zip::is_zip(&req.content) {
+                        return self.import_folder(&path, &req.content, now);
+                    }
                     return Err(ApiError::invalid_parameter(
-                        "A SOURCE import without `language` is a directory archive, which the \
-                         emulator does not support; set `language` for a notebook, or use \
-                         format AUTO or RAW for a file.",
+                        "A SOURCE import without `language` must be a zip archive of a folder; \
+                         set `language` for a notebook, or use format AUTO or RAW for a file.",
                     ));
                 };
                 (path, source_notebook(language, &req.content)?)
@@ -430,10 +433,7 @@ impl State {
             }
         }
         match &object.body {
-            Body::Directory => Err(ApiError::invalid_parameter(format!(
-                "Exporting the folder ({path}) is not supported by the emulator; export its \
-                 notebooks and files one by one."
-            ))),
+            Body::Directory => self.export_folder(&path, format),
             Body::File { content } => {
                 if format == "JUPYTER" {
                     return Err(ApiError::invalid_parameter(format!(
@@ -468,6 +468,123 @@ impl State {
                 }
             }
         }
+    }
+
+    /// A folder as a zip archive rooted at the folder's name: notebooks as source files (or
+    /// `.ipynb` under `AUTO` when imported so), and under `AUTO` also workspace files.
+    fn export_folder(&self, path: &str, format: &str) -> Result<Exported, ApiError> {
+        if !matches!(format, "SOURCE" | "AUTO") {
+            return Err(ApiError::invalid_parameter(format!(
+                "The folder ({path}) can be exported only as SOURCE or AUTO (DBC is not \
+                 supported by the emulator)."
+            )));
+        }
+        let root = if path == "/" { "root" } else { name_of(path) };
+        let mut entries = vec![zip::Entry {
+            name: format!("{root}/"),
+            data: Vec::new(),
+        }];
+        let strip = if path == "/" { 1 } else { path.len() + 1 };
+        for child in self.descendants(path) {
+            let rel = format!("{root}/{}", &child[strip..]);
+            match &self.objects[&child].body {
+                Body::Directory => entries.push(zip::Entry {
+                    name: format!("{rel}/"),
+                    data: Vec::new(),
+                }),
+                Body::Notebook {
+                    ipynb: Some(doc), ..
+                } if format == "AUTO" => entries.push(zip::Entry {
+                    name: format!("{rel}.ipynb"),
+                    data: doc.clone().into_bytes(),
+                }),
+                Body::Notebook {
+                    language, source, ..
+                } => entries.push(zip::Entry {
+                    name: format!("{rel}.{}", language.extension()),
+                    data: notebook::to_source(*language, source).into_bytes(),
+                }),
+                Body::File { content } if format == "AUTO" => entries.push(zip::Entry {
+                    name: rel,
+                    data: content.clone(),
+                }),
+                Body::File { .. } => {}
+            }
+        }
+        Ok(Exported {
+            content: zip::write(&entries),
+            file_type: Some("zip".to_owned()),
+        })
+    }
+
+    /// A `SOURCE` zip import: creates folder `path` with the archive's content (a single
+    /// top-level folder in the archive is taken as `path` itself). Entries are detected like
+    /// `AUTO` imports: notebooks by extension and header, everything else as files.
+    fn import_folder(&mut self, path: &str, archive: &[u8], now: i64) -> Result<(), ApiError> {
+        let entries = zip::read(archive).map_err(|e| {
+            ApiError::invalid_parameter(format!("Unable to import the folder: {e}"))
+        })?;
+        if self.objects.contains_key(path) {
+            return Err(already_exists(format!("Path ({path}) already exists.")));
+        }
+        let parent = parent_of(path).unwrap_or("/");
+        if !matches!(
+            self.objects.get(parent).map(|o| &o.body),
+            Some(Body::Directory)
+        ) {
+            return Err(ApiError::not_found(format!(
+                "The parent folder ({parent}) does not exist."
+            )));
+        }
+        let top = |name: &str| name.split('/').next().unwrap_or_default().to_owned();
+        let common = entries.first().map(|e| top(&e.name)).filter(|first| {
+            entries
+                .iter()
+                .all(|e| top(&e.name) == *first && e.name.len() > first.len())
+        });
+        let mut plan = Vec::new();
+        for entry in &entries {
+            let rel = match &common {
+                Some(root) => &entry.name[root.len() + 1..],
+                None => entry.name.as_str(),
+            };
+            let rel = rel.trim_end_matches('/');
+            if rel.split('/').any(|p| p == ".." || p == ".") || entry.name.starts_with('/') {
+                return Err(ApiError::invalid_parameter(format!(
+                    "Unable to import the folder: the zip entry {} leaves the folder.",
+                    entry.name
+                )));
+            }
+            if rel.is_empty() {
+                continue;
+            }
+            let full = normalize(&format!("{path}/{rel}"))?;
+            if entry.name.ends_with('/') {
+                plan.push((full, None));
+            } else {
+                plan.push(auto_detect(&full, &entry.data).map(|(p, b)| (p, Some(b)))?);
+            }
+        }
+        self.mkdirs(path, now)?;
+        for (target, body) in plan {
+            match body {
+                None => self.mkdirs(&target, now)?,
+                Some(body) => {
+                    self.mkdirs(parent_of(&target).unwrap_or("/"), now)?;
+                    let object_id = self.new_id();
+                    self.objects.insert(
+                        target,
+                        Object {
+                            object_id,
+                            created_at: now,
+                            modified_at: now,
+                            body,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `get-status`.

@@ -454,11 +454,89 @@ async fn unsupported_formats_say_so() {
         assert!(msg.contains(format), "{msg}");
     }
     let msg = assert_error(
-        api.get("export", &[("path", "/Shared")]).await,
+        api.get("export", &[("path", "/Shared"), ("format", "JUPYTER")])
+            .await,
         StatusCode::BAD_REQUEST,
         "INVALID_PARAMETER_VALUE",
     );
-    assert!(msg.contains("not supported by the emulator"), "{msg}");
+    assert!(msg.contains("only as SOURCE or AUTO"), "{msg}");
+}
+
+#[tokio::test]
+async fn folders_export_as_zip_and_import_back() {
+    use brickwire_emulator::workspace_objects::zip;
+    let api = Api::start().await;
+    api.post("mkdirs", json!({"path": "/Shared/proj/sub"}))
+        .await;
+    api.import("/Shared/proj/main", b"print(1)", "SOURCE", Some("PYTHON"))
+        .await;
+    api.import("/Shared/proj/sub/q", b"SELECT 1", "SOURCE", Some("SQL"))
+        .await;
+    api.import("/Shared/proj/book.ipynb", IPYNB.as_bytes(), "AUTO", None)
+        .await;
+    api.import("/Shared/proj/data.csv", b"a\n1\n", "RAW", None)
+        .await;
+
+    let (source, file_type) = api.export("/Shared/proj", "SOURCE").await;
+    assert_eq!(file_type, "zip");
+    let names: Vec<String> = zip::read(&source)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "proj/",
+            "proj/book.py",
+            "proj/main.py",
+            "proj/sub/",
+            "proj/sub/q.sql"
+        ]
+    );
+
+    let (auto, _) = api.export("/Shared/proj", "AUTO").await;
+    let entries = zip::read(&auto).unwrap();
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "proj/",
+            "proj/book.ipynb",
+            "proj/data.csv",
+            "proj/main.py",
+            "proj/sub/",
+            "proj/sub/q.sql"
+        ]
+    );
+    assert_eq!(entries[3].data, b"# Databricks notebook source\nprint(1)");
+
+    // A SOURCE import without language takes a zip and recreates the folder elsewhere.
+    let body =
+        json!({"path": "/Shared/copy", "content": STANDARD.encode(&auto), "format": "SOURCE"});
+    let (status, body) = api.post("import", body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        api.status_of("/Shared/copy/main").await["language"],
+        "PYTHON"
+    );
+    assert_eq!(api.status_of("/Shared/copy/sub/q").await["language"], "SQL");
+    assert_eq!(
+        api.status_of("/Shared/copy/data.csv").await["object_type"],
+        "FILE"
+    );
+    assert_eq!(
+        api.export("/Shared/copy/book", "JUPYTER").await.0,
+        IPYNB.as_bytes()
+    );
+    // Importing over an existing path is refused.
+    let again =
+        json!({"path": "/Shared/copy", "content": STANDARD.encode(&auto), "format": "SOURCE"});
+    assert_error(
+        api.post("import", again).await,
+        StatusCode::BAD_REQUEST,
+        "RESOURCE_ALREADY_EXISTS",
+    );
 }
 
 #[tokio::test]
