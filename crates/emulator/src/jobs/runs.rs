@@ -77,6 +77,9 @@ pub struct Run {
     pub task_ms: i64,
     /// When a cancel took effect.
     pub canceled_ms: Option<i64>,
+    /// The job's `timeout_seconds` in ms at run time, counted from when the run begins.
+    #[serde(default)]
+    pub timeout_ms: Option<i64>,
     /// Set when the run was skipped at creation.
     pub skipped: Option<SkipReason>,
     /// The tasks of this run.
@@ -89,6 +92,15 @@ pub struct Run {
     pub job_clusters: Vec<Value>,
     /// Fields of the `run-now` request kept as sent (e.g. `performance_target`).
     pub extra: Map<String, Value>,
+}
+
+/// Why a run stopped before its tasks finished.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stop {
+    /// `runs/cancel` (or a job deletion).
+    Canceled,
+    /// The job's `timeout_seconds` passed.
+    TimedOut,
 }
 
 /// Run- or task-level state at an instant.
@@ -126,7 +138,7 @@ impl Snapshot {
         let mut state = json!({
             "life_cycle_state": self.life_cycle,
             "state_message": self.message,
-            "user_cancelled_or_timedout": self.result == Some("CANCELED"),
+            "user_cancelled_or_timedout": matches!(self.result, Some("CANCELED" | "TIMEDOUT")),
         });
         if let Some(result) = self.result {
             state["result_state"] = json!(result);
@@ -183,10 +195,10 @@ impl TaskRun {
         };
         let start = self.start(run, begun);
         let end = self.natural_end(run, begun);
-        if let Some(c) = run.canceled_ms
-            && c < end
+        if let Some((at, why)) = run.stop()
+            && at < end
         {
-            return (canceled(c), (c > start).then_some(start));
+            return (stopped(at, why), (at > start).then_some(start));
         }
         if now < start {
             return (Snapshot::active("PENDING", ""), None);
@@ -222,11 +234,20 @@ impl TaskRun {
 }
 
 fn canceled(at: i64) -> Snapshot {
+    stopped(at, Stop::Canceled)
+}
+
+fn stopped(at: i64, why: Stop) -> Snapshot {
+    let (result, message, code, kind) = match why {
+        Stop::Canceled => ("CANCELED", "Run cancelled.", "USER_CANCELED", "SUCCESS"),
+        // Databricks reports a platform-enforced stop such as the job timeout as CANCELED.
+        Stop::TimedOut => ("TIMEDOUT", "Run timed out.", "CANCELED", "CLIENT_ERROR"),
+    };
     Snapshot {
         life_cycle: "TERMINATED",
-        result: Some("CANCELED"),
-        message: "Run cancelled.".to_owned(),
-        termination: Some(("USER_CANCELED".to_owned(), "SUCCESS")),
+        result: Some(result),
+        message: message.to_owned(),
+        termination: Some((code.to_owned(), kind)),
         end: Some(at),
     }
 }
@@ -244,15 +265,35 @@ impl Run {
         )
     }
 
+    /// A cancel or timeout that ends a begun run before its tasks finish: when, and which.
+    pub fn stop(&self) -> Option<(i64, Stop)> {
+        let natural = self.natural_end()?;
+        let begun = self.begun_ms?;
+        let cancel = self
+            .canceled_ms
+            .filter(|&c| c < natural)
+            .map(|c| (c, Stop::Canceled));
+        let timeout = self
+            .timeout_ms
+            .filter(|&t| t > 0)
+            .map(|t| begun + t)
+            .filter(|&t| t < natural)
+            .map(|t| (t, Stop::TimedOut));
+        match (cancel, timeout) {
+            (Some(c), Some(t)) => Some(if c.0 <= t.0 { c } else { t }),
+            (c, t) => c.or(t),
+        }
+    }
+
     /// When the run reaches (or reached) its final state, if that is known.
     pub fn end_ms(&self) -> Option<i64> {
         if self.skipped.is_some() {
             return Some(self.created_ms);
         }
-        match (self.natural_end(), self.canceled_ms) {
-            (Some(end), Some(c)) => Some(end.min(c)),
+        match (self.natural_end(), self.stop()) {
+            (Some(_), Some((at, _))) => Some(at),
             (Some(end), None) => Some(end),
-            (None, c) => c,
+            (None, _) => self.canceled_ms,
         }
     }
 
@@ -344,8 +385,8 @@ impl Run {
             };
             return Snapshot::active(phase, "");
         }
-        if self.canceled_ms.is_some_and(|c| c <= end) {
-            return canceled(end);
+        if let Some((at, why)) = self.stop() {
+            return stopped(at, why);
         }
         let failed = self.tasks.iter().find_map(|t| match &t.outcome {
             Some(Outcome::Failed { message, .. }) => Some((t, message)),
@@ -523,6 +564,7 @@ mod tests {
             pending_ms: 100,
             task_ms: 200,
             canceled_ms: None,
+            timeout_ms: None,
             skipped: None,
             tasks,
             job_parameters: vec![],
@@ -573,6 +615,27 @@ mod tests {
             doc["status"]["termination_details"]["code"],
             "RUN_EXECUTION_ERROR"
         );
+    }
+
+    #[test]
+    fn job_timeout_stops_the_run() {
+        let mut r = run(vec![task("a", &[], 0, None), task("b", &["a"], 1, None)]);
+        r.timeout_ms = Some(250);
+        r.begin(1000, &|_| true);
+        assert_eq!(r.snapshot(1249).life_cycle, "RUNNING");
+        let snap = r.snapshot(1250);
+        assert_eq!(
+            (snap.life_cycle, snap.result),
+            ("TERMINATED", Some("TIMEDOUT"))
+        );
+        let doc = r.to_json(1250, true);
+        assert_eq!(doc["state"]["user_cancelled_or_timedout"], true);
+        assert_eq!(doc["tasks"][1]["state"]["result_state"], "TIMEDOUT");
+        // A timeout longer than the run changes nothing.
+        let mut r = run(vec![task("a", &[], 0, None)]);
+        r.timeout_ms = Some(10_000);
+        r.begin(1000, &|_| true);
+        assert_eq!(r.snapshot(1300).result, Some("SUCCESS"));
     }
 
     #[test]

@@ -599,6 +599,12 @@ impl State {
             pending_ms: settings.run_pending_ms.max(0),
             task_ms: settings.task_run_ms.max(0),
             canceled_ms: None,
+            timeout_ms: job
+                .settings
+                .get("timeout_seconds")
+                .and_then(Value::as_i64)
+                .filter(|&t| t > 0)
+                .map(|t| t * 1000),
             skipped: None,
             tasks: task_runs,
             job_parameters,
