@@ -139,6 +139,15 @@ def test_cancel_run(w):
     assert w.jobs.get_run(run_id).state.result_state == jobs.RunResultState.CANCELED
 
 
+def test_submit_one_time_run(w):
+    run = w.jobs.submit(
+        run_name="sdk-once",
+        tasks=[jobs.SubmitTask(task_key="a", notebook_task=jobs.NotebookTask(notebook_path=NOTEBOOK))],
+    ).result(timeout=timedelta(minutes=2))
+    assert run.run_type == jobs.RunType.SUBMIT_RUN
+    assert run.state.result_state == jobs.RunResultState.SUCCESS
+
+
 def test_unknown_run_and_missing_job_id(w):
     with pytest.raises(NotFound, match="Run 987654 does not exist."):
         w.jobs.get_run(987654)

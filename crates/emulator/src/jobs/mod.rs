@@ -1,4 +1,4 @@
-//! Jobs and runs (`/api/2.1|2.2/jobs/*`): create, list, get, update, reset, delete, run-now, runs get/get-output/list/cancel/cancel-all/delete, with the run state machine.
+//! Jobs and runs (`/api/2.1|2.2/jobs/*`): create, list, get, update, reset, delete, run-now, runs submit/get/get-output/list/cancel/cancel-all/delete, with the run state machine.
 //!
 //! `state` holds jobs, the update rules and the run queue with no HTTP; `runs` is one run's
 //! timeline as data; `routes` parses requests, calls the state, and serializes.

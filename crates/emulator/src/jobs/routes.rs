@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::state::{RunFilter, RunNow};
+use super::state::{RunContext, RunFilter, RunNow};
 use crate::error::ApiError;
 use crate::state::{AppState, now_ms};
 use crate::workspace_objects::EMULATOR_USER;
@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
             .route(&p("reset"), post(reset))
             .route(&p("delete"), post(delete))
             .route(&p("run-now"), post(run_now))
+            .route(&p("runs/submit"), post(submit))
             .route(&p("runs/get"), get(get_run))
             .route(&p("runs/list"), get(list_runs))
             .route(&p("runs/get-output"), get(get_run_output))
@@ -57,6 +58,21 @@ fn with_jobs<R>(
     let exists = |path: &str| workspace.notebook_exists(path);
     jobs.advance(now, &exists);
     f(&mut jobs, now, &exists)
+}
+
+fn run_context<'a>(
+    settings: &'a super::Settings,
+    app: &'a AppState,
+    now: i64,
+    notebook_exists: &'a dyn Fn(&str) -> bool,
+) -> RunContext<'a> {
+    RunContext {
+        settings,
+        base_url: &app.base_url,
+        creator: EMULATOR_USER,
+        now,
+        notebook_exists,
+    }
 }
 
 /// An int64 id sent as a JSON number or a numeric string.
@@ -349,9 +365,27 @@ async fn run_now(State(app): State<AppState>, body: Bytes) -> Result<Json<Value>
     };
     let settings = app.settings().jobs;
     let run_id = with_jobs(&app, |jobs, now, exists| {
-        jobs.run_now(req, &settings, &app.base_url, EMULATOR_USER, now, exists)
+        jobs.run_now(req, &run_context(&settings, &app, now, exists))
     })?;
     Ok(Json(json!({"run_id": run_id, "number_in_job": run_id})))
+}
+
+async fn submit(State(app): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let mut spec: Map<String, Value> = json_body(&body)?;
+    spec.remove("access_control_list");
+    let idempotency_token = match spec.remove("idempotency_token") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    };
+    let settings = app.settings().jobs;
+    let run_id = with_jobs(&app, |jobs, now, exists| {
+        jobs.submit(
+            spec,
+            idempotency_token,
+            &run_context(&settings, &app, now, exists),
+        )
+    })?;
+    Ok(Json(json!({"run_id": run_id})))
 }
 
 async fn get_run(

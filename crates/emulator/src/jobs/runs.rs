@@ -57,8 +57,11 @@ pub enum SkipReason {
 pub struct Run {
     /// `run_id` (also `number_in_job`).
     pub run_id: i64,
-    /// The job it belongs to.
+    /// The job it belongs to (0 for a one-time `runs/submit` run).
     pub job_id: i64,
+    /// `JOB_RUN` or `SUBMIT_RUN`.
+    #[serde(default = "job_run")]
+    pub run_type: String,
     /// `run_name`: the job's name at run time.
     pub run_name: String,
     /// Who started it.
@@ -92,6 +95,10 @@ pub struct Run {
     pub job_clusters: Vec<Value>,
     /// Fields of the `run-now` request kept as sent (e.g. `performance_target`).
     pub extra: Map<String, Value>,
+}
+
+fn job_run() -> String {
+    "JOB_RUN".to_owned()
 }
 
 /// Why a run stopped before its tasks finished.
@@ -434,7 +441,7 @@ impl Run {
             "creator_user_name": self.creator_user_name,
             "run_name": self.run_name,
             "run_page_url": self.run_page_url,
-            "run_type": "JOB_RUN",
+            "run_type": self.run_type,
             "trigger": "ONE_TIME",
             "format": "MULTI_TASK",
             "start_time": self.created_ms,
@@ -447,6 +454,11 @@ impl Run {
         });
         if snap.is_terminal() {
             run["run_duration"] = json!(end - self.created_ms);
+        }
+        if self.job_id == 0
+            && let Value::Object(m) = &mut run
+        {
+            m.remove("job_id");
         }
         if let Some(begun) = self.begun_ms {
             run["queue_duration"] = json!(begun - self.created_ms);
@@ -478,15 +490,19 @@ impl Run {
         let mut metadata = self.task_json(task, now);
         if let Value::Object(m) = &mut metadata {
             for (k, v) in [
-                ("job_id", json!(self.job_id)),
                 ("number_in_job", json!(task.run_id)),
                 ("run_name", json!(self.run_name)),
                 ("creator_user_name", json!(self.creator_user_name)),
-                ("run_type", json!("JOB_RUN")),
+                ("run_type", json!(self.run_type)),
                 ("job_run_id", json!(self.run_id)),
             ] {
                 m.insert(k.to_owned(), v);
             }
+        }
+        if self.job_id != 0
+            && let Value::Object(m) = &mut metadata
+        {
+            m.insert("job_id".to_owned(), json!(self.job_id));
         }
         let mut out = json!({"metadata": metadata});
         let (snap, _) = task.snapshot(self, now);
@@ -555,6 +571,7 @@ mod tests {
         Run {
             run_id: 1,
             job_id: 1,
+            run_type: job_run(),
             run_name: "r".into(),
             creator_user_name: "u".into(),
             run_page_url: "http://x/#job/1/run/1".into(),

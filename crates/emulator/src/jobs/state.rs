@@ -107,6 +107,22 @@ pub struct RunNow {
     pub extra: Map<String, Value>,
 }
 
+/// What starting a run needs besides the request: timing settings, where run pages live, who
+/// starts it, the time, and which notebooks exist.
+#[derive(Clone, Copy)]
+pub struct RunContext<'a> {
+    /// Run durations.
+    pub settings: &'a Settings,
+    /// The workspace URL, for `run_page_url`.
+    pub base_url: &'a str,
+    /// The user starting the run.
+    pub creator: &'a str,
+    /// Now, epoch ms.
+    pub now: i64,
+    /// Whether a notebook exists in the workspace.
+    pub notebook_exists: &'a dyn Fn(&str) -> bool,
+}
+
 /// `runs/list` filters.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
@@ -120,7 +136,7 @@ pub struct RunFilter {
     pub start_time_from: Option<i64>,
     /// `start_time <= start_time_to`.
     pub start_time_to: Option<i64>,
-    /// `run_type` (every emulated run is `JOB_RUN`).
+    /// `run_type`: `JOB_RUN` or `SUBMIT_RUN`.
     pub run_type: Option<String>,
 }
 
@@ -492,15 +508,14 @@ impl State {
     }
 
     /// `jobs/run-now`: a new run (or the earlier one with the same `idempotency_token`).
-    pub fn run_now(
-        &mut self,
-        req: RunNow,
-        settings: &Settings,
-        base_url: &str,
-        creator: &str,
-        now: i64,
-        notebook_exists: &dyn Fn(&str) -> bool,
-    ) -> Result<i64, ApiError> {
+    pub fn run_now(&mut self, req: RunNow, ctx: &RunContext<'_>) -> Result<i64, ApiError> {
+        let RunContext {
+            settings,
+            base_url,
+            creator,
+            now,
+            notebook_exists,
+        } = *ctx;
         self.advance(now, notebook_exists);
         if let Some(token) = &req.idempotency_token {
             if token.len() > 64 {
@@ -543,27 +558,7 @@ impl State {
                     .collect()
             }
         };
-        let depth = depths(&tasks)?;
-        let keys: HashSet<String> = depth.keys().cloned().collect();
-        self.next_run += 1;
-        let run_id = 1000 + self.next_run;
-        let mut task_runs = Vec::new();
-        for task in tasks {
-            let Value::Object(spec) = task else { continue };
-            let task_key = spec["task_key"].as_str().unwrap_or_default().to_owned();
-            self.next_run += 1;
-            task_runs.push(TaskRun {
-                run_id: 1000 + self.next_run,
-                depends_on: dependencies(&Value::Object(spec.clone()))
-                    .into_iter()
-                    .filter(|d| keys.contains(d))
-                    .collect(),
-                depth: depth.get(&task_key).copied().unwrap_or(0),
-                task_key,
-                spec,
-                outcome: None,
-            });
-        }
+        let (run_id, task_runs) = self.allocate_run(tasks)?;
         let mut job_parameters: Vec<Value> = job
             .settings
             .get("parameters")
@@ -590,6 +585,7 @@ impl State {
         let mut run = Run {
             run_id,
             job_id: job.job_id,
+            run_type: "JOB_RUN".to_owned(),
             run_name: job.name().to_owned(),
             creator_user_name: creator.to_owned(),
             run_page_url: format!("{base_url}/#job/{}/run/{run_id}", job.job_id),
@@ -629,6 +625,111 @@ impl State {
         }
         self.runs.insert(run_id, run);
         if let Some(token) = req.idempotency_token {
+            self.idempotency.insert(token, run_id);
+        }
+        Ok(run_id)
+    }
+
+    /// A new run id and the task runs (with their own ids and depths) for `tasks`.
+    fn allocate_run(&mut self, tasks: Vec<Value>) -> Result<(i64, Vec<TaskRun>), ApiError> {
+        let depth = depths(&tasks)?;
+        let keys: HashSet<String> = depth.keys().cloned().collect();
+        self.next_run += 1;
+        let run_id = 1000 + self.next_run;
+        let mut task_runs = Vec::new();
+        for task in tasks {
+            let Value::Object(spec) = task else { continue };
+            let task_key = spec["task_key"].as_str().unwrap_or_default().to_owned();
+            self.next_run += 1;
+            task_runs.push(TaskRun {
+                run_id: 1000 + self.next_run,
+                depends_on: dependencies(&Value::Object(spec.clone()))
+                    .into_iter()
+                    .filter(|d| keys.contains(d))
+                    .collect(),
+                depth: depth.get(&task_key).copied().unwrap_or(0),
+                task_key,
+                spec,
+                outcome: None,
+            });
+        }
+        Ok((run_id, task_runs))
+    }
+
+    /// `runs/submit`: a one-time run of `spec` (`run_name`, `tasks`, `timeout_seconds`, ...)
+    /// without a saved job. It starts at once: one-time runs have no concurrency limit.
+    pub fn submit(
+        &mut self,
+        mut spec: Map<String, Value>,
+        idempotency_token: Option<String>,
+        ctx: &RunContext<'_>,
+    ) -> Result<i64, ApiError> {
+        let RunContext {
+            settings,
+            base_url,
+            creator,
+            now,
+            notebook_exists,
+        } = *ctx;
+        self.advance(now, notebook_exists);
+        if let Some(token) = &idempotency_token {
+            if token.len() > 64 {
+                return Err(ApiError::invalid_parameter(
+                    "The idempotency_token must be at most 64 characters.",
+                ));
+            }
+            if let Some(run_id) = self.idempotency.get(token) {
+                return Ok(*run_id);
+            }
+        }
+        validate(&mut spec)?;
+        let tasks = spec
+            .get("tasks")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if tasks.is_empty() {
+            return Err(ApiError::invalid_parameter(
+                "A one-time run needs at least one task.",
+            ));
+        }
+        let (run_id, task_runs) = self.allocate_run(tasks)?;
+        let mut run = Run {
+            run_id,
+            job_id: 0,
+            run_type: "SUBMIT_RUN".to_owned(),
+            run_name: spec
+                .get("run_name")
+                .and_then(Value::as_str)
+                .unwrap_or("Untitled")
+                .to_owned(),
+            creator_user_name: creator.to_owned(),
+            run_page_url: format!("{base_url}/#job/0/run/{run_id}"),
+            created_ms: now,
+            max_concurrent_runs: 0,
+            begun_ms: None,
+            pending_ms: settings.run_pending_ms.max(0),
+            task_ms: settings.task_run_ms.max(0),
+            canceled_ms: None,
+            timeout_ms: spec
+                .get("timeout_seconds")
+                .and_then(Value::as_i64)
+                .filter(|&t| t > 0)
+                .map(|t| t * 1000),
+            skipped: None,
+            tasks: task_runs,
+            job_parameters: Vec::new(),
+            overriding_parameters: Map::new(),
+            job_clusters: spec
+                .get("job_clusters")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            extra: Map::new(),
+        };
+        run.begin(now, notebook_exists);
+        self.runs.insert(run_id, run);
+        if let Some(token) = idempotency_token {
             self.idempotency.insert(token, run_id);
         }
         Ok(run_id)
@@ -685,7 +786,7 @@ impl State {
             .filter(|r| !filter.completed_only || !r.is_unfinished(now))
             .filter(|r| filter.start_time_from.is_none_or(|t| r.created_ms >= t))
             .filter(|r| filter.start_time_to.is_none_or(|t| r.created_ms <= t))
-            .filter(|_| filter.run_type.as_deref().is_none_or(|t| t == "JOB_RUN"))
+            .filter(|r| filter.run_type.as_deref().is_none_or(|t| t == r.run_type))
             .collect();
         runs.sort_by_key(|r| std::cmp::Reverse((r.created_ms, r.run_id)));
         if let Some(after) = after {
@@ -784,8 +885,14 @@ mod tests {
             job_id,
             ..RunNow::default()
         };
-        s.run_now(req, &fast(), "http://h", "u", now, &|_| true)
-            .unwrap()
+        let ctx = RunContext {
+            settings: &fast(),
+            base_url: "http://h",
+            creator: "u",
+            now,
+            notebook_exists: &|_| true,
+        };
+        s.run_now(req, &ctx).unwrap()
     }
 
     #[test]

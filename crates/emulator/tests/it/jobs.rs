@@ -661,3 +661,39 @@ async fn runs_list_filters_and_pages() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn submit_runs_once_without_a_job() {
+    let api = Api::start(0).await;
+    api.notebook("/Shared/once").await;
+    let job_id = api.create(json!({"tasks": [{"task_key": "t"}]})).await;
+    api.run_now(json!({"job_id": job_id})).await;
+    let resp = api
+        .ok_post("/api/2.2/jobs/runs/submit", json!({"run_name": "adhoc", "tasks": [notebook_task("a", "/Shared/once")], "idempotency_token": "s-1"}))
+        .await;
+    let run_id = resp["run_id"].as_i64().unwrap();
+    let again = api.ok_post("/api/2.2/jobs/runs/submit", json!({"run_name": "adhoc", "tasks": [notebook_task("a", "/Shared/once")], "idempotency_token": "s-1"})).await;
+    assert_eq!(again["run_id"], run_id);
+    let run = api.run(run_id).await;
+    assert_eq!(run["run_type"], "SUBMIT_RUN");
+    assert_eq!(run["run_name"], "adhoc");
+    assert!(run.get("job_id").is_none(), "{run}");
+    assert_eq!(run["state"]["result_state"], "SUCCESS");
+    let submitted = api
+        .ok_get(
+            "/api/2.2/jobs/runs/list",
+            &[("run_type", "SUBMIT_RUN".into())],
+        )
+        .await;
+    let ids: Vec<i64> = submitted["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![run_id]);
+    let (status, _) = api
+        .post("/api/2.2/jobs/runs/submit", json!({"run_name": "empty"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
