@@ -8,11 +8,13 @@ mod clusters;
 mod compute_harness;
 mod faults;
 mod harness;
+mod jobs;
 mod oauth;
 mod scim;
 mod sql;
 mod statements;
 mod unity_catalog;
 mod warehouses;
+mod workspace_objects;
 
 pub use harness::Harness;
