@@ -60,3 +60,10 @@ def emulator():
 @pytest.fixture(scope="module")
 def w(emulator):
     return WorkspaceClient(host=emulator.url, token=TOKEN, auth_type="pat")
+
+
+@pytest.fixture(scope="module")
+def warehouse_id(w):
+    """A running SQL warehouse for statement tests."""
+    warehouse = w.warehouses.create_and_wait(name="sdk-suite", cluster_size="2X-Small")
+    return warehouse.id

@@ -21,7 +21,6 @@ from databricks.sdk.service.sql import (
     StatementState,
 )
 
-WAREHOUSE = "0123456789abcdef"
 LONG_QUERY = "SELECT count(*) FROM range(10000000000)"
 TERMINAL = {StatementState.SUCCEEDED, StatementState.FAILED, StatementState.CANCELED, StatementState.CLOSED}
 
@@ -47,10 +46,10 @@ def fetch(link, extra_headers=None):
         return resp.read()
 
 
-def test_inline_select_returns_schema_and_string_values(w):
+def test_inline_select_returns_schema_and_string_values(w, warehouse_id):
     st = w.statement_execution.execute_statement(
         statement="SELECT 1 AS a, 'x' AS b, true AS c, NULL AS d, CAST('1.50' AS DECIMAL(5,2)) AS e",
-        warehouse_id=WAREHOUSE,
+        warehouse_id=warehouse_id,
         wait_timeout="30s",
     )
     assert st.status.state == StatementState.SUCCEEDED
@@ -63,9 +62,9 @@ def test_inline_select_returns_schema_and_string_values(w):
     assert st.result.next_chunk_index is None
 
 
-def test_async_execution_is_pending_then_succeeds(w):
+def test_async_execution_is_pending_then_succeeds(w, warehouse_id):
     st = w.statement_execution.execute_statement(
-        statement="SELECT 42 AS answer", warehouse_id=WAREHOUSE, wait_timeout="0s"
+        statement="SELECT 42 AS answer", warehouse_id=warehouse_id, wait_timeout="0s"
     )
     assert st.status.state == StatementState.PENDING
     done = until_terminal(w, st.statement_id)
@@ -73,19 +72,19 @@ def test_async_execution_is_pending_then_succeeds(w):
     assert done.result.data_array == [["42"]]
 
 
-def test_sql_error_is_failed_not_an_exception(w):
+def test_sql_error_is_failed_not_an_exception(w, warehouse_id):
     st = w.statement_execution.execute_statement(
-        statement="SELEC oops", warehouse_id=WAREHOUSE, wait_timeout="30s"
+        statement="SELEC oops", warehouse_id=warehouse_id, wait_timeout="30s"
     )
     assert st.status.state == StatementState.FAILED
     assert st.status.error.error_code is not None
     assert st.status.error.message
 
 
-def test_parameters(w):
+def test_parameters(w, warehouse_id):
     st = w.statement_execution.execute_statement(
         statement="SELECT :who AS who, :n * 2 AS n, :nothing AS nothing",
-        warehouse_id=WAREHOUSE,
+        warehouse_id=warehouse_id,
         wait_timeout="30s",
         parameters=[
             StatementParameterListItem(name="who", value="world"),
@@ -97,23 +96,23 @@ def test_parameters(w):
     assert st.result.data_array == [["world", "42", None]]
 
 
-def test_request_errors_raise(w):
+def test_request_errors_raise(w, warehouse_id):
     with pytest.raises(BadRequest, match="wait_timeout"):
         w.statement_execution.execute_statement(
-            statement="SELECT 1", warehouse_id=WAREHOUSE, wait_timeout="2s"
+            statement="SELECT 1", warehouse_id=warehouse_id, wait_timeout="2s"
         )
     with pytest.raises(BadRequest, match="CSV"):
         w.statement_execution.execute_statement(
-            statement="SELECT 1", warehouse_id=WAREHOUSE, format=Format.CSV
+            statement="SELECT 1", warehouse_id=warehouse_id, format=Format.CSV
         )
     with pytest.raises(NotFound):
         w.statement_execution.get_statement("no-such-statement")
 
 
-def test_inline_chunks_cover_the_result(w):
+def test_inline_chunks_cover_the_result(w, warehouse_id):
     n = 250_000
     st = w.statement_execution.execute_statement(
-        statement=f"SELECT * FROM range({n})", warehouse_id=WAREHOUSE, wait_timeout="50s"
+        statement=f"SELECT * FROM range({n})", warehouse_id=warehouse_id, wait_timeout="50s"
     )
     assert st.status.state == StatementState.SUCCEEDED
     m = st.manifest
@@ -134,10 +133,10 @@ def test_inline_chunks_cover_the_result(w):
     assert total == n * (n - 1) // 2
 
 
-def external(w, fmt, sql="SELECT id, concat('v', CAST(id AS STRING)) AS s FROM range(1000) ORDER BY id"):
+def external(w, warehouse_id, fmt, sql="SELECT id, concat('v', CAST(id AS STRING)) AS s FROM range(1000) ORDER BY id"):
     st = w.statement_execution.execute_statement(
         statement=sql,
-        warehouse_id=WAREHOUSE,
+        warehouse_id=warehouse_id,
         wait_timeout="30s",
         disposition=Disposition.EXTERNAL_LINKS,
         format=fmt,
@@ -147,23 +146,23 @@ def external(w, fmt, sql="SELECT id, concat('v', CAST(id AS STRING)) AS s FROM r
     return st
 
 
-def test_external_links_json_and_csv(w):
-    st = external(w, Format.JSON_ARRAY)
+def test_external_links_json_and_csv(w, warehouse_id):
+    st = external(w, warehouse_id, Format.JSON_ARRAY)
     link = st.result.external_links[0]
     body = fetch(link)
     assert len(body) == link.byte_count
     rows = json.loads(body)
     assert rows[0] == ["0", "v0"] and len(rows) == 1000
 
-    st = external(w, Format.CSV)
+    st = external(w, warehouse_id, Format.CSV)
     body = fetch(st.result.external_links[0]).decode()
     parsed = list(csv.reader(io.StringIO(body)))
     assert parsed[0] == ["id", "s"]
     assert parsed[1] == ["0", "v0"] and len(parsed) == 1001
 
 
-def test_external_links_arrow_stream(w):
-    st = external(w, Format.ARROW_STREAM)
+def test_external_links_arrow_stream(w, warehouse_id):
+    st = external(w, warehouse_id, Format.ARROW_STREAM)
     assert st.manifest.format == Format.ARROW_STREAM
     body = fetch(st.result.external_links[0])
     # An Arrow IPC stream: messages start with the continuation marker and end with EOS.
@@ -172,8 +171,8 @@ def test_external_links_arrow_stream(w):
     assert b"id" in body and b"v999" in body
 
 
-def test_external_link_refuses_authorization_header(w):
-    link = external(w, Format.CSV).result.external_links[0]
+def test_external_link_refuses_authorization_header(w, warehouse_id):
+    link = external(w, warehouse_id, Format.CSV).result.external_links[0]
     with pytest.raises(urllib.error.HTTPError) as err:
         fetch(link, {"Authorization": "Bearer dapi-sdk-suite"})
     assert err.value.code == 403
@@ -183,34 +182,34 @@ def test_external_link_refuses_authorization_header(w):
     assert err.value.code == 403
 
 
-def test_external_link_chunk_can_be_refetched_with_a_fresh_link(w):
-    st = external(w, Format.JSON_ARRAY)
+def test_external_link_chunk_can_be_refetched_with_a_fresh_link(w, warehouse_id):
+    st = external(w, warehouse_id, Format.JSON_ARRAY)
     again = w.statement_execution.get_statement_result_chunk_n(st.statement_id, 0)
     assert again.external_links[0].external_link != st.result.external_links[0].external_link
     assert json.loads(fetch(again.external_links[0]))[999] == ["999", "v999"]
 
 
-def test_wait_timeout_cancel(w):
+def test_wait_timeout_cancel(w, warehouse_id):
     st = w.statement_execution.execute_statement(
         statement=LONG_QUERY,
-        warehouse_id=WAREHOUSE,
+        warehouse_id=warehouse_id,
         wait_timeout="5s",
         on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CANCEL,
     )
     assert st.status.state == StatementState.CANCELED
 
 
-def test_cancel_execution(w):
+def test_cancel_execution(w, warehouse_id):
     st = w.statement_execution.execute_statement(
-        statement=LONG_QUERY, warehouse_id=WAREHOUSE, wait_timeout="0s"
+        statement=LONG_QUERY, warehouse_id=warehouse_id, wait_timeout="0s"
     )
     w.statement_execution.cancel_execution(st.statement_id)
     assert until_terminal(w, st.statement_id).status.state == StatementState.CANCELED
 
 
-def test_row_limit_truncates(w):
+def test_row_limit_truncates(w, warehouse_id):
     st = w.statement_execution.execute_statement(
-        statement="SELECT * FROM range(100)", warehouse_id=WAREHOUSE, wait_timeout="30s", row_limit=7
+        statement="SELECT * FROM range(100)", warehouse_id=warehouse_id, wait_timeout="30s", row_limit=7
     )
     assert st.manifest.truncated is True
     assert st.manifest.total_row_count == 7
