@@ -81,6 +81,11 @@ impl Workspace {
     }
 }
 
+/// The emulated workspace's one human user: the owner of the default personal access token,
+/// the SCIM admin, the creator of clusters, jobs and Unity Catalog objects, and the owner of
+/// `/Users/<user>`. One name everywhere, as in a real workspace.
+pub const EMULATOR_USER: &str = "admin@brickwire.local";
+
 /// Milliseconds since the Unix epoch, the unit of every Databricks timestamp.
 pub fn now_ms() -> i64 {
     SystemTime::now()

@@ -40,7 +40,7 @@ impl Default for Settings {
             restart_delay_ms: 200,
             resize_delay_ms: 200,
             terminate_delay_ms: 200,
-            creator_user_name: "emulator@example.com".to_owned(),
+            creator_user_name: crate::state::EMULATOR_USER.to_owned(),
         }
     }
 }

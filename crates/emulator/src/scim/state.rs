@@ -26,7 +26,7 @@ pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// Id of the emulator's admin user, the owner of the emulator's personal access tokens.
 pub const ADMIN_USER_ID: &str = "1000000000000001";
 /// `userName` of the emulator's admin user.
-pub const ADMIN_USER_NAME: &str = "admin@brickwire.local";
+pub const ADMIN_USER_NAME: &str = crate::state::EMULATOR_USER;
 
 /// Settings of SCIM, changeable through the admin API.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

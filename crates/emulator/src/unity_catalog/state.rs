@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use crate::state::now_ms;
 
 /// The user every object is owned and changed by: the emulator has one caller identity.
-pub const EMULATOR_USER: &str = "emulator@brickwire.local";
+pub const EMULATOR_USER: &str = crate::state::EMULATOR_USER;
 
 /// Settings of Unity Catalog, changeable through the admin API.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -37,7 +37,7 @@ impl Default for Settings {
             start_delay_ms: 200,
             stop_delay_ms: 200,
             delete_delay_ms: 200,
-            creator_name: "emulator@example.com".to_owned(),
+            creator_name: crate::state::EMULATOR_USER.to_owned(),
         }
     }
 }

@@ -14,7 +14,7 @@ use super::zip;
 use crate::error::ApiError;
 
 /// The user the emulator acts as; its home folder `/Users/<user>` exists from the start.
-pub const EMULATOR_USER: &str = "emulator@brickwire.local";
+pub const EMULATOR_USER: &str = crate::state::EMULATOR_USER;
 
 /// Settings of the workspace objects service, changeable through the admin API.
 #[derive(Debug, Clone, Serialize, Deserialize)]

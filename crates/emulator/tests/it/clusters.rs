@@ -105,7 +105,7 @@ async fn a_cluster_goes_through_its_whole_lifecycle() {
     let c = details(&h, &id).await;
     assert_eq!(c["state"], "RUNNING");
     assert_eq!(c["cluster_source"], "API");
-    assert_eq!(c["creator_user_name"], "emulator@example.com");
+    assert_eq!(c["creator_user_name"], "admin@brickwire.local");
     assert_eq!(c["default_tags"]["ClusterId"], json!(id));
     assert_eq!(c["executors"].as_array().unwrap().len(), 2);
     assert!(c["start_time"].as_i64().unwrap() > 0);
@@ -132,7 +132,7 @@ async fn a_cluster_goes_through_its_whole_lifecycle() {
     assert_eq!(
         c["termination_reason"],
         json!({"code": "USER_REQUEST", "type": "SUCCESS",
-               "parameters": {"username": "emulator@example.com"}})
+               "parameters": {"username": "admin@brickwire.local"}})
     );
     assert_error(
         &action(&h, "restart", &id).await,

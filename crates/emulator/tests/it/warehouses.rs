@@ -42,7 +42,7 @@ async fn a_warehouse_goes_through_its_whole_lifecycle() {
     assert_eq!(w["health"]["status"], "HEALTHY");
     assert_eq!(w["auto_stop_mins"], 120);
     assert_eq!(w["enable_photon"], true);
-    assert_eq!(w["creator_name"], "emulator@example.com");
+    assert_eq!(w["creator_name"], "admin@brickwire.local");
     let port = h
         .emu
         .base_url()
