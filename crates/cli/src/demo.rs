@@ -30,7 +30,10 @@ struct Step {
 /// Runs the tour and prints the summary; an error names the step that failed.
 pub async fn run() -> DemoResult<()> {
     let emulator = Emulator::start(EmulatorOptions::default()).await?;
-    println!("brickwire demo: Databricks emulator at {}", emulator.base_url());
+    println!(
+        "brickwire demo: Databricks emulator at {}",
+        emulator.base_url()
+    );
     let client = Client::with_credentials(
         emulator.base_url().parse()?,
         Arc::new(PatCredentials::new(&SecretString::new(emulator.token()))),
@@ -66,7 +69,10 @@ pub async fn run() -> DemoResult<()> {
         .await?
         .id
         .ok_or("create warehouse returned no id")?;
-    let warehouse = client.warehouses().wait_running(&warehouse_id, &wait).await?;
+    let warehouse = client
+        .warehouses()
+        .wait_running(&warehouse_id, &wait)
+        .await?;
     step(
         "create warehouse and wait until RUNNING",
         t,
@@ -221,7 +227,10 @@ pub async fn run() -> DemoResult<()> {
 
     let t = Instant::now();
     client.warehouses().stop(&warehouse_id).await?;
-    let warehouse = client.warehouses().wait_stopped(&warehouse_id, &wait).await?;
+    let warehouse = client
+        .warehouses()
+        .wait_stopped(&warehouse_id, &wait)
+        .await?;
     step(
         "stop the warehouse",
         t,

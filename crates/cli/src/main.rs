@@ -25,6 +25,9 @@ enum Command {
         /// Personal access token the emulator accepts.
         #[arg(long, default_value = brickwire_emulator::DEFAULT_TOKEN)]
         token: String,
+        /// Keep the workspace in this directory across restarts (default: in memory only).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -42,12 +45,20 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(1);
             }
         }
-        Command::Emulator { listen, token } => {
-            let options = brickwire_emulator::EmulatorOptions { listen, token };
+        Command::Emulator {
+            listen,
+            token,
+            state_dir,
+        } => {
+            let options = brickwire_emulator::EmulatorOptions {
+                listen,
+                token,
+                state_dir,
+            };
             let emulator = match brickwire_emulator::Emulator::start(options).await {
                 Ok(e) => e,
                 Err(e) => {
-                    eprintln!("error: cannot listen on {listen}: {e}");
+                    eprintln!("error: cannot start the emulator on {listen}: {e}");
                     return std::process::ExitCode::from(1);
                 }
             };

@@ -13,6 +13,7 @@ pub mod error;
 pub mod faults;
 pub mod jobs;
 pub mod oauth;
+pub mod persistence;
 pub mod scim;
 pub mod settings;
 pub mod sql;
@@ -23,6 +24,7 @@ pub mod warehouses;
 pub mod workspace_objects;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -42,6 +44,8 @@ pub struct EmulatorOptions {
     pub listen: SocketAddr,
     /// The personal access token accepted from the start.
     pub token: String,
+    /// Where to keep the workspace across restarts; `None` keeps it in memory only.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for EmulatorOptions {
@@ -49,6 +53,7 @@ impl Default for EmulatorOptions {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             token: DEFAULT_TOKEN.to_owned(),
+            state_dir: None,
         }
     }
 }
@@ -101,6 +106,7 @@ pub struct Emulator {
     state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    persistence: Option<(Arc<persistence::Persistence>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Emulator {
@@ -109,8 +115,22 @@ impl Emulator {
         let listener = TcpListener::bind(options.listen).await?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
-        let state = AppState::new(Arc::new(Workspace::new(&base_url, &options.token)));
-        let app = router(state.clone());
+        let workspace = Arc::new(Workspace::new(&base_url, &options.token));
+        let state = AppState::new(workspace.clone());
+        let mut app = router(state.clone());
+        let persistence = match &options.state_dir {
+            None => None,
+            Some(dir) => {
+                let persistence = persistence::Persistence::open(dir)?;
+                persistence.load(&workspace)?;
+                app = app.layer(axum::middleware::from_fn_with_state(
+                    persistence.clone(),
+                    persistence::track_changes,
+                ));
+                let flusher = tokio::spawn(persistence.clone().run_flusher(workspace));
+                Some((persistence, flusher))
+            }
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let server = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -126,6 +146,7 @@ impl Emulator {
             state,
             shutdown: Some(tx),
             task: Some(task),
+            persistence,
         })
     }
 
@@ -144,13 +165,24 @@ impl Emulator {
         &self.state
     }
 
-    /// Stops the server and waits for it to finish.
+    /// Stops the server, waits for it to finish, and saves the state (with `state_dir`).
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        self.save_state();
+    }
+
+    /// Writes what changed since the last flush, if the emulator keeps state.
+    fn save_state(&mut self) {
+        if let Some((persistence, flusher)) = self.persistence.take() {
+            flusher.abort();
+            if let Err(e) = persistence.flush(&self.state) {
+                tracing::error!(error = %e, "could not save the emulator state");
+            }
         }
     }
 }
@@ -163,5 +195,6 @@ impl Drop for Emulator {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+        self.save_state();
     }
 }

@@ -38,7 +38,11 @@ async fn settings_are_read_and_deep_merged() {
             .await
             .unwrap();
         let reply = crate::compute_harness::decode(resp).await;
-        crate::compute_harness::assert_error(&reply, StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE");
+        crate::compute_harness::assert_error(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+        );
     }
     assert_eq!(
         h.admin(Method::GET, "/settings", None).await,

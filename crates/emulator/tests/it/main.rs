@@ -10,6 +10,7 @@ mod faults;
 mod harness;
 mod jobs;
 mod oauth;
+mod persistence;
 mod scim;
 mod sql;
 mod statements;
