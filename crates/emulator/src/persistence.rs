@@ -149,11 +149,11 @@ impl Persistence {
 
     /// Writes the workspace if it changed since the last write.
     pub fn flush(&self, ws: &Workspace) -> io::Result<()> {
-        if self.dirty.swap(false, Ordering::AcqRel) {
-            if let Err(e) = self.save(ws) {
-                self.dirty.store(true, Ordering::Release);
-                return Err(e);
-            }
+        if self.dirty.swap(false, Ordering::AcqRel)
+            && let Err(e) = self.save(ws)
+        {
+            self.dirty.store(true, Ordering::Release);
+            return Err(e);
         }
         Ok(())
     }
