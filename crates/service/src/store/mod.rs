@@ -9,9 +9,8 @@
 //! started keeps running to its commit even if the caller's future is dropped, so a cancelled
 //! request never leaves half a write; the blocking pool is the only place SQLite blocks.
 //!
-//! The client's `TokenRefreshCallback` is synchronous: from it, store a rotated token with
-//! `tokio::task::block_in_place(|| Handle::current().block_on(store.update_linked_account_credential(..)))`
-//! (multi-thread runtime), so the write is durable before the refresh lock is released.
+//! The client's `TokenRefreshCallback` is synchronous: [`crate::rotation::rotation_callback`]
+//! bridges it, so a rotated refresh token is durable before the refresh lock is released.
 //!
 //! # Secrets
 //! Secret fields are encrypted by the store itself (see [`crate::crypto`]) with associated data
