@@ -226,8 +226,10 @@ fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection> {
     )?;
     conn.busy_timeout(busy_timeout)?;
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    // FULL: in WAL mode NORMAL may lose the last commits on power loss, and a lost commit can
+    // be a rotated single-use refresh token, which would strand the account. Writes are rare.
     conn.execute_batch(
-        "PRAGMA synchronous = NORMAL;
+        "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA secure_delete = ON;",
     )?;
