@@ -1,0 +1,1000 @@
+//! The SQLite store end to end on a real data directory: migrations, CRUD of every entity,
+//! atomic credential rotation, single-use connect sessions under concurrency, expiry, encryption
+//! at rest (raw file scan), the master key check and the operator API key.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use brickwire_api::SecretString;
+use brickwire_client::credentials::{Clock, ManualClock, OAuthTokenSet};
+use brickwire_service::crypto::{Aad, Cipher, MasterKey};
+use brickwire_service::scopes::ScopeSettings;
+use brickwire_service::store::migrations;
+use brickwire_service::store::*;
+use brickwire_service::{Error, StartupEnv, open_data_dir, open_data_dir_with_clock};
+use url::Url;
+
+const T0: Duration = Duration::from_secs(1_800_000_000);
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH + T0))
+}
+
+async fn open(dir: &std::path::Path, key: &MasterKey, clock: Arc<ManualClock>) -> SqliteStore {
+    let mut options = SqliteStoreOptions::in_data_dir(dir);
+    options.clock = clock;
+    SqliteStore::open_with(options, key).await.unwrap()
+}
+
+fn host() -> Url {
+    Url::parse("https://dbc-1234.cloud.databricks.com").unwrap()
+}
+
+fn pat_account(name: &str, token: &str) -> NewLinkedAccount {
+    NewLinkedAccount {
+        display_name: name.into(),
+        end_user_ref: Some("user-42".into()),
+        workspace_host: host(),
+        credential: Credential::ApiKey {
+            token: SecretString::new(token),
+        },
+    }
+}
+
+fn oauth(access: &str, refresh: &str) -> Credential {
+    Credential::OAuth(OAuthCredential {
+        client_id: "brickwire-app".into(),
+        access_token: SecretString::new(access),
+        token_type: "Bearer".into(),
+        refresh_token: Some(SecretString::new(refresh)),
+        expires_at: Some(SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(3600)),
+        scope: Some("all-apis offline_access".into()),
+    })
+}
+
+fn session(minutes: u32) -> NewConnectSession {
+    NewConnectSession {
+        end_user_ref: Some("user-42".into()),
+        display_name: Some("Acme prod".into()),
+        workspace_url: None,
+        expires_in_minutes: minutes,
+    }
+}
+
+#[tokio::test]
+async fn app_settings_round_trip_with_defaults_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+    let initial = store.app_settings().await.unwrap();
+    assert_eq!(initial, AppSettings::default());
+    assert_eq!(initial.scopes.requested(), ["offline_access", "all-apis"]);
+
+    let saved = store
+        .put_app_settings(AppSettings {
+            oauth_client_id: Some(" client-123 ".into()),
+            workspace_url: Some(host()),
+            scopes: ScopeSettings::new(vec!["sql".into()], vec!["custom:read".into()]).unwrap(),
+            updated_at: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(saved.oauth_client_id.as_deref(), Some("client-123"));
+    assert_eq!(saved.updated_at, Some(SystemTime::UNIX_EPOCH + T0));
+    assert_eq!(store.app_settings().await.unwrap(), saved);
+    assert_eq!(saved.scopes.scope_param(), "offline_access sql custom:read");
+
+    let err = store
+        .put_app_settings(AppSettings {
+            oauth_client_id: Some("has space".into()),
+            ..AppSettings::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+}
+
+#[tokio::test]
+async fn linked_account_crud() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &MasterKey::generate(), clock.clone()).await;
+
+    let pat = store
+        .insert_linked_account(pat_account("Acme", "dapi-pat-1"))
+        .await
+        .unwrap();
+    assert!(pat.id.as_str().starts_with("la_"));
+    assert_eq!(pat.auth_type, AuthType::ApiKey);
+    assert_eq!(pat.status, AccountStatus::Active);
+    assert_eq!(pat.created_at, SystemTime::UNIX_EPOCH + T0);
+    assert_eq!(pat.last_used_at, None);
+    assert_eq!(pat.workspace_host, host());
+
+    clock.advance(Duration::from_secs(1));
+    let other = store
+        .insert_linked_account(NewLinkedAccount {
+            display_name: "Other".into(),
+            end_user_ref: Some("user-7".into()),
+            workspace_host: host(),
+            credential: oauth("at-1", "rt-1"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(other.auth_type, AuthType::OAuth);
+
+    assert_eq!(store.linked_account(pat.id.clone()).await.unwrap(), pat);
+    let all = store
+        .list_linked_accounts(LinkedAccountFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|a| &a.id).collect::<Vec<_>>(),
+        [&pat.id, &other.id]
+    );
+    let mine = store
+        .list_linked_accounts(LinkedAccountFilter {
+            end_user_ref: Some("user-7".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(mine, vec![other.clone()]);
+
+    let renamed = store
+        .rename_linked_account(pat.id.clone(), "Acme prod".into())
+        .await
+        .unwrap();
+    assert_eq!(renamed.display_name, "Acme prod");
+    assert!(
+        store
+            .rename_linked_account(pat.id.clone(), "  ".into())
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+
+    clock.advance(Duration::from_secs(60));
+    store.touch_linked_account(pat.id.clone()).await.unwrap();
+    store
+        .set_linked_account_status(pat.id.clone(), AccountStatus::NeedsReconnect)
+        .await
+        .unwrap();
+    let reread = store.linked_account(pat.id.clone()).await.unwrap();
+    assert_eq!(
+        reread.last_used_at,
+        Some(SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(61))
+    );
+    assert_eq!(reread.status, AccountStatus::NeedsReconnect);
+
+    let credential = store
+        .linked_account_credential(pat.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(credential.version, 1);
+    assert_eq!(
+        credential.credential,
+        Credential::ApiKey {
+            token: SecretString::new("dapi-pat-1")
+        }
+    );
+    let oauth_credential = store
+        .linked_account_credential(other.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(oauth_credential.credential, oauth("at-1", "rt-1"));
+
+    store.delete_linked_account(pat.id.clone()).await.unwrap();
+    assert!(
+        store
+            .linked_account(pat.id.clone())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        store
+            .delete_linked_account(pat.id.clone())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        store
+            .linked_account_credential(pat.id.clone())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        store
+            .touch_linked_account(LinkedAccountId::new("la_missing"))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
+#[tokio::test]
+async fn oauth_credential_converts_to_and_from_the_client_token_set() {
+    let set = OAuthTokenSet {
+        access_token: SecretString::new("at"),
+        token_type: "Bearer".into(),
+        refresh_token: Some(SecretString::new("rt")),
+        expires_at: Some(SystemTime::UNIX_EPOCH + T0),
+        scope: Some("all-apis".into()),
+    };
+    let stored = OAuthCredential::from_token_set("cid", &set);
+    let back = stored.to_token_set();
+    assert_eq!(back.access_token, set.access_token);
+    assert_eq!(back.refresh_token, set.refresh_token);
+    assert_eq!(back.expires_at, set.expires_at);
+    assert_eq!(stored.client_id, "cid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotated_tokens_are_stored_atomically_and_a_stale_writer_loses() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+    let account = store
+        .insert_linked_account(NewLinkedAccount {
+            display_name: "OAuth".into(),
+            end_user_ref: None,
+            workspace_host: host(),
+            credential: oauth("at-0", "rt-0"),
+        })
+        .await
+        .unwrap();
+    store
+        .set_linked_account_status(account.id.clone(), AccountStatus::NeedsReconnect)
+        .await
+        .unwrap();
+
+    // 20 writers that all read version 1 race to store their rotation: exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        let id = account.id.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = store
+                .update_linked_account_credential(
+                    id,
+                    Some(1),
+                    oauth(&format!("at-{i}"), &format!("rt-{i}")),
+                )
+                .await;
+            (i, result)
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (i, Ok(version)) => {
+                assert_eq!(version, 2);
+                winners.push(i);
+            }
+            (
+                _,
+                Err(Error::Conflict {
+                    expected: 1,
+                    found: 2,
+                    ..
+                }),
+            ) => {}
+            (_, Err(e)) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    let w = winners[0];
+    let stored = store
+        .linked_account_credential(account.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(stored.version, 2);
+    // The access and refresh token stored are the winner's pair, never a mix.
+    assert_eq!(
+        stored.credential,
+        oauth(&format!("at-{w}"), &format!("rt-{w}"))
+    );
+    let reread = store.linked_account(account.id.clone()).await.unwrap();
+    assert_eq!(
+        reread.status,
+        AccountStatus::Active,
+        "a new credential reactivates"
+    );
+    assert_eq!(reread.credential_version, 2);
+
+    // Without an expected version the update always applies (reconnect).
+    assert_eq!(
+        store
+            .update_linked_account_credential(account.id.clone(), None, oauth("at-x", "rt-x"))
+            .await
+            .unwrap(),
+        3
+    );
+    // The credential's kind must match the account's.
+    let err = store
+        .update_linked_account_credential(
+            account.id.clone(),
+            None,
+            Credential::ApiKey {
+                token: SecretString::new("dapi"),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    assert_eq!(
+        store
+            .linked_account_credential(account.id)
+            .await
+            .unwrap()
+            .credential,
+        oauth("at-x", "rt-x")
+    );
+}
+
+#[tokio::test]
+async fn connect_session_crud_and_oauth_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+    let created = store.create_connect_session(session(10)).await.unwrap();
+    let s = &created.session;
+    assert!(s.id.as_str().starts_with("cs_"));
+    assert_eq!(s.created_at, SystemTime::UNIX_EPOCH + T0);
+    assert_eq!(
+        s.expires_at,
+        SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(600)
+    );
+    assert!(!s.oauth_started && !s.is_consumed());
+    assert_eq!(store.connect_session(s.id.clone()).await.unwrap(), *s);
+    assert_eq!(
+        store
+            .connect_session_by_token(created.token.clone())
+            .await
+            .unwrap(),
+        *s
+    );
+    assert!(
+        store
+            .connect_session_by_token(SecretString::new("bwcs_wrong"))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    // An OAuth start needs a workspace.
+    let start = |url: Option<Url>, state: &str| OAuthStart {
+        workspace_url: url,
+        oauth_state: SecretString::new(state),
+        pkce_verifier: SecretString::new(format!("verifier-for-{state}")),
+    };
+    assert!(
+        store
+            .start_connect_session_oauth(s.id.clone(), start(None, "st-0"))
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+    store
+        .start_connect_session_oauth(s.id.clone(), start(Some(host()), "st-1"))
+        .await
+        .unwrap();
+    // A second start replaces the first: the old state no longer finds the session.
+    let started = store
+        .start_connect_session_oauth(s.id.clone(), start(None, "st-2"))
+        .await
+        .unwrap();
+    assert!(started.oauth_started);
+    assert_eq!(started.workspace_url, Some(host()));
+    assert!(
+        store
+            .consume_connect_session(ConnectSessionKey::OAuthState(SecretString::new("st-1")))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    let consumed = store
+        .consume_connect_session(ConnectSessionKey::OAuthState(SecretString::new("st-2")))
+        .await
+        .unwrap();
+    assert_eq!(
+        consumed.pkce_verifier,
+        Some(SecretString::new("verifier-for-st-2"))
+    );
+    assert!(consumed.session.is_consumed());
+    // Replays by state or by token fail; so does a late OAuth start.
+    assert!(matches!(
+        store
+            .consume_connect_session(ConnectSessionKey::OAuthState(SecretString::new("st-2")))
+            .await,
+        Err(Error::ConnectSessionConsumed)
+    ));
+    assert!(matches!(
+        store
+            .consume_connect_session(ConnectSessionKey::Token(created.token.clone()))
+            .await,
+        Err(Error::ConnectSessionConsumed)
+    ));
+    assert!(matches!(
+        store
+            .start_connect_session_oauth(s.id.clone(), start(Some(host()), "st-3"))
+            .await,
+        Err(Error::ConnectSessionConsumed)
+    ));
+
+    let account = store
+        .insert_linked_account(pat_account("x", "dapi-x"))
+        .await
+        .unwrap();
+    store
+        .record_connect_session_result(s.id.clone(), account.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .connect_session(s.id.clone())
+            .await
+            .unwrap()
+            .linked_account_id,
+        Some(account.id)
+    );
+
+    for minutes in [0, MAX_CONNECT_SESSION_MINUTES + 1] {
+        assert!(
+            store
+                .create_connect_session(session(minutes))
+                .await
+                .unwrap_err()
+                .is_invalid_input()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_api_key_submitted_twice_links_one_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+    let created = store.create_connect_session(session(10)).await.unwrap();
+    let key = ConnectSessionKey::Token(created.token.clone());
+    let account = store
+        .link_account_with_connect_session(key.clone(), pat_account("Acme", "dapi-1"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .link_account_with_connect_session(key, pat_account("Acme", "dapi-1"))
+            .await,
+        Err(Error::ConnectSessionConsumed)
+    ));
+    let accounts = store
+        .list_linked_accounts(LinkedAccountFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(accounts, vec![account.clone()]);
+    assert_eq!(
+        store
+            .connect_session(created.session.id)
+            .await
+            .unwrap()
+            .linked_account_id,
+        Some(account.id)
+    );
+    // A failed insert (bad name) leaves the session unconsumed: the transaction rolls back.
+    let again = store.create_connect_session(session(10)).await.unwrap();
+    let key = ConnectSessionKey::Token(again.token.clone());
+    assert!(
+        store
+            .link_account_with_connect_session(key.clone(), pat_account(" ", "dapi-2"))
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+    assert!(
+        !store
+            .connect_session(again.session.id)
+            .await
+            .unwrap()
+            .is_consumed()
+    );
+    store
+        .link_account_with_connect_session(key, pat_account("ok", "dapi-2"))
+        .await
+        .unwrap();
+}
+
+async fn race_to_consume(stores: &[SqliteStore], token: &SecretString) -> (usize, usize) {
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = stores[i % stores.len()].clone();
+        let key = ConnectSessionKey::Token(token.clone());
+        tasks.push(tokio::spawn(async move {
+            store.consume_connect_session(key).await
+        }));
+    }
+    let (mut won, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(Error::ConnectSessionConsumed) => refused += 1,
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    (won, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_consumers_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate();
+    let store = open(dir.path(), &key, clock()).await;
+    let created = store.create_connect_session(session(10)).await.unwrap();
+    assert_eq!(
+        race_to_consume(std::slice::from_ref(&store), &created.token).await,
+        (1, 49)
+    );
+
+    // Across two stores on the same file (two processes): the database arbitrates.
+    let second = open(dir.path(), &key, clock()).await;
+    let created = store.create_connect_session(session(10)).await.unwrap();
+    assert_eq!(
+        race_to_consume(&[store.clone(), second], &created.token).await,
+        (1, 49)
+    );
+}
+
+#[tokio::test]
+async fn sessions_expire_after_their_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &MasterKey::generate(), clock.clone()).await;
+    let early = store.create_connect_session(session(10)).await.unwrap();
+    let late = store.create_connect_session(session(10)).await.unwrap();
+    clock.advance(Duration::from_secs(9 * 60 + 59));
+    store
+        .consume_connect_session(ConnectSessionKey::Token(early.token))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(1));
+    assert!(matches!(
+        store
+            .consume_connect_session(ConnectSessionKey::Token(late.token.clone()))
+            .await,
+        Err(Error::ConnectSessionExpired)
+    ));
+    assert!(matches!(
+        store
+            .start_connect_session_oauth(
+                late.session.id.clone(),
+                OAuthStart {
+                    workspace_url: Some(host()),
+                    oauth_state: SecretString::new("s"),
+                    pkce_verifier: SecretString::new("v"),
+                }
+            )
+            .await,
+        Err(Error::ConnectSessionExpired)
+    ));
+    // Still visible (to render "expired"), until pruned.
+    assert!(
+        store
+            .connect_session_by_token(late.token.clone())
+            .await
+            .unwrap()
+            .is_expired_at(clock.now())
+    );
+    let pruned = store
+        .prune_connect_sessions(SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(601))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 2);
+    assert!(
+        store
+            .connect_session_by_token(late.token)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn file_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(DB_FILE)
+        })
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn no_plaintext_secret_reaches_the_database_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = open_data_dir(dir.path(), &StartupEnv::default())
+        .await
+        .unwrap();
+    let store = started.store.clone();
+    let api_key = started.generated_api_key.clone().unwrap();
+    let pat = "dapi-KNOWNSECRET-PAT-0123456789";
+    let access = "eyKNOWNSECRET-ACCESS-abcdef";
+    let refresh = "KNOWNSECRET-REFRESH-ghijkl";
+    let rotated = "KNOWNSECRET-ROTATED-mnopqr";
+    let verifier = "KNOWNSECRET-VERIFIER-stuvwx-0123456789012345678901";
+    let state = "KNOWNSECRET-STATE-yz0123";
+
+    store
+        .insert_linked_account(pat_account("pat", pat))
+        .await
+        .unwrap();
+    let o = store
+        .insert_linked_account(NewLinkedAccount {
+            display_name: "oauth".into(),
+            end_user_ref: None,
+            workspace_host: host(),
+            credential: oauth(access, refresh),
+        })
+        .await
+        .unwrap();
+    store
+        .update_linked_account_credential(o.id, Some(1), oauth(access, rotated))
+        .await
+        .unwrap();
+    let created = store.create_connect_session(session(10)).await.unwrap();
+    store
+        .start_connect_session_oauth(
+            created.session.id,
+            OAuthStart {
+                workspace_url: Some(host()),
+                oauth_state: SecretString::new(state),
+                pkce_verifier: SecretString::new(verifier),
+            },
+        )
+        .await
+        .unwrap();
+
+    let secrets: Vec<&str> = vec![
+        pat,
+        access,
+        refresh,
+        rotated,
+        verifier,
+        state,
+        "KNOWNSECRET",
+        api_key.expose_secret(),
+        created.token.expose_secret(),
+    ];
+    let check = |stage: &str| {
+        let files = file_bytes(dir.path());
+        // Positive control: non-secret columns of the same rows are found by the same scan.
+        assert!(
+            files
+                .iter()
+                .any(|(_, b)| contains(b, b"dbc-1234.cloud.databricks.com")),
+            "{stage}: the scan does not see the rows"
+        );
+        for (path, bytes) in &files {
+            for secret in &secrets {
+                assert!(
+                    !contains(bytes, secret.as_bytes()),
+                    "{stage}: a secret is in plaintext in {path}"
+                );
+            }
+        }
+        files
+    };
+    // Before the checkpoint the writes sit in the WAL; after it, in the main file.
+    let files = check("before checkpoint");
+    assert!(
+        files
+            .iter()
+            .any(|(p, b)| p.ends_with("-wal") && !b.is_empty()),
+        "the WAL was scanned while it held the writes"
+    );
+    store.checkpoint().await.unwrap();
+    check("after checkpoint");
+    // And the values are really there, encrypted: they read back.
+    let key = brickwire_service::crypto::MasterKey::load(dir.path(), None)
+        .unwrap()
+        .0;
+    drop(store);
+    drop(started);
+    let reopened = open(dir.path(), &key, clock()).await;
+    assert_eq!(
+        reopened
+            .list_linked_accounts(LinkedAccountFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_master_key_is_a_clear_error_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+    store
+        .insert_linked_account(pat_account("a", "dapi-a"))
+        .await
+        .unwrap();
+    drop(store);
+    let err = SqliteStore::open(dir.path(), &MasterKey::generate())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::WrongMasterKey), "{err}");
+    assert!(err.to_string().contains("BRICKWIRE_MASTER_KEY"));
+}
+
+#[tokio::test]
+async fn a_blob_swapped_between_rows_does_not_decrypt() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+    let a = store
+        .insert_linked_account(pat_account("a", "dapi-a"))
+        .await
+        .unwrap();
+    let b = store
+        .insert_linked_account(pat_account("b", "dapi-b"))
+        .await
+        .unwrap();
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    conn.execute_batch(&format!(
+        "UPDATE linked_accounts SET credential = (SELECT credential FROM linked_accounts WHERE id = '{b}') WHERE id = '{a}'",
+        a = a.id,
+        b = b.id
+    ))
+    .unwrap();
+    let err = store
+        .linked_account_credential(a.id.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Decrypt {
+                field: "credential",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("dapi"));
+    // The untouched row still reads.
+    store.linked_account_credential(b.id).await.unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn files_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let started = open_data_dir(&dir, &StartupEnv::default()).await.unwrap();
+    assert!(matches!(
+        started.key_source,
+        brickwire_service::crypto::KeySource::KeyFile { created: true, .. }
+    ));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("master.key")), 0o600);
+    assert_eq!(mode(&dir.join(DB_FILE)), 0o600);
+}
+
+#[tokio::test]
+async fn an_old_database_file_upgrades_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate();
+    let path = dir.path().join(DB_FILE);
+    // A data directory written by a build that knew only migration 1, with an account in it.
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        assert_eq!(migrations::apply_up_to(&mut conn, 1).unwrap(), vec![1]);
+        let cipher = Cipher::new(&key);
+        let blob = cipher.seal(
+            &Aad::field("linked_accounts", "la_old", "credential"),
+            br#"{"type":"api_key","token":"dapi-old"}"#,
+        );
+        conn.execute(
+            "INSERT INTO linked_accounts (id, display_name, end_user_ref, auth_type,
+                 workspace_host, status, created_at, credential)
+             VALUES ('la_old', 'Old', NULL, 'api_key', 'https://old.example.com/', 'active', 5, ?1)",
+            [blob],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path(), &key).await.unwrap();
+    let old = store
+        .linked_account(LinkedAccountId::new("la_old"))
+        .await
+        .unwrap();
+    assert_eq!(old.display_name, "Old");
+    assert_eq!(
+        store
+            .linked_account_credential(old.id)
+            .await
+            .unwrap()
+            .credential,
+        Credential::ApiKey {
+            token: SecretString::new("dapi-old")
+        }
+    );
+    store.create_connect_session(session(5)).await.unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(
+        migrations::current_version(&conn).unwrap(),
+        migrations::latest_version()
+    );
+    // Opening again applies nothing.
+    let store = SqliteStore::open(dir.path(), &key).await.unwrap();
+    drop(store);
+    let count: i64 = conn
+        .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, migrations::latest_version());
+}
+
+#[tokio::test]
+async fn operator_api_key_is_generated_once_or_taken_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let first = open_data_dir_with_clock(dir.path(), &StartupEnv::default(), clock.clone())
+        .await
+        .unwrap();
+    let generated = first.generated_api_key.clone().expect("shown once");
+    assert!(generated.expose_secret().starts_with("bwk_"));
+    assert!(first.api_keys.verify(generated.expose_secret()));
+    assert!(!first.api_keys.verify("bwk_wrong"));
+    let stored = first.store.operator_api_keys().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].source, ApiKeySource::Generated);
+    assert_ne!(
+        stored[0].key_hash.as_slice(),
+        generated.expose_secret().as_bytes()
+    );
+    drop(first);
+
+    // A restart keeps the key and shows nothing.
+    let second = open_data_dir_with_clock(dir.path(), &StartupEnv::default(), clock.clone())
+        .await
+        .unwrap();
+    assert!(second.generated_api_key.is_none());
+    assert!(second.api_keys.verify(generated.expose_secret()));
+    drop(second);
+
+    // The environment's key replaces it.
+    let env_key = SecretString::new("operator-key-from-the-environment");
+    let env = StartupEnv {
+        master_key: None,
+        api_key: Some(env_key.clone()),
+    };
+    let third = open_data_dir_with_clock(dir.path(), &env, clock.clone())
+        .await
+        .unwrap();
+    assert!(third.generated_api_key.is_none());
+    assert!(third.api_keys.verify(env_key.expose_secret()));
+    assert!(!third.api_keys.verify(generated.expose_secret()));
+    let stored = third.store.operator_api_keys().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].source, ApiKeySource::Environment);
+    drop(third);
+
+    let short = StartupEnv {
+        master_key: None,
+        api_key: Some(SecretString::new("short")),
+    };
+    let err = open_data_dir_with_clock(dir.path(), &short, clock)
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    assert!(!err.to_string().contains("short"));
+}
+
+#[tokio::test]
+async fn a_master_key_from_the_environment_opens_the_same_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate();
+    let env = StartupEnv {
+        master_key: Some(key.to_base64()),
+        api_key: None,
+    };
+    let started = open_data_dir(dir.path(), &env).await.unwrap();
+    assert_eq!(
+        started.key_source,
+        brickwire_service::crypto::KeySource::Environment
+    );
+    assert!(!dir.path().join("master.key").exists());
+    started
+        .store
+        .insert_linked_account(pat_account("a", "dapi-a"))
+        .await
+        .unwrap();
+    drop(started);
+    let wrong = StartupEnv {
+        master_key: Some(MasterKey::generate().to_base64()),
+        api_key: None,
+    };
+    assert!(matches!(
+        open_data_dir(dir.path(), &wrong).await.unwrap_err(),
+        Error::WrongMasterKey
+    ));
+    open_data_dir(dir.path(), &env).await.unwrap();
+}
+
+#[tokio::test]
+async fn debug_of_secret_bearing_types_shows_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = open_data_dir(dir.path(), &StartupEnv::default())
+        .await
+        .unwrap();
+    let store = started.store.clone();
+    let created = store.create_connect_session(session(10)).await.unwrap();
+    store
+        .start_connect_session_oauth(
+            created.session.id.clone(),
+            OAuthStart {
+                workspace_url: Some(host()),
+                oauth_state: SecretString::new("SECRET-state"),
+                pkce_verifier: SecretString::new("SECRET-verifier"),
+            },
+        )
+        .await
+        .unwrap();
+    let consumed = store
+        .consume_connect_session(ConnectSessionKey::OAuthState(SecretString::new(
+            "SECRET-state",
+        )))
+        .await
+        .unwrap();
+    let a = store
+        .insert_linked_account(pat_account("a", "SECRET-pat"))
+        .await
+        .unwrap();
+    let stored = store.linked_account_credential(a.id).await.unwrap();
+    let key = MasterKey::generate();
+    let printed = [
+        format!("{started:?}"),
+        format!("{created:?}"),
+        format!("{consumed:?}"),
+        format!("{stored:?}"),
+        format!("{:?}", oauth("SECRET-at", "SECRET-rt")),
+        format!("{:?}", pat_account("n", "SECRET-pat")),
+        format!(
+            "{:?}",
+            OAuthStart {
+                workspace_url: None,
+                oauth_state: SecretString::new("SECRET-s"),
+                pkce_verifier: SecretString::new("SECRET-v"),
+            }
+        ),
+        format!(
+            "{:?}",
+            ConnectSessionKey::Token(SecretString::new("SECRET-t"))
+        ),
+        format!("{key:?} {:?}", Cipher::new(&key)),
+        format!(
+            "{:?}",
+            StartupEnv {
+                master_key: Some(key.to_base64()),
+                api_key: Some(SecretString::new("SECRET-api-key")),
+            }
+        ),
+    ];
+    let key_b64 = key.to_base64();
+    for text in &printed {
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(!text.contains(key_b64.expose_secret()), "{text}");
+        assert!(!text.contains(created.token.expose_secret()), "{text}");
+        assert!(
+            !text.contains(started.generated_api_key.as_ref().unwrap().expose_secret()),
+            "{text}"
+        );
+    }
+    assert!(printed[1].contains("[redacted]"));
+}
