@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use brickwire_client::Client;
 use futures::future::BoxFuture;
+use jsonschema::error::ValidationErrorKind;
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde::de::DeserializeOwned;
@@ -257,8 +258,42 @@ impl Action {
             return Ok(());
         };
         let path = error.instance_path().as_str().trim_start_matches('/');
+        let at = |name: &str| {
+            if path.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{}.{name}", path.replace('/', "."))
+            }
+        };
         let field = path.replace('/', ".");
-        Err(ActionError::invalid_input(&field, error))
+        // the validator's own wording elides long enum lists and puts the field name in the
+        // message; name the field and list every allowed value instead
+        Err(match error.kind() {
+            ValidationErrorKind::Required { property } => {
+                let name = property.as_str().unwrap_or_default();
+                ActionError::invalid_input(&at(name), "required field is missing")
+            }
+            ValidationErrorKind::AdditionalProperties { unexpected } => ActionError::invalid_input(
+                &at(unexpected.first().map(String::as_str).unwrap_or_default()),
+                "unknown field (see the action's input schema)",
+            ),
+            ValidationErrorKind::Enum { options } => {
+                let allowed: Vec<String> = options
+                    .as_array()
+                    .map(|o| {
+                        o.iter()
+                            .filter(|v| !v.is_null())
+                            .map(Value::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                ActionError::invalid_input(
+                    &field,
+                    format!("{} is not one of {}", error.instance(), allowed.join(", ")),
+                )
+            }
+            _ => ActionError::invalid_input(&field, error),
+        })
     }
 
     /// Validates `input`, then runs the action. Client errors are mapped with this action's

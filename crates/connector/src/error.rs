@@ -158,8 +158,9 @@ impl ActionError {
         Self {
             code,
             message: match api {
-                Some(api) if !api.message.is_empty() => api.message.clone(),
-                _ => error.to_string(),
+                Some(api) if !api.message.trim().is_empty() => api.message.clone(),
+                Some(api) => format!("Databricks answered HTTP {} without a message", api.status),
+                None => error.to_string(),
             },
             error_code: api.and_then(|a| a.error_code.clone()),
             status: api.map(|a| a.status),

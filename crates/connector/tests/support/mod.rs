@@ -133,7 +133,10 @@ async fn handle(
     match hit.and_then(|i| script.remove(i)) {
         Some(s) => (
             StatusCode::from_u16(s.status).unwrap(),
-            [("content-type", "application/json"), ("x-request-id", "req-mock")],
+            [
+                ("content-type", "application/json"),
+                ("x-request-id", "req-mock"),
+            ],
             s.body.to_string(),
         )
             .into_response(),
