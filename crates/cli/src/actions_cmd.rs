@@ -319,3 +319,119 @@ fn print_json(value: &Value) {
     };
     println!("{}", text.unwrap_or_default());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: ActionsCommand,
+    }
+
+    fn parse(args: &[&str]) -> ActionsCommand {
+        Cli::try_parse_from(std::iter::once("brickwire").chain(args.iter().copied()))
+            .unwrap()
+            .command
+    }
+
+    #[test]
+    fn the_subcommands_parse() {
+        let ActionsCommand::Run(run) = parse(&[
+            "run",
+            "get-cluster-info",
+            "--input",
+            "{\"cluster_id\":\"c\"}",
+            "--host",
+            "https://h",
+            "--token",
+            "t",
+        ]) else {
+            panic!("expected run");
+        };
+        assert_eq!(run.id, "get-cluster-info");
+        assert_eq!(run.connection.host.as_deref(), Some("https://h"));
+        let ActionsCommand::Actions(a) = parse(&["actions", "--group", "sql", "-o", "json"]) else {
+            panic!("expected actions");
+        };
+        assert_eq!(a.output, OutputFormat::Json);
+        assert!(matches!(
+            parse(&["actions", "show", "query-catalogs"]),
+            ActionsCommand::Actions(ActionsArgs {
+                show: Some(ActionsShow::Show { .. }),
+                ..
+            })
+        ));
+        let ActionsCommand::Api(api) = parse(&[
+            "api",
+            "get",
+            "/api/2.1/clusters/list?a=1",
+            "-q",
+            "b=2",
+            "--paginate",
+        ]) else {
+            panic!("expected api");
+        };
+        assert!(api.paginate);
+    }
+
+    #[test]
+    fn query_strings_and_repeated_keys_become_json() {
+        let mut q = parse_query_string("a=1&tags=x&tags=y%20z");
+        push_query(&mut q, "tags", "w");
+        assert_eq!(
+            Value::Object(q),
+            json!({"a": "1", "tags": ["x", "y z", "w"]})
+        );
+    }
+
+    #[test]
+    fn inputs_are_inline_json_or_files() {
+        assert_eq!(
+            read_json("{\"a\":1}", "--input").ok(),
+            Some(json!({"a": 1}))
+        );
+        let dir = std::env::temp_dir().join(format!("bw-actions-{}", std::process::id()));
+        std::fs::write(&dir, "{\"b\": 2}").unwrap();
+        let from_file = read_json(&format!("@{}", dir.display()), "--input").ok();
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(from_file, Some(json!({"b": 2})));
+        assert!(read_json("{bad", "--input").is_err());
+        assert!(read_json("@/nonexistent/file.json", "--input").is_err());
+    }
+
+    #[tokio::test]
+    async fn usage_errors_exit_2_and_action_errors_exit_1() {
+        let connection = || ConnectionArgs {
+            host: Some("http://127.0.0.1:9".into()),
+            token: Some("t".into()),
+        };
+        let unknown = ActionsCommand::Run(RunArgs {
+            id: "no-such-action".into(),
+            input: "{}".into(),
+            connection: connection(),
+        });
+        assert_eq!(run(unknown).await, ExitCode::from(2));
+        // invalid input is an action error, reported before any connection is made
+        let invalid = ActionsCommand::Run(RunArgs {
+            id: "get-cluster-info".into(),
+            input: "{}".into(),
+            connection: ConnectionArgs {
+                host: None,
+                token: None,
+            },
+        });
+        assert_eq!(run(invalid).await, ExitCode::from(1));
+        let no_host = ActionsCommand::Run(RunArgs {
+            id: "get-cluster-info".into(),
+            input: "{\"cluster_id\": \"c\"}".into(),
+            connection: ConnectionArgs {
+                host: None,
+                token: Some("t".into()),
+            },
+        });
+        assert_eq!(run(no_host).await, ExitCode::from(2));
+    }
+}
