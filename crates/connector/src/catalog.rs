@@ -192,7 +192,9 @@ impl Action {
         F: Fn(Client, I) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Value, RunError>> + Send + 'static,
     {
-        let input_schema = input_schema_for::<I>();
+        let mut input_schema = input_schema_for::<I>();
+        // the derived title is a Rust type name; the action's title means more to a reader
+        input_schema["title"] = Value::String(format!("{title} input"));
         let validator = jsonschema::validator_for(&input_schema)
             .unwrap_or_else(|e| panic!("the input schema of `{title}` does not compile: {e}"));
         let run = Arc::new(run);

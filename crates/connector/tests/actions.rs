@@ -1053,3 +1053,26 @@ async fn workspace_import_and_export() {
         vec![("path", "/Users/a/n"), ("format", "SOURCE")]
     );
 }
+
+#[tokio::test]
+async fn a_wait_that_runs_out_is_a_timeout_naming_the_statement() {
+    let mock = Mock::start().await;
+    let running = json!({"statement_id": "s9", "status": {"state": "RUNNING"}});
+    mock.on("POST", "/api/2.0/sql/statements", 200, running.clone());
+    for _ in 0..5 {
+        mock.on("GET", "/api/2.0/sql/statements/s9", 200, running.clone());
+    }
+    let e = run_action(
+        &mock.client(),
+        "execute-statement",
+        json!({"statement": "SELECT 1", "warehouse_id": "w1", "timeout_seconds": 1}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Timeout, "{e:?}");
+    assert!(
+        e.message.contains("s9") && e.message.contains("retrieve-statement"),
+        "{}",
+        e.message
+    );
+}

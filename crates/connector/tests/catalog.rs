@@ -193,6 +193,7 @@ fn every_schema_is_valid_json_schema_and_every_example_validates() {
             a.id()
         );
         assert_eq!(schema["type"], "object", "{}", a.id());
+        assert_eq!(schema["title"], format!("{} input", a.title()));
         if let Err(e) = a.validate(a.example()) {
             panic!("{}: the example does not validate: {e}", a.id());
         }
