@@ -1,5 +1,6 @@
 //! The `brickwire` command line: the demo, the emulator; actions, the service and sync follow.
 
+mod actions_cmd;
 mod demo;
 
 use std::net::SocketAddr;
@@ -15,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Actions(actions_cmd::ActionsCommand),
     /// Tour a Databricks workspace on the embedded emulator and print a summary.
     Demo,
     /// Serve a local emulator of a Databricks workspace until interrupted.
@@ -39,6 +42,7 @@ async fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Actions(command) => return actions_cmd::run(command).await,
         Command::Demo => {
             if let Err(e) = demo::run().await {
                 eprintln!("error: the demo failed: {e}");
