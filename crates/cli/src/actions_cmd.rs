@@ -397,6 +397,7 @@ mod tests {
         let connection = || ConnectionArgs {
             host: Some("http://127.0.0.1:9".into()),
             token: Some("t".into()),
+            profile: None,
         };
         let unknown = ActionsCommand::Run(RunArgs {
             id: "no-such-action".into(),
@@ -411,6 +412,7 @@ mod tests {
             connection: ConnectionArgs {
                 host: None,
                 token: None,
+                profile: None,
             },
         });
         assert_eq!(run(invalid).await, ExitCode::from(1));
@@ -420,6 +422,7 @@ mod tests {
             connection: ConnectionArgs {
                 host: None,
                 token: Some("t".into()),
+                profile: None,
             },
         });
         assert_eq!(run(no_host).await, ExitCode::from(2));
