@@ -1,6 +1,7 @@
 //! The `brickwire` command line: the demo, the emulator; actions, the service and sync follow.
 
 mod demo;
+mod sql_cmd;
 
 use std::net::SocketAddr;
 
@@ -26,6 +27,8 @@ enum Command {
         #[arg(long, default_value = brickwire_emulator::DEFAULT_TOKEN)]
         token: String,
     },
+    /// Run a SQL statement on a warehouse and stream its whole result (csv, json, ndjson, arrow).
+    Sql(sql_cmd::SqlArgs),
 }
 
 #[tokio::main]
@@ -42,6 +45,7 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(1);
             }
         }
+        Command::Sql(args) => return sql_cmd::run(args).await,
         Command::Emulator { listen, token } => {
             let options = brickwire_emulator::EmulatorOptions { listen, token };
             let emulator = match brickwire_emulator::Emulator::start(options).await {
