@@ -432,7 +432,7 @@ where
 }
 
 /// The HTTP client for pre-signed links: no credentials, no cookies, bounded timeouts.
-fn link_client() -> Result<reqwest::Client, SqlError> {
+pub fn link_client() -> Result<reqwest::Client, SqlError> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(30))
         .read_timeout(Duration::from_secs(120))
@@ -450,8 +450,9 @@ enum Download {
     Transient(String),
 }
 
-/// Downloads and decodes chunk `index`, refreshing its link when refused.
-async fn fetch_chunk(
+/// Downloads and decodes chunk `index` of a succeeded statement, starting with `link` if
+/// given; when a link is refused (expired) a fresh one is requested from the workspace.
+pub async fn fetch_chunk(
     client: &Client,
     http: &reqwest::Client,
     statement_id: &str,
