@@ -34,7 +34,8 @@ SQL="SELECT id, id * 2 AS d, CAST(id AS STRING) AS s FROM range($ROWS)"
 
 # Prints "wall_seconds max_rss_mib" of the command it is given.
 measure() {
-  /usr/bin/time -v "$@" 2>"$OUT_DIR/time.txt" >/dev/null || { cat "$OUT_DIR/time.txt" >&2; exit 1; }
+  /usr/bin/time -v -o "$OUT_DIR/time.txt" "$@" 2>"$OUT_DIR/cmd.err" >/dev/null \
+    || { cat "$OUT_DIR/cmd.err" "$OUT_DIR/time.txt" >&2; exit 1; }
   awk -F': ' '
     /Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i] }
     /Maximum resident set size/ { rss = $2 / 1024 }
@@ -52,7 +53,7 @@ for run in $(seq "$RUNS"); do
     printf '%-34s %8s %10s\n' "brickwire sql --format $format" $r
   done
   r=$(measure "$PYTHON" "$ROOT/scripts/bench_sql_sdk.py" "$HOST" "$TOKEN" bench "$SQL" "$OUT_DIR/sdk.csv")
-  printf '%-34s %8s %10s\n' "python sdk (EXTERNAL_LINKS, CSV)" $r
+  printf '%-34s %8s %10s   (%s)\n' "python sdk (EXTERNAL_LINKS, CSV)" $r "$(cat "$OUT_DIR/cmd.err")"
 done
 
 # Both clients must have produced the same rows (engine order may differ: compare sorted).

@@ -19,6 +19,7 @@ from databricks.sdk.service.sql import Disposition, Format, StatementState
 
 def main() -> int:
     host, token, warehouse_id, statement, output = sys.argv[1:6]
+    started = time.monotonic()
     w = WorkspaceClient(host=host, token=token)
     response = w.statement_execution.execute_statement(
         statement=statement,
@@ -50,7 +51,8 @@ def main() -> int:
             if next_index is None:
                 break
             chunk = w.statement_execution.get_statement_result_chunk_n(statement_id, next_index)
-    print(f"{rows} rows", file=sys.stderr)
+    loop = time.monotonic() - started
+    print(f"{rows} rows; {loop:.2f} s after imports", file=sys.stderr)
     return 0
 
 

@@ -272,6 +272,8 @@ where
     W: Write + Send + 'static,
 {
     let mut interrupt = pin!(interrupt);
+    progress.set_message("running the statement");
+    progress.enable_steady_tick(Duration::from_millis(120));
     let statements = client.statements();
     let request = ExecuteStatementRequest {
         statement: query.statement.clone(),
@@ -360,11 +362,19 @@ where
         .iter()
         .filter_map(|c| Some((c.chunk_index?, c.row_count?)))
         .collect();
+    let total_rows = manifest
+        .total_row_count
+        .map(|n| format!("/{n}"))
+        .unwrap_or_default();
     progress.set_length(total_chunks as u64);
+    progress.set_position(0);
     progress.set_style(
-        ProgressStyle::with_template("{spinner} {pos}/{len} chunks, {msg} [{elapsed_precise}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} chunks, {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    progress.set_message(format!("0{total_rows} rows"));
     let mut first_links: HashMap<i64, ExternalLink> = finished
         .result
         .map(|r| r.external_links)
@@ -374,7 +384,7 @@ where
         .collect();
 
     let fallback_schema = Arc::new(manifest_schema(&manifest));
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<RecordBatch>>(WRITER_QUEUE);
+    let (tx, rx) = tokio::sync::mpsc::channel::<ToWriter>(WRITER_QUEUE);
     let format = query.format;
     let writer = std::thread::spawn(move || write_all(rx, out, format, fallback_schema));
 
@@ -405,15 +415,19 @@ where
             )));
             break;
         }
-        if tx.send(batches).await.is_err() {
+        if tx.send(ToWriter::Batches(batches)).await.is_err() {
             break; // the writer stopped: its error is reported below
         }
         rows += n;
         done += 1;
         progress.inc(1);
-        progress.set_message(format!("{rows} rows"));
+        progress.set_message(format!("{rows}{total_rows} rows"));
     }
     drop(chunks);
+    if failure.is_none() {
+        // Only a complete result gets its trailer (`]`, the Arrow end-of-stream marker).
+        let _ = tx.send(ToWriter::Finish).await;
+    }
     drop(tx);
     let written = tokio::task::spawn_blocking(move || writer.join())
         .await
@@ -571,9 +585,18 @@ fn manifest_schema(manifest: &ResultManifest) -> Schema {
     )
 }
 
-/// The writer thread: encodes batches as they arrive, in order, then finishes the output.
+/// What the download loop hands the writer thread.
+enum ToWriter {
+    /// The next chunk's rows, in order.
+    Batches(Vec<RecordBatch>),
+    /// Every chunk was sent: end the output properly.
+    Finish,
+}
+
+/// The writer thread: encodes batches as they arrive, in order, and finishes the output only
+/// when told the result is complete (a failed download leaves it visibly cut short).
 fn write_all<W: Write>(
-    mut rx: tokio::sync::mpsc::Receiver<Vec<RecordBatch>>,
+    mut rx: tokio::sync::mpsc::Receiver<ToWriter>,
     out: W,
     format: OutputFormat,
     fallback_schema: SchemaRef,
@@ -581,7 +604,15 @@ fn write_all<W: Write>(
     let out = io::BufWriter::with_capacity(1 << 20, out);
     let mut encoder: Option<Encoder<io::BufWriter<W>>> = None;
     let mut out = Some(out);
-    while let Some(batches) = rx.blocking_recv() {
+    let mut complete = false;
+    while let Some(message) = rx.blocking_recv() {
+        let batches = match message {
+            ToWriter::Batches(batches) => batches,
+            ToWriter::Finish => {
+                complete = true;
+                break;
+            }
+        };
         for batch in batches {
             if encoder.is_none() {
                 let w = out.take().expect("the output is taken once");
@@ -593,6 +624,13 @@ fn write_all<W: Write>(
                 .write(&batch)
                 .map_err(output_error)?;
         }
+    }
+    if !complete {
+        return match (encoder, out) {
+            (Some(e), _) => e.flush(),
+            (None, Some(mut w)) => w.flush().map_err(output_error),
+            (None, None) => Ok(()),
+        };
     }
     let encoder = match encoder {
         Some(e) => e,
@@ -638,6 +676,17 @@ impl<W: Write> Encoder<W> {
             Encoder::Ndjson(w) => w.write(batch),
             Encoder::Arrow(w) => w.write(batch),
         }
+    }
+
+    /// Pushes out what was written so far, without ending the output.
+    fn flush(self) -> Result<(), SqlError> {
+        let mut out = match self {
+            Encoder::Csv(w) => w.out,
+            Encoder::Json(w) => w.into_inner(),
+            Encoder::Ndjson(w) => w.into_inner(),
+            Encoder::Arrow(mut w) => return w.get_mut().flush().map_err(output_error),
+        };
+        out.flush().map_err(output_error)
     }
 
     fn finish(self) -> Result<(), SqlError> {
@@ -786,6 +835,50 @@ mod tests {
                 .unwrap();
             assert_eq!(String::from_utf8(out).unwrap(), want, "{format:?}");
         }
+    }
+
+    /// A `Write` the test can read after the writer thread consumed it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn written(format: OutputFormat, finish: bool) -> Vec<u8> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.try_send(ToWriter::Batches(vec![sample()])).unwrap();
+        if finish {
+            tx.try_send(ToWriter::Finish).unwrap();
+        }
+        drop(tx);
+        let out = Shared::default();
+        write_all(rx, out.clone(), format, sample().schema()).unwrap();
+        out.0.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn only_a_complete_result_gets_its_trailer() {
+        let whole = String::from_utf8(written(OutputFormat::Json, true)).unwrap();
+        assert!(whole.ends_with("]\n"), "{whole}");
+        let cut = String::from_utf8(written(OutputFormat::Json, false)).unwrap();
+        assert!(cut.starts_with("[{\"n\":1") && !cut.contains(']'), "{cut}");
+
+        let whole = written(OutputFormat::Arrow, true);
+        let rows: usize = StreamReader::try_new(io::Cursor::new(whole), None)
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        assert_eq!(rows, 3);
+        let cut = written(OutputFormat::Arrow, false);
+        let eos = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+        assert!(!cut.ends_with(&eos), "no end-of-stream marker");
     }
 
     #[test]
