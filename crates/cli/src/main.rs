@@ -2,6 +2,7 @@
 
 mod actions_cmd;
 mod demo;
+mod sql_cmd;
 
 use std::net::SocketAddr;
 
@@ -32,6 +33,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         state_dir: Option<std::path::PathBuf>,
     },
+    /// Run a SQL statement on a warehouse and stream its whole result (csv, json, ndjson, arrow).
+    Sql(sql_cmd::SqlArgs),
 }
 
 #[tokio::main]
@@ -49,6 +52,7 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(1);
             }
         }
+        Command::Sql(args) => return sql_cmd::run(args).await,
         Command::Emulator {
             listen,
             token,

@@ -1,0 +1,909 @@
+//! `brickwire sql "STATEMENT" --warehouse ID`: runs one SQL statement and streams its whole
+//! result to a file or stdout as CSV, a JSON array, NDJSON or one Arrow IPC stream.
+//!
+//! How it works, and why:
+//! - The statement is submitted with `disposition = EXTERNAL_LINKS` and always
+//!   `format = ARROW_STREAM`, whatever the output format. Arrow is the most compact encoding
+//!   Databricks offers (integers travel as 8 bytes, not as decimal text), it carries the column
+//!   types (so JSON output has real numbers and booleans) and keeps NULL apart from the empty
+//!   string, and every chunk is a self-describing IPC stream, so there is one decode path and no
+//!   per-chunk CSV header to guess about. Conversion to the output format is cheap next to the
+//!   download and runs on its own thread.
+//! - It is submitted with `wait_timeout = 0s` (so the statement id is known at once and Ctrl-C
+//!   can always cancel it), then polled until terminal with short, growing delays.
+//! - Chunks are downloaded concurrently (at most `--concurrency` in flight, in order of index)
+//!   and handed to the writer thread strictly in order through a small bounded channel, so
+//!   memory holds at most about `concurrency + 2` chunks, never the whole result.
+//! - External links are pre-signed: they are fetched WITHOUT the workspace credentials, with the
+//!   `http_headers` the link lists. A link that is refused (expired) is replaced by a fresh one
+//!   from `GET .../result/chunks/{N}` and fetched again.
+//! - Exit codes: 0 success, 1 the statement failed (Databricks' message on stderr) or any other
+//!   runtime error, 2 usage errors (missing warehouse or credentials), 130 interrupted.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::pin::pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::ipc::reader::StreamReader;
+use arrow::ipc::writer::StreamWriter;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use brickwire_api::SecretString;
+use brickwire_api::statements::{
+    Disposition, ExecuteStatementRequest, ExternalLink, Format, OnWaitTimeout, ResultManifest,
+    StatementResponse, StatementState,
+};
+use brickwire_client::waiter::WaitOptions;
+use brickwire_client::{Client, Config};
+use bytes::Bytes;
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Default number of chunk downloads in flight.
+pub const DEFAULT_CONCURRENCY: usize = 6;
+
+/// How often a link may be refreshed or a download retried before giving up on a chunk.
+const MAX_CHUNK_ATTEMPTS: u32 = 5;
+
+/// Chunks decoded and waiting for the writer thread, beyond the downloads in flight.
+const WRITER_QUEUE: usize = 2;
+
+/// The output encodings of `brickwire sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// CSV with one header row; NULL is an empty field, the empty string is `""`.
+    Csv,
+    /// One JSON array of objects, one per row (NULL as `null`).
+    Json,
+    /// One JSON object per line (NULL as `null`).
+    Ndjson,
+    /// One Arrow IPC stream.
+    Arrow,
+}
+
+/// The arguments of `brickwire sql`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SqlArgs {
+    /// The SQL statement to run.
+    pub statement: String,
+    /// The SQL warehouse to run it on (default: DATABRICKS_WAREHOUSE_ID or the profile's
+    /// warehouse_id).
+    #[arg(long)]
+    pub warehouse: Option<String>,
+    /// Output encoding.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: OutputFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Workspace URL (default: DATABRICKS_HOST or the profile).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Personal access token (default: DATABRICKS_TOKEN or the profile).
+    #[arg(long, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Profile of ~/.databrickscfg to use.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Result chunks downloaded at the same time.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
+    pub concurrency: usize,
+    /// Give up waiting for the statement after this many seconds.
+    #[arg(long, default_value_t = 24 * 60 * 60)]
+    pub timeout_seconds: u64,
+}
+
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n @ 1..=64) => Ok(n),
+        _ => Err("must be a whole number from 1 to 64".to_owned()),
+    }
+}
+
+/// Why `brickwire sql` stopped without a complete result.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// The command line or configuration is unusable (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The statement ended FAILED, CANCELED or CLOSED; `message` is Databricks' own (exit 1).
+    #[error("statement {statement_id} {state}: {message}")]
+    Statement {
+        /// The statement id.
+        statement_id: String,
+        /// The terminal state reached.
+        state: String,
+        /// Databricks' error message.
+        message: String,
+        /// Databricks' `error_code`, if any.
+        error_code: Option<String>,
+    },
+    /// Interrupted; the statement (if it was submitted) was asked to cancel (exit 130).
+    #[error("interrupted; statement {} canceled", statement_id.as_deref().unwrap_or("(not yet submitted)"))]
+    Interrupted {
+        /// The statement that was canceled, if it had an id yet.
+        statement_id: Option<String>,
+    },
+    /// A request to the workspace failed (exit 1).
+    #[error(transparent)]
+    Client(#[from] brickwire_client::Error),
+    /// A chunk could not be downloaded or decoded, or the output not written (exit 1).
+    #[error("{0}")]
+    Result(String),
+}
+
+impl SqlError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SqlError::Usage(_) => 2,
+            SqlError::Client(brickwire_client::Error::Config(_)) => 2,
+            SqlError::Interrupted { .. } => 130,
+            _ => 1,
+        }
+    }
+}
+
+fn output_error(e: impl std::fmt::Display) -> SqlError {
+    SqlError::Result(format!("cannot write the output: {e}"))
+}
+
+/// What was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The statement id.
+    pub statement_id: String,
+    /// Rows written.
+    pub rows: u64,
+    /// Result chunks fetched.
+    pub chunks: u64,
+    /// Whether Databricks truncated the result (row or byte limit).
+    pub truncated: bool,
+}
+
+/// A statement to run and how to deliver its result.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// SQL text.
+    pub statement: String,
+    /// Warehouse id.
+    pub warehouse_id: String,
+    /// Output encoding.
+    pub format: OutputFormat,
+    /// Chunk downloads in flight (at least 1).
+    pub concurrency: usize,
+    /// How long to wait for the statement to finish.
+    pub timeout: Duration,
+}
+
+/// Runs `brickwire sql` with real stdout/stderr and Ctrl-C; returns the exit code.
+pub async fn run(args: SqlArgs) -> ExitCode {
+    match run_args(args).await {
+        Ok(summary) => {
+            if summary.truncated {
+                eprintln!("warning: Databricks truncated the result (row or byte limit)");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn run_args(args: SqlArgs) -> Result<Summary, SqlError> {
+    let config = Config {
+        host: args.host.clone(),
+        token: args.token.clone().map(SecretString::from),
+        profile: args.profile.clone(),
+        ..Config::default()
+    };
+    let resolved = config
+        .resolve()
+        .map_err(|e| SqlError::Usage(e.to_string()))?;
+    let warehouse_id = args
+        .warehouse
+        .clone()
+        .or_else(|| resolved.warehouse_id.clone())
+        .filter(|w| !w.trim().is_empty())
+        .ok_or_else(|| {
+            SqlError::Usage(
+                "no warehouse: pass --warehouse ID (or set DATABRICKS_WAREHOUSE_ID)".to_owned(),
+            )
+        })?;
+    let client = resolved
+        .client()
+        .map_err(|e| SqlError::Usage(e.to_string()))?;
+    let query = Query {
+        statement: args.statement.clone(),
+        warehouse_id,
+        format: args.format,
+        concurrency: args.concurrency,
+        timeout: Duration::from_secs(args.timeout_seconds),
+    };
+    let progress = if io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    let interrupt = async {
+        // If the handler cannot be installed, never interrupt rather than at once.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| SqlError::Usage(format!("cannot create {}: {e}", path.display())))?;
+            let outcome = execute(&client, &query, file, progress, interrupt).await;
+            if outcome.is_err() {
+                // A half-written result must not pass for a whole one.
+                let _ = std::fs::remove_file(path);
+            }
+            outcome
+        }
+        None => execute(&client, &query, io::stdout(), progress, interrupt).await,
+    }
+}
+
+/// Runs `query` on the workspace of `client` and writes its whole result to `out`.
+///
+/// `progress` is advanced per chunk (use [`ProgressBar::hidden`] for none). When `interrupt`
+/// completes first, the statement is canceled on the server and [`SqlError::Interrupted`]
+/// returned.
+pub async fn execute<W>(
+    client: &Client,
+    query: &Query,
+    out: W,
+    progress: ProgressBar,
+    interrupt: impl Future<Output = ()>,
+) -> Result<Summary, SqlError>
+where
+    W: Write + Send + 'static,
+{
+    let mut interrupt = pin!(interrupt);
+    progress.set_message("running the statement");
+    progress.enable_steady_tick(Duration::from_millis(120));
+    let statements = client.statements();
+    let request = ExecuteStatementRequest {
+        statement: query.statement.clone(),
+        warehouse_id: query.warehouse_id.clone(),
+        disposition: Some(Disposition::ExternalLinks),
+        format: Some(Format::ArrowStream),
+        wait_timeout: Some("0s".to_owned()),
+        on_wait_timeout: Some(OnWaitTimeout::Continue),
+        ..ExecuteStatementRequest::default()
+    };
+    let submitted = tokio::select! {
+        r = statements.execute(&request) => r?,
+        () = &mut interrupt => return Err(SqlError::Interrupted { statement_id: None }),
+    };
+    let statement_id = submitted
+        .statement_id
+        .clone()
+        .ok_or_else(|| SqlError::Result("Databricks returned no statement_id".to_owned()))?;
+    let work = async {
+        let finished = if submitted.state().is_some_and(StatementState::is_terminal) {
+            submitted
+        } else {
+            statements
+                .wait_terminal(&statement_id, &poll_options(query.timeout))
+                .await?
+        };
+        deliver(client, query, &statement_id, finished, out, &progress).await
+    };
+    let outcome = tokio::select! {
+        r = work => r,
+        () = &mut interrupt => {
+            progress.abandon();
+            if let Err(e) = statements.cancel(&statement_id).await {
+                eprintln!("warning: could not cancel statement {statement_id}: {e}");
+            }
+            return Err(SqlError::Interrupted { statement_id: Some(statement_id) });
+        }
+    };
+    progress.finish_and_clear();
+    outcome
+}
+
+/// Polls quickly at first (short statements), then every second at most.
+fn poll_options(timeout: Duration) -> WaitOptions {
+    WaitOptions {
+        timeout,
+        min_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
+        jitter: Duration::from_millis(50),
+        seed: None,
+    }
+}
+
+/// Checks the terminal state, then downloads and writes every chunk in order.
+async fn deliver<W>(
+    client: &Client,
+    query: &Query,
+    statement_id: &str,
+    finished: StatementResponse,
+    out: W,
+    progress: &ProgressBar,
+) -> Result<Summary, SqlError>
+where
+    W: Write + Send + 'static,
+{
+    let state = finished.state().cloned();
+    if state != Some(StatementState::Succeeded) {
+        let status = finished.status.clone().unwrap_or_default();
+        let error = status.error.unwrap_or_default();
+        return Err(SqlError::Statement {
+            statement_id: statement_id.to_owned(),
+            state: state.map_or_else(|| "UNKNOWN".to_owned(), |s| s.as_str().to_owned()),
+            message: error
+                .message
+                .unwrap_or_else(|| "no error message was given".to_owned()),
+            error_code: error.error_code,
+        });
+    }
+    let manifest = finished.manifest.clone().unwrap_or_default();
+    let total_chunks = manifest
+        .total_chunk_count
+        .unwrap_or(manifest.chunks.len() as i64)
+        .max(0);
+    let expected_rows: HashMap<i64, i64> = manifest
+        .chunks
+        .iter()
+        .filter_map(|c| Some((c.chunk_index?, c.row_count?)))
+        .collect();
+    let total_rows = manifest
+        .total_row_count
+        .map(|n| format!("/{n}"))
+        .unwrap_or_default();
+    progress.set_length(total_chunks as u64);
+    progress.set_position(0);
+    progress.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} chunks, {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    progress.set_message(format!("0{total_rows} rows"));
+    let mut first_links: HashMap<i64, ExternalLink> = finished
+        .result
+        .map(|r| r.external_links)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|l| Some((l.chunk_index?, l)))
+        .collect();
+
+    let fallback_schema = Arc::new(manifest_schema(&manifest));
+    let (tx, rx) = tokio::sync::mpsc::channel::<ToWriter>(WRITER_QUEUE);
+    let format = query.format;
+    let writer = std::thread::spawn(move || write_all(rx, out, format, fallback_schema));
+
+    let http = link_client()?;
+    let mut chunks = futures::stream::iter(0..total_chunks)
+        .map(|index| {
+            let link = first_links.remove(&index);
+            fetch_chunk(client, &http, statement_id, index, link)
+        })
+        .buffered(query.concurrency.max(1));
+    let mut rows: u64 = 0;
+    let mut done: u64 = 0;
+    let mut failure = None;
+    while let Some(next) = chunks.next().await {
+        let (index, batches) = match next {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        let n: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        if let Some(&want) = expected_rows.get(&index)
+            && want as u64 != n
+        {
+            failure = Some(SqlError::Result(format!(
+                "chunk {index} has {n} rows; the manifest promised {want}"
+            )));
+            break;
+        }
+        if tx.send(ToWriter::Batches(batches)).await.is_err() {
+            break; // the writer stopped: its error is reported below
+        }
+        rows += n;
+        done += 1;
+        progress.inc(1);
+        progress.set_message(format!("{rows}{total_rows} rows"));
+    }
+    drop(chunks);
+    if failure.is_none() {
+        // Only a complete result gets its trailer (`]`, the Arrow end-of-stream marker).
+        let _ = tx.send(ToWriter::Finish).await;
+    }
+    drop(tx);
+    let written = tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .map_err(|e| SqlError::Result(format!("the writer thread failed: {e}")))?
+        .map_err(|_| SqlError::Result("the writer thread panicked".to_owned()))?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    written?;
+    Ok(Summary {
+        statement_id: statement_id.to_owned(),
+        rows,
+        chunks: done,
+        truncated: manifest.truncated.unwrap_or(false),
+    })
+}
+
+/// The HTTP client for pre-signed links: no credentials, no cookies, bounded timeouts.
+pub fn link_client() -> Result<reqwest::Client, SqlError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(120))
+        .user_agent(brickwire_client::client::user_agent())
+        .build()
+        .map_err(|e| SqlError::Result(format!("cannot build the download client: {e}")))
+}
+
+/// How one download attempt went.
+enum Download {
+    Done(Bytes),
+    /// Refused (403 and friends): the link has expired or is no longer valid; get a new one.
+    Refused(u16),
+    /// A transport error or a server-side failure worth another try.
+    Transient(String),
+}
+
+/// Downloads and decodes chunk `index` of a succeeded statement, starting with `link` if
+/// given; when a link is refused (expired) a fresh one is requested from the workspace.
+pub async fn fetch_chunk(
+    client: &Client,
+    http: &reqwest::Client,
+    statement_id: &str,
+    index: i64,
+    mut link: Option<ExternalLink>,
+) -> Result<(i64, Vec<RecordBatch>), SqlError> {
+    let mut last = String::new();
+    for attempt in 1..=MAX_CHUNK_ATTEMPTS {
+        let current = match link.take() {
+            Some(l) => l,
+            None => fresh_link(client, statement_id, index).await?,
+        };
+        match download(http, &current).await {
+            Download::Done(body) => {
+                let batches = decode(body).map_err(|e| {
+                    SqlError::Result(format!("chunk {index} is not a valid Arrow stream: {e}"))
+                })?;
+                return Ok((index, batches));
+            }
+            Download::Refused(status) => {
+                tracing::debug!(index, status, "external link refused; fetching a fresh one");
+                last = format!("the link was refused with HTTP {status}");
+            }
+            Download::Transient(why) => {
+                tracing::debug!(index, attempt, why, "chunk download failed; retrying");
+                last = why;
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+        }
+    }
+    Err(SqlError::Result(format!(
+        "chunk {index} could not be downloaded after {MAX_CHUNK_ATTEMPTS} attempts: {last}"
+    )))
+}
+
+/// A new external link for chunk `index` (`GET .../result/chunks/{index}`).
+async fn fresh_link(
+    client: &Client,
+    statement_id: &str,
+    index: i64,
+) -> Result<ExternalLink, SqlError> {
+    let data = client.statements().get_chunk(statement_id, index).await?;
+    let links = data.external_links;
+    let position = links
+        .iter()
+        .position(|l| l.chunk_index == Some(index))
+        .or((!links.is_empty()).then_some(0));
+    position
+        .map(|p| links.into_iter().nth(p).expect("position is in range"))
+        .ok_or_else(|| SqlError::Result(format!("chunk {index} came back without a link")))
+}
+
+async fn download(http: &reqwest::Client, link: &ExternalLink) -> Download {
+    let Some(url) = link.external_link.as_deref() else {
+        return Download::Refused(0);
+    };
+    let mut request = http.get(url);
+    for (name, value) in &link.http_headers {
+        if !name.eq_ignore_ascii_case("authorization") {
+            request = request.header(name, value);
+        }
+    }
+    // Never put the URL in a message: its query string is the signature.
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) => return Download::Transient(format!("transport error: {}", e.without_url())),
+    };
+    let status = response.status();
+    if status.is_server_error() || status.as_u16() == 429 {
+        return Download::Transient(format!("HTTP {status}"));
+    }
+    if !status.is_success() {
+        return Download::Refused(status.as_u16());
+    }
+    match response.bytes().await {
+        Ok(body) => Download::Done(body),
+        Err(e) => Download::Transient(format!("body cut short: {}", e.without_url())),
+    }
+}
+
+fn decode(body: Bytes) -> Result<Vec<RecordBatch>, ArrowError> {
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    StreamReader::try_new(io::Cursor::new(body), None)?.collect()
+}
+
+/// An Arrow schema from the manifest, for a result with no chunk to take it from.
+fn manifest_schema(manifest: &ResultManifest) -> Schema {
+    let columns = manifest
+        .schema
+        .as_ref()
+        .map(|s| s.columns.as_slice())
+        .unwrap_or_default();
+    Schema::new(
+        columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let name = c.name.clone().unwrap_or_else(|| format!("_c{i}"));
+                let data_type = match c.type_name.as_deref().unwrap_or_default() {
+                    "BOOLEAN" => DataType::Boolean,
+                    "BYTE" | "TINYINT" => DataType::Int8,
+                    "SHORT" | "SMALLINT" => DataType::Int16,
+                    "INT" | "INTEGER" => DataType::Int32,
+                    "LONG" | "BIGINT" => DataType::Int64,
+                    "FLOAT" => DataType::Float32,
+                    "DOUBLE" => DataType::Float64,
+                    "DATE" => DataType::Date32,
+                    "BINARY" => DataType::Binary,
+                    _ => DataType::Utf8,
+                };
+                Field::new(name, data_type, true)
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// What the download loop hands the writer thread.
+enum ToWriter {
+    /// The next chunk's rows, in order.
+    Batches(Vec<RecordBatch>),
+    /// Every chunk was sent: end the output properly.
+    Finish,
+}
+
+/// The writer thread: encodes batches as they arrive, in order, and finishes the output only
+/// when told the result is complete (a failed download leaves it visibly cut short).
+fn write_all<W: Write>(
+    mut rx: tokio::sync::mpsc::Receiver<ToWriter>,
+    out: W,
+    format: OutputFormat,
+    fallback_schema: SchemaRef,
+) -> Result<(), SqlError> {
+    let out = io::BufWriter::with_capacity(1 << 20, out);
+    let mut encoder: Option<Encoder<io::BufWriter<W>>> = None;
+    let mut out = Some(out);
+    let mut complete = false;
+    while let Some(message) = rx.blocking_recv() {
+        let batches = match message {
+            ToWriter::Batches(batches) => batches,
+            ToWriter::Finish => {
+                complete = true;
+                break;
+            }
+        };
+        for batch in batches {
+            if encoder.is_none() {
+                let w = out.take().expect("the output is taken once");
+                encoder = Some(Encoder::new(format, w, batch.schema())?);
+            }
+            encoder
+                .as_mut()
+                .expect("set above")
+                .write(&batch)
+                .map_err(output_error)?;
+        }
+    }
+    if !complete {
+        return match (encoder, out) {
+            (Some(e), _) => e.flush(),
+            (None, Some(mut w)) => w.flush().map_err(output_error),
+            (None, None) => Ok(()),
+        };
+    }
+    let encoder = match encoder {
+        Some(e) => e,
+        None => Encoder::new(
+            format,
+            out.take().expect("the output is taken once"),
+            fallback_schema,
+        )?,
+    };
+    encoder.finish()
+}
+
+/// One output encoding over a writer.
+enum Encoder<W: Write> {
+    Csv(CsvEncoder<W>),
+    Json(arrow::json::Writer<W, arrow::json::writer::JsonArray>),
+    Ndjson(arrow::json::Writer<W, arrow::json::writer::LineDelimited>),
+    Arrow(StreamWriter<W>),
+}
+
+impl<W: Write> Encoder<W> {
+    fn new(format: OutputFormat, out: W, schema: SchemaRef) -> Result<Self, SqlError> {
+        let json = arrow::json::WriterBuilder::new().with_explicit_nulls(true);
+        Ok(match format {
+            OutputFormat::Csv => Encoder::Csv(CsvEncoder::new(out, &schema).map_err(output_error)?),
+            OutputFormat::Json => {
+                let mut w = json.build::<_, arrow::json::writer::JsonArray>(out);
+                // An empty result is still one (empty) JSON array.
+                w.write_batches(&[]).map_err(output_error)?;
+                Encoder::Json(w)
+            }
+            OutputFormat::Ndjson => Encoder::Ndjson(json.build(out)),
+            OutputFormat::Arrow => {
+                Encoder::Arrow(StreamWriter::try_new(out, &schema).map_err(output_error)?)
+            }
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        match self {
+            Encoder::Csv(w) => w.write(batch),
+            Encoder::Json(w) => w.write(batch),
+            Encoder::Ndjson(w) => w.write(batch),
+            Encoder::Arrow(w) => w.write(batch),
+        }
+    }
+
+    /// Pushes out what was written so far, without ending the output.
+    fn flush(self) -> Result<(), SqlError> {
+        let mut out = match self {
+            Encoder::Csv(w) => w.out,
+            Encoder::Json(w) => w.into_inner(),
+            Encoder::Ndjson(w) => w.into_inner(),
+            Encoder::Arrow(mut w) => return w.get_mut().flush().map_err(output_error),
+        };
+        out.flush().map_err(output_error)
+    }
+
+    fn finish(self) -> Result<(), SqlError> {
+        let mut out = match self {
+            Encoder::Csv(w) => w.out,
+            Encoder::Json(mut w) => {
+                w.finish().map_err(output_error)?;
+                let mut out = w.into_inner();
+                out.write_all(b"\n").map_err(output_error)?;
+                out
+            }
+            Encoder::Ndjson(mut w) => {
+                w.finish().map_err(output_error)?;
+                w.into_inner()
+            }
+            Encoder::Arrow(mut w) => {
+                w.finish().map_err(output_error)?;
+                w.into_inner().map_err(output_error)?
+            }
+        };
+        out.flush().map_err(output_error)
+    }
+}
+
+/// CSV in which NULL is an empty field and the empty string is `""` (as PostgreSQL's CSV
+/// does), so NULLs survive a round trip; other values are quoted only when they must be.
+struct CsvEncoder<W: Write> {
+    out: W,
+    line: String,
+    cell: String,
+}
+
+const CSV_OPTIONS: FormatOptions<'static> = FormatOptions::new()
+    .with_display_error(true)
+    .with_timestamp_format(Some("%Y-%m-%dT%H:%M:%S%.f"))
+    .with_timestamp_tz_format(Some("%Y-%m-%dT%H:%M:%S%.f%:z"));
+
+impl<W: Write> CsvEncoder<W> {
+    fn new(mut out: W, schema: &Schema) -> io::Result<Self> {
+        let mut line = String::new();
+        for (i, field) in schema.fields().iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            push_csv_cell(&mut line, field.name());
+        }
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+        line.clear();
+        Ok(Self {
+            out,
+            line,
+            cell: String::new(),
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        let columns: Vec<&dyn Array> = batch.columns().iter().map(|c| c.as_ref()).collect();
+        let formatters = columns
+            .iter()
+            .map(|c| ArrayFormatter::try_new(*c, &CSV_OPTIONS))
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in 0..batch.num_rows() {
+            for (i, (column, formatter)) in columns.iter().zip(&formatters).enumerate() {
+                if i > 0 {
+                    self.line.push(',');
+                }
+                if column.is_null(row) {
+                    continue;
+                }
+                self.cell.clear();
+                write!(self.cell, "{}", formatter.value(row))
+                    .map_err(|e| ArrowError::ComputeError(e.to_string()))?;
+                push_csv_cell(&mut self.line, &self.cell);
+            }
+            self.line.push('\n');
+            if self.line.len() >= 1 << 16 {
+                self.out.write_all(self.line.as_bytes())?;
+                self.line.clear();
+            }
+        }
+        self.out.write_all(self.line.as_bytes())?;
+        self.line.clear();
+        Ok(())
+    }
+}
+
+/// Appends one non-NULL CSV value, quoted when empty or when it holds `,`, `"`, CR or LF.
+fn push_csv_cell(line: &mut String, value: &str) {
+    if !value.is_empty() && !value.contains([',', '"', '\n', '\r']) {
+        line.push_str(value);
+        return;
+    }
+    line.push('"');
+    for c in value.chars() {
+        if c == '"' {
+            line.push('"');
+        }
+        line.push(c);
+    }
+    line.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+
+    fn sample() -> RecordBatch {
+        RecordBatch::try_from_iter([
+            (
+                "n",
+                Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])) as _,
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from(vec![Some("a,\"b\""), Some(""), None])) as _,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn csv_keeps_null_apart_from_empty_string_and_quotes_when_needed() {
+        let batch = sample();
+        let mut enc = CsvEncoder::new(Vec::new(), &batch.schema()).unwrap();
+        enc.write(&batch).unwrap();
+        assert_eq!(
+            String::from_utf8(enc.out).unwrap(),
+            "n,s\n1,\"a,\"\"b\"\"\"\n,\"\"\n3,\n"
+        );
+    }
+
+    #[test]
+    fn empty_results_still_have_a_shape() {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+        for (format, want) in [
+            (OutputFormat::Csv, "x\n"),
+            (OutputFormat::Json, "[]\n"),
+            (OutputFormat::Ndjson, ""),
+        ] {
+            let mut out = Vec::new();
+            Encoder::new(format, &mut out, schema.clone())
+                .unwrap()
+                .finish()
+                .unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{format:?}");
+        }
+    }
+
+    /// A `Write` the test can read after the writer thread consumed it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn written(format: OutputFormat, finish: bool) -> Vec<u8> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.try_send(ToWriter::Batches(vec![sample()])).unwrap();
+        if finish {
+            tx.try_send(ToWriter::Finish).unwrap();
+        }
+        drop(tx);
+        let out = Shared::default();
+        write_all(rx, out.clone(), format, sample().schema()).unwrap();
+        out.0.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn only_a_complete_result_gets_its_trailer() {
+        let whole = String::from_utf8(written(OutputFormat::Json, true)).unwrap();
+        assert!(whole.ends_with("]\n"), "{whole}");
+        let cut = String::from_utf8(written(OutputFormat::Json, false)).unwrap();
+        assert!(cut.starts_with("[{\"n\":1") && !cut.contains(']'), "{cut}");
+
+        let whole = written(OutputFormat::Arrow, true);
+        let rows: usize = StreamReader::try_new(io::Cursor::new(whole), None)
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        assert_eq!(rows, 3);
+        let cut = written(OutputFormat::Arrow, false);
+        let eos = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+        assert!(!cut.ends_with(&eos), "no end-of-stream marker");
+    }
+
+    #[test]
+    fn manifest_types_map_to_arrow() {
+        let manifest: ResultManifest = serde_json::from_value(serde_json::json!({
+            "schema": {"columns": [
+                {"name": "id", "type_name": "LONG"},
+                {"name": "s", "type_name": "STRING"},
+                {"type_name": "BOOLEAN"}
+            ]}
+        }))
+        .unwrap();
+        let schema = manifest_schema(&manifest);
+        let got: Vec<(String, DataType)> = schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("id".to_owned(), DataType::Int64),
+                ("s".to_owned(), DataType::Utf8),
+                ("_c2".to_owned(), DataType::Boolean),
+            ]
+        );
+    }
+}

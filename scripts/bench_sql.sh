@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Benchmark: `brickwire sql` against the Python SDK's execute-and-fetch-chunks loop, on the same
+# 3-column result of ROWS rows (default 1,000,000) served by a local brickwire emulator.
+# Measures wall time and peak RSS of each client with /usr/bin/time -v (Debian package `time`).
+#
+# Usage: scripts/bench_sql.sh [ROWS] [RUNS]
+# Env: CARGO_TARGET_DIR (default target), PROFILE (default bench-fast; `dev` for a debug build),
+#      PYTHON (default /work/main/.venv/bin/python), PORT (default 18766).
+set -euo pipefail
+
+ROWS=${1:-1000000}
+RUNS=${2:-3}
+PROFILE=${PROFILE:-bench-fast}
+PYTHON=${PYTHON:-/work/main/.venv/bin/python}
+PORT=${PORT:-18766}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT_DIR=$(mktemp -d)
+trap 'kill "$EMU_PID" 2>/dev/null || true; rm -rf "$OUT_DIR"' EXIT
+
+cargo build --quiet -p brickwire --profile "$PROFILE"
+case "$PROFILE" in dev) BIN=$TARGET/debug/brickwire ;; *) BIN=$TARGET/$PROFILE/brickwire ;; esac
+
+"$BIN" emulator --listen "127.0.0.1:$PORT" >"$OUT_DIR/emulator.log" 2>&1 &
+EMU_PID=$!
+HOST="http://127.0.0.1:$PORT"
+TOKEN=dapi-emulator
+for _ in $(seq 100); do
+  grep -q "emulator at" "$OUT_DIR/emulator.log" && break
+  sleep 0.1
+done
+
+SQL="SELECT id, id * 2 AS d, CAST(id AS STRING) AS s FROM range($ROWS)"
+
+# Prints "wall_seconds max_rss_mib" of the command it is given.
+measure() {
+  /usr/bin/time -v -o "$OUT_DIR/time.txt" "$@" 2>"$OUT_DIR/cmd.err" >/dev/null \
+    || { cat "$OUT_DIR/cmd.err" "$OUT_DIR/time.txt" >&2; exit 1; }
+  awk -F': ' '
+    /Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i] }
+    /Maximum resident set size/ { rss = $2 / 1024 }
+    END { printf "%.2f %.0f\n", s, rss }' "$OUT_DIR/time.txt"
+}
+
+echo "rows=$ROWS runs=$RUNS profile=$PROFILE cores=$(nproc) $(uname -m)"
+echo "statement: $SQL"
+printf '%-34s %8s %10s\n' client wall_s max_rss_MiB
+for run in $(seq "$RUNS"); do
+  for format in csv json ndjson arrow; do
+    [ "$format" = csv ] || [ "$run" = 1 ] || continue
+    r=$(measure env DATABRICKS_HOST="$HOST" DATABRICKS_TOKEN="$TOKEN" \
+      "$BIN" sql "$SQL" --warehouse bench --format "$format" --output "$OUT_DIR/bw.$format")
+    printf '%-34s %8s %10s\n' "brickwire sql --format $format" $r
+  done
+  r=$(measure "$PYTHON" "$ROOT/scripts/bench_sql_sdk.py" "$HOST" "$TOKEN" bench "$SQL" "$OUT_DIR/sdk.csv")
+  printf '%-34s %8s %10s   (%s)\n' "python sdk (EXTERNAL_LINKS, CSV)" $r "$(cat "$OUT_DIR/cmd.err")"
+done
+
+# Both clients must have produced the same rows (engine order may differ: compare sorted).
+bw=$(tail -n +2 "$OUT_DIR/bw.csv" | sort | md5sum)
+sdk=$(tail -n +2 "$OUT_DIR/sdk.csv" | sort | md5sum)
+lines=$(wc -l <"$OUT_DIR/bw.csv")
+[ "$bw" = "$sdk" ] && [ "$lines" = $((ROWS + 1)) ] || { echo "outputs differ!" >&2; exit 1; }
+echo "outputs identical: $((lines - 1)) rows"
