@@ -11,7 +11,7 @@ set -euo pipefail
 ROWS=${1:-1000000}
 RUNS=${2:-3}
 PROFILE=${PROFILE:-bench-fast}
-PYTHON=${PYTHON:-/work/main/.venv/bin/python}
+PYTHON=${PYTHON:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python}
 PORT=${PORT:-18766}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -29,6 +29,9 @@ for _ in $(seq 100); do
   grep -q "emulator at" "$OUT_DIR/emulator.log" && break
   sleep 0.1
 done
+
+# A running warehouse for the statements: the admin API's seed creates one.
+WAREHOUSE=$(curl -fsS -X POST "$HOST/_emulator/seed" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["warehouse_id"])')
 
 SQL="SELECT id, id * 2 AS d, CAST(id AS STRING) AS s FROM range($ROWS)"
 
@@ -49,10 +52,10 @@ for run in $(seq "$RUNS"); do
   for format in csv json ndjson arrow; do
     [ "$format" = csv ] || [ "$run" = 1 ] || continue
     r=$(measure env DATABRICKS_HOST="$HOST" DATABRICKS_TOKEN="$TOKEN" \
-      "$BIN" sql "$SQL" --warehouse bench --format "$format" --output "$OUT_DIR/bw.$format")
+      "$BIN" sql "$SQL" --warehouse "$WAREHOUSE" --format "$format" --output "$OUT_DIR/bw.$format")
     printf '%-34s %8s %10s\n' "brickwire sql --format $format" $r
   done
-  r=$(measure "$PYTHON" "$ROOT/scripts/bench_sql_sdk.py" "$HOST" "$TOKEN" bench "$SQL" "$OUT_DIR/sdk.csv")
+  r=$(measure "$PYTHON" "$ROOT/scripts/bench_sql_sdk.py" "$HOST" "$TOKEN" "$WAREHOUSE" "$SQL" "$OUT_DIR/sdk.csv")
   printf '%-34s %8s %10s   (%s)\n' "python sdk (EXTERNAL_LINKS, CSV)" $r "$(cat "$OUT_DIR/cmd.err")"
 done
 

@@ -57,10 +57,23 @@ fn client(emulator: &Emulator) -> Client {
     .unwrap()
 }
 
-fn query(sql: String, format: OutputFormat) -> Query {
+/// The id of a warehouse to run statements on (the admin API's seed creates one, once).
+async fn warehouse(emulator: &Emulator) -> String {
+    let seeded: Value = reqwest::Client::new()
+        .post(format!("{}/_emulator/seed", emulator.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    seeded["warehouse_id"].as_str().unwrap().to_owned()
+}
+
+async fn query(emulator: &Emulator, sql: String, format: OutputFormat) -> Query {
     Query {
         statement: sql,
-        warehouse_id: "any-warehouse".to_owned(),
+        warehouse_id: warehouse(emulator).await,
         format,
         concurrency: 8,
         timeout: Duration::from_secs(300),
@@ -89,7 +102,7 @@ async fn run(
     let out = Shared::default();
     let summary = sql_cmd::execute(
         &client(emulator),
-        &query(sql, format),
+        &query(emulator, sql, format).await,
         out.clone(),
         ProgressBar::hidden(),
         std::future::pending(),
@@ -216,7 +229,12 @@ async fn a_failed_statement_carries_the_databricks_message_and_exits_1() {
     let emulator = emulator(CHUNK_ROWS).await;
     let err = sql_cmd::execute(
         &client(&emulator),
-        &query("SELECT * FROM no_such_table".to_owned(), OutputFormat::Csv),
+        &query(
+            &emulator,
+            "SELECT * FROM no_such_table".to_owned(),
+            OutputFormat::Csv,
+        )
+        .await,
         Shared::default(),
         ProgressBar::hidden(),
         std::future::pending(),
@@ -252,12 +270,13 @@ async fn the_binary_exits_0_1_and_2() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("out.ndjson");
     let sql = statement(250);
+    let w = warehouse(&emulator).await;
     let ok = binary(
         &emulator,
         &[
             &sql,
             "--warehouse",
-            "w",
+            &w,
             "--format",
             "ndjson",
             "--output",
@@ -274,7 +293,7 @@ async fn the_binary_exits_0_1_and_2() {
 
     let failed = binary(
         &emulator,
-        &["SELECT * FROM no_such_table", "--warehouse", "w"],
+        &["SELECT * FROM no_such_table", "--warehouse", &w],
     );
     assert_eq!(failed.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&failed.stderr);
@@ -289,7 +308,7 @@ async fn the_binary_exits_0_1_and_2() {
     assert!(String::from_utf8_lossy(&no_warehouse.stderr).contains("--warehouse"));
     let bad_format = binary(
         &emulator,
-        &["SELECT 1", "--warehouse", "w", "--format", "xml"],
+        &["SELECT 1", "--warehouse", &w, "--format", "xml"],
     );
     assert_eq!(bad_format.status.code(), Some(2));
 }
@@ -302,7 +321,7 @@ async fn an_expired_link_is_replaced_by_a_fresh_one() {
     let submitted = statements
         .execute(&ExecuteStatementRequest {
             statement: statement(N),
-            warehouse_id: "w".into(),
+            warehouse_id: warehouse(&emulator).await,
             disposition: Some(Disposition::ExternalLinks),
             format: Some(Format::ArrowStream),
             ..ExecuteStatementRequest::default()
@@ -360,9 +379,11 @@ async fn an_interrupt_cancels_the_statement_on_the_server() {
     let err = sql_cmd::execute(
         &client,
         &query(
+            &emulator,
             "SELECT sum(id) FROM range(1000000000000)".to_owned(),
             OutputFormat::Csv,
-        ),
+        )
+        .await,
         Shared::default(),
         ProgressBar::hidden(),
         tokio::time::sleep(Duration::from_millis(300)),
