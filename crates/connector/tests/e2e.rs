@@ -1633,3 +1633,133 @@ async fn http_request() {
     )
     .await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Edges users meet
+
+#[tokio::test]
+async fn statement_polled_past_the_server_wait_and_external_links() {
+    let env = Env::start().await;
+    let (warehouse, _) = env.seed().await;
+    env.admin(
+        reqwest::Method::PATCH,
+        "/_emulator/settings",
+        json!({"statements": {"chunk_row_count": 10}}),
+    )
+    .await;
+    // the first answer is PENDING (`0s`); the action polls, then fetches every chunk
+    let out = env
+        .ok(
+            "execute-statement",
+            json!({"statement": "SELECT id FROM range(25)", "warehouse_id": warehouse,
+                   "wait_timeout": "0s"}),
+        )
+        .await;
+    assert_eq!(out["status"]["state"], "SUCCEEDED", "{out}");
+    let rows = out["result"]["data_array"].as_array().expect("rows");
+    assert_eq!(rows.len(), 25);
+    assert_eq!(rows[24][0], "24");
+    assert!(env.hits("GET /api/2.0/sql/statements/{statement_id}").await >= 1);
+
+    // external links: one link per chunk, all of them
+    let out = env
+        .ok(
+            "execute-statement",
+            json!({"statement": "SELECT id FROM range(25)", "warehouse_id": warehouse,
+                   "disposition": "EXTERNAL_LINKS", "format": "JSON_ARRAY"}),
+        )
+        .await;
+    let links = out["result"]["external_links"].as_array().expect("links");
+    let chunks: Vec<i64> = links
+        .iter()
+        .map(|l| l["chunk_index"].as_i64().unwrap())
+        .collect();
+    assert_eq!(chunks, [0, 1, 2], "{}", out["result"]);
+    assert!(
+        out["result"].get("next_chunk_index").is_none(),
+        "{}",
+        out["result"]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_run_is_returned_with_its_task_states() {
+    let env = Env::start().await;
+    let job_id = env
+        .ok(
+            "create-job",
+            json!({"name": "broken", "tasks": [notebook_task("a", "/Shared/missing", &[])]}),
+        )
+        .await["job_id"]
+        .as_i64()
+        .unwrap();
+    let run = env
+        .ok(
+            "run-job",
+            json!({"job_id": job_id, "wait": true, "timeout_seconds": 60}),
+        )
+        .await;
+    assert_eq!(run["state"]["life_cycle_state"], "TERMINATED", "{run}");
+    assert_eq!(run["state"]["result_state"], "FAILED", "{run}");
+    assert_eq!(run["tasks"][0]["state"]["result_state"], "FAILED", "{run}");
+}
+
+#[tokio::test]
+async fn list_tokens_continue_for_clusters_and_groups() {
+    let env = Env::start().await;
+    for name in ["c1", "c2", "c3"] {
+        env.ok(
+            "create-cluster",
+            json!({"cluster_name": name, "spark_version": "15.4.x-scala2.12", "num_workers": 0}),
+        )
+        .await;
+        env.ok("create-group", json!({"displayName": name})).await;
+    }
+    let page = env
+        .ok("list-clusters", json!({"limit": 2, "single_page": true}))
+        .await;
+    let mut seen = names(&page, "clusters", "cluster_name");
+    assert_eq!(seen.len(), 2, "{page}");
+    let rest = env
+        .ok(
+            "list-clusters",
+            json!({"page_token": page["next_page_token"].as_str().expect("a token")}),
+        )
+        .await;
+    seen.extend(names(&rest, "clusters", "cluster_name"));
+    seen.sort();
+    assert_eq!(seen, ["c1", "c2", "c3"]);
+
+    let page = env
+        .ok(
+            "query-clusters",
+            json!({"limit": 1, "single_page": true, "sort_by_field": "CLUSTER_NAME"}),
+        )
+        .await;
+    assert_eq!(names(&page, "clusters", "cluster_name"), ["c1"]);
+    let rest = env
+        .ok(
+            "query-clusters",
+            json!({"sort_by_field": "CLUSTER_NAME",
+                   "page_token": page["next_page_token"].as_str().expect("a token")}),
+        )
+        .await;
+    assert_eq!(names(&rest, "clusters", "cluster_name"), ["c2", "c3"]);
+
+    let filter = "displayName sw \"c\"";
+    let page = env
+        .ok(
+            "list-groups",
+            json!({"filter": filter, "sortBy": "displayName", "limit": 2, "single_page": true}),
+        )
+        .await;
+    assert_eq!(names(&page, "Resources", "displayName"), ["c1", "c2"]);
+    let rest = env
+        .ok(
+            "list-groups",
+            json!({"filter": filter, "sortBy": "displayName",
+                   "page_token": page["next_page_token"].as_str().expect("a token")}),
+        )
+        .await;
+    assert_eq!(names(&rest, "Resources", "displayName"), ["c3"]);
+}
