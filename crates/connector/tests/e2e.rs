@@ -1763,3 +1763,111 @@ async fn list_tokens_continue_for_clusters_and_groups() {
         .await;
     assert_eq!(names(&rest, "Resources", "displayName"), ["c3"]);
 }
+
+#[tokio::test]
+async fn conflicts_timeouts_and_odd_inputs() {
+    let env = Env::start().await;
+    // duplicates are ALREADY_EXISTS with Databricks' code
+    env.ok("create-catalog", json!({"name": "dup"})).await;
+    let e = env.err("create-catalog", json!({"name": "dup"})).await;
+    assert_eq!(e.code, ErrorCode::AlreadyExists, "{}", e.to_json());
+    assert_eq!(e.error_code.as_deref(), Some("CATALOG_ALREADY_EXISTS"));
+    env.ok("create-user", json!({"userName": "dup@example.com"}))
+        .await;
+    let e = env
+        .err("create-user", json!({"userName": "dup@example.com"}))
+        .await;
+    assert_eq!(
+        (e.code, e.status),
+        (ErrorCode::AlreadyExists, Some(409)),
+        "{}",
+        e.to_json()
+    );
+
+    // a wait that runs out is TIMEOUT, and says so
+    env.admin(
+        reqwest::Method::PATCH,
+        "/_emulator/settings",
+        json!({"clusters": {"start_delay_ms": 600000}}),
+    )
+    .await;
+    let e = env
+        .err(
+            "create-cluster",
+            json!({"cluster_name": "slow", "spark_version": "15.4.x-scala2.12", "num_workers": 0,
+                   "wait": true, "timeout_seconds": 1}),
+        )
+        .await;
+    assert_eq!(e.code, ErrorCode::Timeout, "{}", e.to_json());
+    let listed = env.ok("list-clusters", json!({})).await;
+    assert_eq!(listed["clusters"][0]["state"], "PENDING", "{listed}");
+
+    // HTTP Request: DELETE with a JSON body, HEAD, and a raw body
+    env.ok("create-directory", json!({"path": "/Shared/odd"}))
+        .await;
+    let out = env
+        .ok(
+            "http-request",
+            json!({"method": "POST", "path": "/api/2.0/workspace/delete",
+                   "body": "{\"path\": \"/Shared/odd\"}", "content_type": "application/json"}),
+        )
+        .await;
+    assert_eq!(out["status"], 200, "{out}");
+    env.not_found(
+        "retrieve-object-status",
+        json!({"path": "/Shared/odd"}),
+        "RESOURCE_DOES_NOT_EXIST",
+    )
+    .await;
+
+    // Query Directories on a file is the object itself
+    env.ok(
+        "import-workspace",
+        json!({"path": "/Shared/one.txt", "format": "AUTO", "content": "aGk="}),
+    )
+    .await;
+    let out = env
+        .ok("query-directories", json!({"path": "/Shared/one.txt"}))
+        .await;
+    assert_eq!(names(&out, "objects", "path"), ["/Shared/one.txt"]);
+    let out = env
+        .ok("list-workspace", json!({"path": "/Shared", "limit": 1}))
+        .await;
+    assert_eq!(out["objects"].as_array().unwrap().len(), 1, "{out}");
+}
+
+#[tokio::test]
+async fn large_lists_and_stopped_warehouses() {
+    let env = Env::start().await;
+    // more jobs than one page of the Jobs API (at most 100)
+    for i in 0..130 {
+        env.ok("create-job", json!({"name": format!("job-{i:03}")}))
+            .await;
+    }
+    let out = env.ok("query-jobs", json!({"limit": 120})).await;
+    assert_eq!(out["jobs"].as_array().unwrap().len(), 120);
+    let token = out["next_page_token"].as_str().expect("more jobs follow");
+    let rest = env
+        .ok("query-jobs", json!({"page_token": token, "limit": 1000}))
+        .await;
+    assert_eq!(rest["jobs"].as_array().unwrap().len(), 10);
+    assert!(rest.get("next_page_token").is_none(), "{rest}");
+    let default = env.ok("query-jobs", json!({})).await;
+    assert_eq!(default["jobs"].as_array().unwrap().len(), 100);
+
+    // a statement on a stopped warehouse starts it, as Databricks does
+    let (warehouse, _) = env.seed().await;
+    let stopped = env
+        .ok(
+            "stop-warehouse",
+            json!({"warehouse_id": warehouse, "wait": true, "timeout_seconds": 60}),
+        )
+        .await;
+    assert_eq!(stopped["state"], "STOPPED");
+    let rows = env.sql(&warehouse, "SELECT 1 AS one").await;
+    assert_eq!(rows, [json!(["1"])]);
+    let got = env
+        .ok("retrieve-warehouse", json!({"warehouse_id": warehouse}))
+        .await;
+    assert_eq!(got["state"], "RUNNING");
+}
