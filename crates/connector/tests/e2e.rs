@@ -1871,3 +1871,78 @@ async fn large_lists_and_stopped_warehouses() {
         .await;
     assert_eq!(got["state"], "RUNNING");
 }
+
+#[tokio::test]
+async fn big_jobs_and_scim_pagination_over_http() {
+    let env = Env::start().await;
+    env.ok("create-directory", json!({"path": "/Shared/big"}))
+        .await;
+    env.ok(
+        "import-workspace",
+        json!({"path": "/Shared/big/nb", "format": "SOURCE", "language": "PYTHON",
+               "content": "cHJpbnQoMSk="}),
+    )
+    .await;
+    // more tasks than one page of the 2.2 API: Show Job merges every page
+    let tasks: Vec<Value> = (0..105)
+        .map(|i| notebook_task(&format!("t{i:03}"), "/Shared/big/nb", &[]))
+        .collect();
+    let job_id = env
+        .ok("create-job", json!({"name": "wide", "tasks": tasks}))
+        .await["job_id"]
+        .as_i64()
+        .unwrap();
+    let job = env.ok("show-job", json!({"job_id": job_id})).await;
+    let got = job["settings"]["tasks"].as_array().unwrap();
+    assert_eq!(got.len(), 105);
+    assert_eq!(got[104]["task_key"], "t104");
+    assert!(
+        job.get("next_page_token").is_none(),
+        "{}",
+        job["next_page_token"]
+    );
+    let run = env
+        .ok(
+            "run-job",
+            json!({"job_id": job_id, "wait": true, "timeout_seconds": 60}),
+        )
+        .await;
+    assert_eq!(run["tasks"].as_array().unwrap().len(), 105);
+    assert_eq!(run["state"]["result_state"], "SUCCESS", "{}", run["state"]);
+    let again = env
+        .ok("get-job-run", json!({"run_id": run["run_id"]}))
+        .await;
+    assert_eq!(again["tasks"].as_array().unwrap().len(), 105);
+
+    // HTTP Request follows SCIM startIndex pages
+    for name in ["u1", "u2", "u3"] {
+        env.ok(
+            "create-user",
+            json!({"userName": format!("{name}@example.com")}),
+        )
+        .await;
+    }
+    let out = env
+        .ok(
+            "http-request",
+            json!({"method": "GET", "path": "/api/2.0/preview/scim/v2/Users",
+                   "query": {"count": 1, "filter": "userName sw \"u\""}, "paginate": true}),
+        )
+        .await;
+    let mut got = names(&out["body"], "Resources", "userName");
+    got.sort();
+    assert_eq!(got, ["u1@example.com", "u2@example.com", "u3@example.com"]);
+    let out = env
+        .ok(
+            "http-request",
+            json!({"method": "GET", "path": "/api/2.0/preview/scim/v2/Users",
+                   "query": {"count": 1, "filter": "userName sw \"u\""}, "paginate": true,
+                   "limit": 2}),
+        )
+        .await;
+    assert_eq!(
+        out["body"]["Resources"].as_array().unwrap().len(),
+        2,
+        "{out}"
+    );
+}
