@@ -1946,3 +1946,58 @@ async fn big_jobs_and_scim_pagination_over_http() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn row_cap_with_external_links_and_summary_pages() {
+    let env = Env::start().await;
+    let (warehouse, _) = env.seed().await;
+    env.admin(
+        reqwest::Method::PATCH,
+        "/_emulator/settings",
+        json!({"statements": {"chunk_row_count": 10}}),
+    )
+    .await;
+    let out = env
+        .ok(
+            "execute-statement",
+            json!({"statement": "SELECT id FROM range(45)", "warehouse_id": warehouse,
+                   "disposition": "EXTERNAL_LINKS", "format": "JSON_ARRAY", "row_cap": 15}),
+        )
+        .await;
+    let chunks: Vec<i64> = out["result"]["external_links"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .map(|l| l["chunk_index"].as_i64().unwrap())
+        .collect();
+    assert_eq!(chunks, [0, 1], "{}", out["result"]);
+    assert_eq!(out["result"]["next_chunk_index"], 2, "{}", out["result"]);
+
+    env.ok(
+        "create-schema",
+        json!({"catalog_name": "main", "name": "s"}),
+    )
+    .await;
+    for t in ["t1", "t2", "t3"] {
+        env.sql(&warehouse, &format!("CREATE TABLE main.s.{t} (id BIGINT)"))
+            .await;
+    }
+    let page = env
+        .ok(
+            "query-table-summaries",
+            json!({"catalog_name": "main", "schema_name_pattern": "s", "limit": 2, "single_page": true}),
+        )
+        .await;
+    let mut seen = names(&page, "tables", "full_name");
+    assert_eq!(seen.len(), 2, "{page}");
+    let rest = env
+        .ok(
+            "query-table-summaries",
+            json!({"catalog_name": "main", "schema_name_pattern": "s",
+                   "page_token": page["next_page_token"].as_str().expect("a token")}),
+        )
+        .await;
+    seen.extend(names(&rest, "tables", "full_name"));
+    seen.sort();
+    assert_eq!(seen, ["main.s.t1", "main.s.t2", "main.s.t3"]);
+}
