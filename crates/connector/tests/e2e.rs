@@ -2001,3 +2001,80 @@ async fn row_cap_with_external_links_and_summary_pages() {
     seen.sort();
     assert_eq!(seen, ["main.s.t1", "main.s.t2", "main.s.t3"]);
 }
+
+#[tokio::test]
+async fn renames_forced_deletes_and_directory_exports() {
+    let env = Env::start().await;
+    env.ok("create-catalog", json!({"name": "old"})).await;
+    env.ok("create-schema", json!({"catalog_name": "old", "name": "s"}))
+        .await;
+    let renamed = env
+        .ok("update-catalog", json!({"name": "old", "new_name": "new"}))
+        .await;
+    assert_eq!(renamed["name"], "new");
+    let schema = env
+        .ok("retrieve-schema", json!({"full_name": "new.s"}))
+        .await;
+    assert_eq!(schema["catalog_name"], "new");
+    let e = env.err("delete-catalog", json!({"name": "new"})).await;
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{}", e.to_json());
+    assert_eq!(
+        e.error_code.as_deref(),
+        Some("CATALOG_NOT_EMPTY"),
+        "{}",
+        e.to_json()
+    );
+    env.ok("delete-catalog", json!({"name": "new", "force": true}))
+        .await;
+    env.not_found(
+        "retrieve-catalog",
+        json!({"name": "new"}),
+        "CATALOG_DOES_NOT_EXIST",
+    )
+    .await;
+
+    // a directory exports as an archive and imports back
+    env.ok("create-directory", json!({"path": "/Shared/pkg"}))
+        .await;
+    env.ok(
+        "import-workspace",
+        json!({"path": "/Shared/pkg/a", "format": "SOURCE", "language": "PYTHON",
+               "content": "cHJpbnQoMSk="}),
+    )
+    .await;
+    let archive = env
+        .ok(
+            "export-workspace",
+            json!({"path": "/Shared/pkg", "format": "SOURCE"}),
+        )
+        .await;
+    let content = archive["content"].as_str().expect("archive content");
+    env.ok(
+        "import-workspace",
+        json!({"path": "/Shared/copy", "format": "SOURCE", "content": content}),
+    )
+    .await;
+    let listed = env
+        .ok(
+            "query-directories",
+            json!({"path": "/Shared/copy", "recursive": true}),
+        )
+        .await;
+    let got = names(&listed, "objects", "path");
+    assert!(got.iter().any(|p| p.ends_with("/a")), "{listed}");
+
+    let e = env
+        .err(
+            "update-job",
+            json!({"job_id": 424242, "mode": "reset", "new_settings": {"name": "x"}}),
+        )
+        .await;
+    assert_eq!(e.code, ErrorCode::NotFound, "{}", e.to_json());
+    let e = env
+        .err(
+            "delete-cluster",
+            json!({"cluster_id": "0000-000000-missing"}),
+        )
+        .await;
+    assert_eq!(e.code, ErrorCode::NotFound, "{}", e.to_json());
+}
