@@ -2078,3 +2078,51 @@ async fn renames_forced_deletes_and_directory_exports() {
         .await;
     assert_eq!(e.code, ErrorCode::NotFound, "{}", e.to_json());
 }
+
+#[tokio::test]
+async fn http_query_encoding_and_scim_attributes() {
+    let env = Env::start().await;
+    let (_, running) = env.seed().await;
+    let stopped = env
+        .ok(
+            "create-cluster",
+            json!({"cluster_name": "idle", "spark_version": "15.4.x-scala2.12", "num_workers": 0,
+                   "wait": true, "timeout_seconds": 60}),
+        )
+        .await["cluster_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.ok("terminate-cluster", json!({"cluster_id": stopped}))
+        .await;
+    // nested objects flatten with dots, arrays repeat the key
+    let out = env
+        .ok(
+            "http-request",
+            json!({"method": "GET", "path": "/api/2.1/clusters/list",
+                   "query": {"filter_by": {"cluster_states": ["RUNNING", "PENDING"]}}}),
+        )
+        .await;
+    let ids: Vec<&str> = out["body"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cluster_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [running.as_str()], "{out}");
+
+    env.ok(
+        "create-user",
+        json!({"userName": "ada@example.com", "displayName": "Ada"}),
+    )
+    .await;
+    let out = env
+        .ok(
+            "list-users",
+            json!({"filter": "userName eq \"ada@example.com\"", "attributes": "userName"}),
+        )
+        .await;
+    let user = &out["Resources"][0];
+    assert_eq!(user["userName"], "ada@example.com");
+    assert!(user.get("displayName").is_none(), "{user}");
+}
