@@ -155,6 +155,18 @@ fn settings(input: &JobSettingsInput) -> Result<JobSettings, RunError> {
     Ok(to_model(body_without(input, &[]))?)
 }
 
+/// Waits until run `run_id` is terminated or skipped and returns it with every task: the
+/// poll reads one page of the run (at most 100 tasks in the 2.2 API), so a run with more
+/// is read again with all its pages merged.
+async fn wait_whole_run(client: &Client, run_id: i64, wait: &Wait) -> Result<Value, RunError> {
+    let done = client.jobs().wait_run(run_id, &wait.options()).await?;
+    let out = to_output(&done)?;
+    if out.get("next_page_token").is_some_and(|t| !t.is_null()) {
+        return Ok(to_output(&client.jobs().get_run(run_id).await?)?);
+    }
+    Ok(out)
+}
+
 /// The Jobs actions.
 pub fn actions() -> Vec<Action> {
     let g = Group::Jobs;
@@ -265,11 +277,7 @@ pub fn actions() -> Vec<Action> {
                 let Some(run_id) = started["run_id"].as_i64() else {
                     return Ok(started);
                 };
-                let done = client
-                    .jobs()
-                    .wait_run(run_id, &input.wait.options())
-                    .await?;
-                Ok(to_output(&done)?)
+                wait_whole_run(&client, run_id, &input.wait).await
             },
         ),
         Action::define(
@@ -294,11 +302,7 @@ pub fn actions() -> Vec<Action> {
                 if !input.wait.wait {
                     return Ok(cancelled);
                 }
-                let run = client
-                    .jobs()
-                    .wait_run(input.run_id, &input.wait.options())
-                    .await?;
-                Ok(to_output(&run)?)
+                wait_whole_run(&client, input.run_id, &input.wait).await
             },
         ),
     ]
