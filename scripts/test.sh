@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit and integration tests, then the official Databricks SDK for
 # Python held against the emulator. Run from anywhere; creates .venv on first use.
+# The venv comes first: the wire-fidelity test (crates/connector/tests/wire_fidelity.rs) runs
+# the SDK from .venv during `cargo test`, and fails under CI when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-cargo build --locked --bin brickwire
-cargo test --locked --workspace
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+
+cargo build --locked --bin brickwire
+cargo test --locked --workspace
+
 BRICKWIRE_BIN="${CARGO_TARGET_DIR:-target}/debug/brickwire" .venv/bin/python -m pytest -q tests/sdk

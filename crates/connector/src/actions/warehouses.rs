@@ -128,7 +128,9 @@ pub struct QueryWarehousesInput {
 }
 
 fn spec(fields: &WarehouseFields) -> Result<WarehouseSpec, RunError> {
-    Ok(to_model(body_without(fields, &[]))?)
+    // `extra` is flattened next to `Wait` in Create Warehouse's input, so serde hands it the
+    // wait inputs too; they are ours, not Databricks'.
+    Ok(to_model(body_without(fields, WAIT_FIELDS))?)
 }
 
 /// The Warehouses actions.
