@@ -2126,3 +2126,84 @@ async fn http_query_encoding_and_scim_attributes() {
     assert_eq!(user["userName"], "ada@example.com");
     assert!(user.get("displayName").is_none(), "{user}");
 }
+
+/// Run Job with `wait: true` on OAuth (client credentials) whose access tokens live one second:
+/// the run takes several seconds, so tokens expire during the wait, and the wait must carry on
+/// with fresh ones instead of failing with UNAUTHENTICATED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_job_wait_survives_access_token_expiry() {
+    let env = Env::start().await;
+    env.admin(
+        reqwest::Method::PATCH,
+        "/_emulator/settings",
+        json!({"oauth": {"access_token_lifetime_seconds": 1}, "jobs": {"task_run_ms": 3500}}),
+    )
+    .await;
+    let account_id = env
+        .admin(reqwest::Method::GET, "/_emulator/settings", Value::Null)
+        .await["oauth"]["account_id"]
+        .as_str()
+        .expect("account id")
+        .to_owned();
+    // A confidential app connection, created the way a user does it (with the PAT).
+    let created = env
+        .client
+        .send(
+            brickwire_client::ApiRequest::post(format!(
+                "/api/2.0/accounts/{account_id}/oauth2/custom-app-integrations"
+            ))
+            .json(json!({
+                "name": "wait-test",
+                "redirect_urls": ["http://localhost:8020"],
+                "scopes": ["all-apis"],
+                "confidential": true,
+            })),
+        )
+        .await
+        .expect("app connection");
+    let created: Value = serde_json::from_slice(&created.body).expect("json");
+    let client_id = created["client_id"].as_str().expect("client_id").to_owned();
+    let secret = SecretString::new(created["client_secret"].as_str().expect("secret"));
+
+    let host = url::Url::parse(env.emulator.base_url()).expect("url");
+    let m2m = brickwire_client::credentials::OAuthM2mCredentials::new(
+        client_id,
+        secret,
+        brickwire_client::credentials::TokenEndpoint::discover(host.clone(), None, None),
+        reqwest::Client::new(),
+    );
+    let oauth_client = Client::with_credentials(
+        host,
+        Arc::new(m2m),
+        ClientOptions {
+            rate_limit: None,
+            ..Default::default()
+        },
+    )
+    .expect("client");
+
+    let job = env
+        .ok(
+            "create-job",
+            json!({"name": "slow", "tasks": [{"task_key": "t", "spark_python_task": {"python_file": "dbfs:/x.py"}}]}),
+        )
+        .await;
+    let tokens_before = env.hits("POST /oidc/v1/token").await;
+    let run = match run_action(
+        &oauth_client,
+        "run-job",
+        json!({"job_id": job["job_id"], "wait": true, "timeout_seconds": 60}),
+    )
+    .await
+    {
+        Ok(run) => run,
+        Err(e) => panic!("run-job wait failed: {}", e.to_json()),
+    };
+    assert_eq!(run["state"]["life_cycle_state"], "TERMINATED", "{run}");
+    assert_eq!(run["state"]["result_state"], "SUCCESS", "{run}");
+    let tokens = env.hits("POST /oidc/v1/token").await - tokens_before;
+    assert!(
+        tokens >= 2,
+        "the wait spans several token lifetimes, so it needs more than one token (got {tokens})"
+    );
+}
