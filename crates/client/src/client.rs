@@ -520,9 +520,17 @@ impl Client {
     /// Downloads a pre-signed link (e.g. a SQL `external_link`) as a stream, with the
     /// client's connection pool, timeouts and retries but WITHOUT the workspace credentials
     /// (the link authorizes itself; sending a workspace token to cloud storage would leak
-    /// it). Logs and errors never contain the link's query string, which holds its signature.
-    pub async fn fetch_external(&self, url: &Url) -> Result<ApiStream> {
-        let request = ApiRequest::get(url.path());
+    /// it). `http_headers` are the headers Databricks lists beside the link (a statement
+    /// chunk's `http_headers`), which the storage may require; an `Authorization` among them
+    /// is dropped. Logs and errors never contain the link's query string, which holds its
+    /// signature.
+    pub async fn fetch_external(
+        &self,
+        url: &Url,
+        http_headers: &[(String, String)],
+    ) -> Result<ApiStream> {
+        let mut request = ApiRequest::get(url.path());
+        request.headers = http_headers.to_vec();
         let label = Label::of(&request.method, url, Target::External);
         let received = self
             .execute(&request, url, Target::External, Mode::Streaming)

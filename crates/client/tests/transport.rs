@@ -747,11 +747,19 @@ async fn external_links_get_no_credentials_and_keep_their_signature() {
     let client = client(&mock.url, &ManualClock::new());
     let mut link = mock.url.join("/bucket/result/chunk-0").unwrap();
     link.set_query(Some("X-Amz-Signature=sig-secret&X-Amz-Expires=900"));
-    let stream = client.fetch_external(&link).await.unwrap();
+    let http_headers = [
+        ("x-ms-blob-type".to_owned(), "BlockBlob".to_owned()),
+        (
+            "Authorization".to_owned(),
+            "Bearer must-not-override".to_owned(),
+        ),
+    ];
+    let stream = client.fetch_external(&link, &http_headers).await.unwrap();
     let body: Vec<u8> = stream.body.map(|c| c.unwrap().to_vec()).concat().await;
     assert_eq!(body, b"chunk-bytes");
     let seen = &mock.seen()[0];
     assert!(!seen.headers.contains_key("authorization"));
+    assert_eq!(seen.headers["x-ms-blob-type"], "BlockBlob");
     assert_eq!(
         seen.query.as_deref(),
         Some("X-Amz-Signature=sig-secret&X-Amz-Expires=900")
@@ -768,7 +776,7 @@ async fn external_link_errors_keep_code_and_message_but_not_the_signature() {
     let client = client(&mock.url, &ManualClock::new());
     let mut link = mock.url.join("/bucket/chunk-1").unwrap();
     link.set_query(Some("X-Amz-Signature=sig-secret"));
-    let err = client.fetch_external(&link).await.unwrap_err();
+    let err = client.fetch_external(&link, &[]).await.unwrap_err();
     assert_eq!(err.error_code(), Some("AccessDenied"));
     assert_eq!(err.api().unwrap().message, "Request has expired");
     assert_eq!(err.kind(), ErrorKind::PermissionDenied);
