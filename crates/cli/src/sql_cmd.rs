@@ -44,7 +44,7 @@ use brickwire_api::statements::{
 use brickwire_client::waiter::WaitOptions;
 use brickwire_client::{Client, Config};
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Default number of chunk downloads in flight.
@@ -388,11 +388,10 @@ where
     let format = query.format;
     let writer = std::thread::spawn(move || write_all(rx, out, format, fallback_schema));
 
-    let http = link_client()?;
     let mut chunks = futures::stream::iter(0..total_chunks)
         .map(|index| {
             let link = first_links.remove(&index);
-            fetch_chunk(client, &http, statement_id, index, link)
+            fetch_chunk(client, statement_id, index, link)
         })
         .buffered(query.concurrency.max(1));
     let mut rows: u64 = 0;
@@ -445,16 +444,6 @@ where
     })
 }
 
-/// The HTTP client for pre-signed links: no credentials, no cookies, bounded timeouts.
-pub fn link_client() -> Result<reqwest::Client, SqlError> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(30))
-        .read_timeout(Duration::from_secs(120))
-        .user_agent(brickwire_client::client::user_agent())
-        .build()
-        .map_err(|e| SqlError::Result(format!("cannot build the download client: {e}")))
-}
-
 /// How one download attempt went.
 enum Download {
     Done(Bytes),
@@ -468,7 +457,6 @@ enum Download {
 /// given; when a link is refused (expired) a fresh one is requested from the workspace.
 pub async fn fetch_chunk(
     client: &Client,
-    http: &reqwest::Client,
     statement_id: &str,
     index: i64,
     mut link: Option<ExternalLink>,
@@ -479,7 +467,7 @@ pub async fn fetch_chunk(
             Some(l) => l,
             None => fresh_link(client, statement_id, index).await?,
         };
-        match download(http, &current).await {
+        match download(client, &current).await {
             Download::Done(body) => {
                 let batches = decode(body).map_err(|e| {
                     SqlError::Result(format!("chunk {index} is not a valid Arrow stream: {e}"))
@@ -519,31 +507,43 @@ async fn fresh_link(
         .ok_or_else(|| SqlError::Result(format!("chunk {index} came back without a link")))
 }
 
-async fn download(http: &reqwest::Client, link: &ExternalLink) -> Download {
-    let Some(url) = link.external_link.as_deref() else {
+/// Downloads one link with [`Client::fetch_external`]: the client's pool, timeouts and retry
+/// policy, the link's `http_headers`, never the workspace credentials, and no signature in any
+/// message.
+async fn download(client: &Client, link: &ExternalLink) -> Download {
+    let Some(url) = link
+        .external_link
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+    else {
         return Download::Refused(0);
     };
-    let mut request = http.get(url);
-    for (name, value) in &link.http_headers {
-        if !name.eq_ignore_ascii_case("authorization") {
-            request = request.header(name, value);
+    let headers: Vec<(String, String)> = link
+        .http_headers
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let stream = match client.fetch_external(&url, &headers).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            return match e.status() {
+                Some(status) if (400..500).contains(&status) && status != 429 => {
+                    Download::Refused(status)
+                }
+                _ => Download::Transient(e.to_string()),
+            };
         }
-    }
-    // Never put the URL in a message: its query string is the signature.
-    let response = match request.send().await {
-        Ok(r) => r,
-        Err(e) => return Download::Transient(format!("transport error: {}", e.without_url())),
     };
-    let status = response.status();
-    if status.is_server_error() || status.as_u16() == 429 {
-        return Download::Transient(format!("HTTP {status}"));
-    }
-    if !status.is_success() {
-        return Download::Refused(status.as_u16());
-    }
-    match response.bytes().await {
-        Ok(body) => Download::Done(body),
-        Err(e) => Download::Transient(format!("body cut short: {}", e.without_url())),
+    let body = stream
+        .body
+        .try_fold(Vec::new(), |mut body, piece| async move {
+            body.extend_from_slice(&piece);
+            Ok(body)
+        })
+        .await;
+    match body {
+        Ok(body) => Download::Done(Bytes::from(body)),
+        Err(e) => Download::Transient(format!("body cut short: {e}")),
     }
 }
 

@@ -353,14 +353,14 @@ async fn an_expired_link_is_replaced_by_a_fresh_one() {
         .external_links
         .remove(0);
     set_lifetime(900);
-    let http = sql_cmd::link_client().unwrap();
+    let http = reqwest::Client::new();
     let mut refused = http.get(stale.external_link.clone().unwrap());
     for (k, v) in &stale.http_headers {
         refused = refused.header(k, v);
     }
     assert_eq!(refused.send().await.unwrap().status().as_u16(), 403);
 
-    let (index, batches) = sql_cmd::fetch_chunk(&client, &http, &id, 7, Some(stale))
+    let (index, batches) = sql_cmd::fetch_chunk(&client, &id, 7, Some(stale))
         .await
         .unwrap();
     assert_eq!(index, 7);
