@@ -1,6 +1,10 @@
 //! The action catalog from the shell: `brickwire actions`, `brickwire actions show ID`,
 //! `brickwire run ID --input JSON|@file|-` and `brickwire api METHOD PATH`.
 //!
+//! `run` takes its workspace from the connection flags (unified auth: `--host`/`--token`,
+//! `DATABRICKS_*`, `--profile`, including profiles of `brickwire auth login`), or from a linked
+//! account of `brickwire serve` with `--account ID|NAME [--data-dir DIR]`.
+//!
 //! Wiring (one line in main.rs): add `#[command(flatten)] Actions(actions_cmd::ActionsCommand)`
 //! to the top-level subcommand enum and dispatch it with `actions_cmd::run(cmd).await`.
 //!
@@ -87,6 +91,13 @@ pub struct RunArgs {
     pub input: String,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// Run with a linked account of `brickwire serve` (its id or unique name) instead.
+    #[arg(long, conflicts_with_all = ["host", "token", "profile"])]
+    pub account: Option<String>,
+    /// The data directory of `brickwire serve` (with `--account`; else `BRICKWIRE_DATA_DIR`,
+    /// else `./brickwire-data`).
+    #[arg(long, env = crate::accounts_cmd::DATA_DIR_ENV, value_name = "DIR", requires = "account")]
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// `brickwire api METHOD PATH [--json BODY|@file] [--query k=v]... [--paginate]`.
@@ -202,6 +213,20 @@ async fn run_action(args: RunArgs) -> Outcome {
     // validate before asking for credentials, so a bad input is reported as such
     if let Err(e) = action.validate(&input) {
         return Ok(Err(e));
+    }
+    if let Some(reference) = &args.account {
+        let data_dir = args
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| crate::accounts_cmd::DEFAULT_DATA_DIR.into());
+        let opened = match crate::accounts_cmd::open_account(&data_dir, reference).await {
+            Ok(opened) => opened,
+            Err(Ok(usage)) => return Err(Usage(usage)),
+            Err(Err(action_error)) => return Ok(Err(action_error)),
+        };
+        let result = action.run(&opened.client, input).await;
+        crate::accounts_cmd::after_action(&opened, &result).await;
+        return Ok(result.map(|out| print_json(&out)));
     }
     let client = connect(&args.connection)?;
     Ok(action.run(&client, input).await.map(|out| print_json(&out)))
@@ -403,6 +428,8 @@ mod tests {
             id: "no-such-action".into(),
             input: "{}".into(),
             connection: connection(),
+            account: None,
+            data_dir: None,
         });
         assert_eq!(run(unknown).await, ExitCode::from(2));
         // invalid input is an action error, reported before any connection is made
@@ -414,6 +441,8 @@ mod tests {
                 token: None,
                 profile: None,
             },
+            account: None,
+            data_dir: None,
         });
         assert_eq!(run(invalid).await, ExitCode::from(1));
         let no_host = ActionsCommand::Run(RunArgs {
@@ -424,6 +453,8 @@ mod tests {
                 token: Some("t".into()),
                 profile: None,
             },
+            account: None,
+            data_dir: None,
         });
         assert_eq!(run(no_host).await, ExitCode::from(2));
     }

@@ -308,8 +308,9 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// `t` as RFC 3339 in UTC with as many fractional digits as needed (Go's `RFC3339Nano`).
-pub(crate) fn format_rfc3339(t: SystemTime) -> String {
+/// `t` as RFC 3339 in UTC with as many fractional digits as needed (Go's `RFC3339Nano`), as
+/// the cache's `expiry` and `brickwire auth token` write it.
+pub fn format_rfc3339(t: SystemTime) -> String {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));

@@ -20,7 +20,7 @@ mod refresh;
 mod token_cache;
 
 pub use basic::BasicCredentials;
-pub use cli_token_cache::{CLI_TOKEN_CACHE_PATH, CliTokenCache, host_cache_key};
+pub use cli_token_cache::{CLI_TOKEN_CACHE_PATH, CliTokenCache, format_rfc3339, host_cache_key};
 pub use m2m::OAuthM2mCredentials;
 pub use oauth::{
     OAuthTokenSet, OidcEndpoints, TokenEndpoint, discover_oidc_endpoints,
