@@ -454,11 +454,15 @@ async fn a_second_login_replaces_the_profiles_auth_and_keeps_other_keys() {
 
 /// Starts a login that prints its URL (no browser) on a fresh port with a fresh app.
 async fn start_login(env: &Env, timeout: &str) -> (Login, String) {
+    start_login_with(env, timeout, &[]).await
+}
+
+async fn start_login_with(env: &Env, timeout: &str, extra: &[&str]) -> (Login, String) {
     let port = free_port();
     let redirect = format!("http://localhost:{port}");
     let client_id = env.create_app(&redirect).await;
     let port_text = port.to_string();
-    let login = Login::spawn(env.command(&[
+    let mut args = vec![
         "auth",
         "login",
         "--host",
@@ -472,7 +476,9 @@ async fn start_login(env: &Env, timeout: &str) -> (Login, String) {
         "--timeout",
         timeout,
         "--no-browser",
-    ]));
+    ];
+    args.extend_from_slice(extra);
+    let login = Login::spawn(env.command(&args));
     (login, redirect)
 }
 
@@ -575,4 +581,24 @@ async fn a_profile_without_a_login_says_how_to_log_in() {
         )),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scope_the_app_does_not_allow_fails_with_a_hint() {
+    let env = Env::start().await;
+    let (mut login, _) = start_login_with(&env, "120", &["--scopes", "sql"]).await;
+    let url = login.printed_url();
+    assert_eq!(param(&url, "scope").as_deref(), Some("sql offline_access"));
+    // the workspace sends the browser straight back with the error
+    let response = env.http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let back = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(param(&back, "error").as_deref(), Some("invalid_scope"));
+    env.http.get(back).send().await.unwrap();
+    let (ok, stderr) = login.finish().await;
+    assert!(!ok);
+    assert!(stderr.contains("invalid_scope"), "{stderr}");
+    assert!(stderr.contains("'sql' is not allowed"), "{stderr}");
+    assert!(stderr.contains("--scopes"), "{stderr}");
+    nothing_saved(&env);
 }
