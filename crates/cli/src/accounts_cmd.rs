@@ -94,8 +94,8 @@ pub struct AddArgs {
     pub token_env: Option<String>,
     /// The token itself; discouraged, since command lines are visible in shell history and to
     /// other users.
-    #[arg(long)]
-    pub token: Option<String>,
+    #[arg(long, value_parser = secret)]
+    pub token: Option<SecretString>,
     /// A name for people (default: the workspace user name).
     #[arg(long)]
     pub name: Option<String>,
@@ -107,6 +107,10 @@ pub struct AddArgs {
     pub output: OutputFormat,
     #[command(flatten)]
     pub dir: DataDirArgs,
+}
+
+fn secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::new(raw))
 }
 
 /// `brickwire accounts remove ID`.
@@ -276,7 +280,7 @@ fn read_token(args: &AddArgs) -> Result<SecretString, Failure> {
             "warning: --token puts the token in your shell history and the process list; \
              prefer --token-env VAR or standard input"
         );
-        token.clone()
+        token.expose_secret().to_owned()
     } else {
         let mut stdin = std::io::stdin();
         if stdin.is_terminal() {

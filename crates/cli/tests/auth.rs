@@ -602,3 +602,48 @@ async fn a_scope_the_app_does_not_allow_fails_with_a_hint() {
     assert!(stderr.contains("--scopes"), "{stderr}");
     nothing_saved(&env);
 }
+
+/// `$BRICKWIRE_PYTHON` or `<repo>/.venv/bin/python`, as the wire-fidelity test finds it.
+fn python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("BRICKWIRE_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    venv.exists().then_some(venv)
+}
+
+/// The official Python SDK with `auth_type="databricks-cli"` runs `brickwire auth token
+/// --host ...` as its Databricks CLI and calls the workspace with the token it prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_uses_brickwire_as_its_databricks_cli() {
+    let Some(python) = python() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no Python SDK: set BRICKWIRE_PYTHON or create .venv (scripts/test.sh)"
+        );
+        eprintln!("skipped: no Python SDK (set BRICKWIRE_PYTHON or create .venv)");
+        return;
+    };
+    let env = Env::start().await;
+    log_in(&env).await;
+    let script = "import sys\n\
+        from databricks.sdk import WorkspaceClient\n\
+        w = WorkspaceClient(host=sys.argv[1], auth_type='databricks-cli')\n\
+        print(w.current_user.me().user_name)\n";
+    let mut command = Command::new(python);
+    command
+        .args(["-c", script, env.base()])
+        .env_clear()
+        .env("HOME", env.home.path())
+        .env("DATABRICKS_CLI_PATH", BIN);
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.trim().contains('@'), "{stdout}");
+}
