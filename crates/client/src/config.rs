@@ -35,8 +35,8 @@ use url::{Host, Url};
 
 use crate::credentials::{
     BasicCredentials, CLI_TOKEN_CACHE_PATH, CliTokenCache, CredentialsProvider,
-    OAuthM2mCredentials, OAuthRefreshCredentials, OAuthTokenSet, PatCredentials, TokenEndpoint,
-    TokenRefreshCallback, host_cache_key,
+    DatabricksCliCredentials, OAuthM2mCredentials, OAuthRefreshCredentials, OAuthTokenSet,
+    PatCredentials, TokenEndpoint, host_cache_key,
 };
 use crate::{Client, ClientOptions, Error, Result};
 
@@ -887,8 +887,9 @@ impl ResolvedConfig {
     /// login`) from the token cache, refreshed with their refresh token as `client_id`
     /// (default [`DEFAULT_U2M_CLIENT_ID`]) when they expire. Every refreshed token set is
     /// written back to the cache at once (under the profile and host keys), so a rotated
-    /// refresh token is never lost.
-    pub fn databricks_cli_credentials(&self) -> Result<OAuthRefreshCredentials> {
+    /// refresh token is never lost; a refresh that fails because another process rotated the
+    /// tokens first continues from that process's tokens (see [`DatabricksCliCredentials`]).
+    pub fn databricks_cli_credentials(&self) -> Result<DatabricksCliCredentials> {
         let keys = self.token_cache_keys()?;
         let login_hint = {
             let host = self.host.as_deref().unwrap_or("<workspace URL>");
@@ -925,13 +926,14 @@ impl ResolvedConfig {
         {
             write_keys.push(host_key.clone());
         }
-        let callback: TokenRefreshCallback = Arc::new(move |tokens: &OAuthTokenSet| {
-            let keys: Vec<&str> = write_keys.iter().map(String::as_str).collect();
-            if let Err(error) = cache.store(&keys, tokens) {
-                tracing::error!(%error, "could not write refreshed tokens to the token cache");
-            }
-        });
-        Ok(self.oauth_refresh_credentials(tokens)?.on_refresh(callback))
+        let config = self.clone();
+        DatabricksCliCredentials::new(
+            cache,
+            keys,
+            write_keys,
+            tokens,
+            Box::new(move |tokens| config.oauth_refresh_credentials(tokens)),
+        )
     }
 
     fn no_auth_message(&self) -> String {

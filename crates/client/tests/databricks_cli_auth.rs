@@ -265,3 +265,54 @@ async fn a_missing_login_says_how_to_log_in() {
         "{message}"
     );
 }
+
+/// Two processes loaded the same login; its refresh tokens are single use. The first refresh
+/// wins and rotates; the second one's refresh is refused, so it takes the winner's tokens from
+/// the cache instead of failing.
+#[tokio::test]
+async fn a_second_process_continues_from_the_tokens_the_first_one_rotated() {
+    use brickwire_client::credentials::CredentialsProvider;
+    let setup = Setup::new("", "at-stale", SystemTime::now() - Duration::from_secs(60)).await;
+    let first = setup.config().databricks_cli_credentials().unwrap();
+    let second = setup.config().databricks_cli_credentials().unwrap();
+    assert_eq!(
+        first.authorization(None).await.unwrap().expose_secret(),
+        "Bearer at-1"
+    );
+    assert_eq!(
+        second.authorization(None).await.unwrap().expose_secret(),
+        "Bearer at-1"
+    );
+    {
+        let ws = setup.ws.lock().unwrap();
+        assert_eq!(ws.refreshes, 1, "only the first refresh succeeded");
+        assert_eq!(
+            ws.forms.len(),
+            2,
+            "the second process tried with the spent token"
+        );
+    }
+    // the second process now holds rt-1: when at-1 is refused, it refreshes from there
+    let rejected = SecretString::new("Bearer at-1");
+    setup.ws.lock().unwrap().access = "revoked".into();
+    assert_eq!(
+        second
+            .authorization(Some(&rejected))
+            .await
+            .unwrap()
+            .expose_secret(),
+        "Bearer at-2"
+    );
+    assert_eq!(setup.cached("dev")["refresh_token"], "rt-2");
+}
+
+#[tokio::test]
+async fn a_refused_refresh_with_nothing_newer_in_the_cache_is_an_error() {
+    use brickwire_client::credentials::CredentialsProvider;
+    let setup = Setup::new("", "at-stale", SystemTime::now() - Duration::from_secs(60)).await;
+    setup.ws.lock().unwrap().refresh = "someone-else".into();
+    let provider = setup.config().databricks_cli_credentials().unwrap();
+    let message = provider.authorization(None).await.unwrap_err().to_string();
+    assert!(message.contains("invalid_grant"), "{message}");
+    assert!(!message.contains("rt-0"), "no token in errors: {message}");
+}

@@ -14,6 +14,7 @@ use std::fmt;
 
 mod basic;
 mod cli_token_cache;
+mod databricks_cli;
 mod m2m;
 pub mod oauth;
 mod refresh;
@@ -21,6 +22,7 @@ mod token_cache;
 
 pub use basic::BasicCredentials;
 pub use cli_token_cache::{CLI_TOKEN_CACHE_PATH, CliTokenCache, format_rfc3339, host_cache_key};
+pub use databricks_cli::{DatabricksCliCredentials, RefreshBuilder};
 pub use m2m::OAuthM2mCredentials;
 pub use oauth::{
     OAuthTokenSet, OidcEndpoints, TokenEndpoint, discover_oidc_endpoints,
