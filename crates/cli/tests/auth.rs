@@ -348,6 +348,34 @@ async fn login_writes_the_profile_and_token_cache_and_run_uses_them() {
         "no refresh was needed"
     );
 
+    // `sql` with the profile too
+    let seeded: Value = env
+        .http
+        .post(format!("{}/_emulator/seed", env.base()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let warehouse = seeded["warehouse_id"].as_str().unwrap();
+    let out = env
+        .run(&[
+            "sql",
+            "SELECT 41 + 1 AS x",
+            "--warehouse",
+            warehouse,
+            "--profile",
+            "emu",
+        ])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "x\n42\n");
+
     // The emulator's clock moves past the access token's lifetime: the workspace refuses the
     // cached token, the client refreshes, and the rotated tokens land in the cache.
     env.emulator
