@@ -57,12 +57,14 @@ pub enum AuthCommand {
 /// `brickwire auth login --host URL --client-id ID [--scopes ...] [--profile NAME]`.
 #[derive(Debug, Clone, Args)]
 pub struct LoginArgs {
-    /// Workspace URL, e.g. `https://dbc-1234.cloud.databricks.com`.
+    /// Workspace URL, e.g. `https://dbc-1234.cloud.databricks.com` (default: the host of
+    /// `--profile`, to log in again).
+    #[arg(long, required_unless_present = "profile")]
+    pub host: Option<String>,
+    /// OAuth client id of the app connection (default: the profile's `client_id`, else the
+    /// Databricks CLI's public client `databricks-cli`).
     #[arg(long)]
-    pub host: String,
-    /// OAuth client id of the app connection (default: the Databricks CLI's public client).
-    #[arg(long, default_value = DEFAULT_U2M_CLIENT_ID)]
-    pub client_id: String,
+    pub client_id: Option<String>,
     /// Scopes to request, space or comma separated (default `all-apis offline_access`;
     /// `offline_access` is always added, since keeping the login needs a refresh token).
     #[arg(long, num_args = 1..)]
@@ -488,9 +490,34 @@ fn open_browser(url: &str, browser: Option<&str>) -> Option<String> {
 
 /// Runs the whole login; see the module docs.
 pub async fn login(args: &LoginArgs, env: &LoginEnv) -> Result<LoggedIn, Failure> {
-    let host = normalize_host(&args.host).map_err(Failure::Usage)?;
+    let config_file = env.config_file()?;
+    let (raw_host, profile_client_id) = match (&args.host, &args.profile) {
+        (Some(host), _) => (host.clone(), None),
+        (None, Some(profile)) => {
+            // Log in again to an existing profile: its host and client id.
+            let resolved = brickwire_client::Config {
+                profile: Some(profile.clone()),
+                config_file: Some(config_file.clone()),
+                ..Default::default()
+            }
+            .resolve_with(&|_| None, env.home.as_deref())
+            .map_err(|e| Failure::Usage(format!("{e}; or give --host")))?;
+            let host = resolved.host.clone().ok_or_else(|| {
+                Failure::Usage(format!("profile `{profile}` has no host: give --host"))
+            })?;
+            (host, resolved.client_id.clone())
+        }
+        (None, None) => return Err(Failure::Usage("give --host or --profile".into())),
+    };
+    let host = normalize_host(&raw_host).map_err(Failure::Usage)?;
     let host_url = Url::parse(&host).map_err(|e| Failure::Usage(format!("host: {e}")))?;
-    let client_id = args.client_id.trim().to_owned();
+    let client_id = args
+        .client_id
+        .clone()
+        .or(profile_client_id)
+        .unwrap_or_else(|| DEFAULT_U2M_CLIENT_ID.to_owned())
+        .trim()
+        .to_owned();
     if client_id.is_empty() {
         return Err(Failure::Usage("--client-id is empty".into()));
     }
@@ -503,7 +530,6 @@ pub async fn login(args: &LoginArgs, env: &LoginEnv) -> Result<LoggedIn, Failure
         }
         None => default_profile_name(&host_url),
     };
-    let config_file = env.config_file()?;
     let token_cache = CliTokenCache::in_home(env.home.as_deref().ok_or_else(|| {
         Failure::Usage("there is no home directory for ~/.databricks/token-cache.json".into())
     })?);
@@ -858,7 +884,7 @@ mod tests {
     #[test]
     fn defaults_match_the_databricks_cli() {
         let args = login_args(&[]).unwrap();
-        assert_eq!(args.client_id, "databricks-cli");
+        assert_eq!(args.client_id, None);
         let redirect = Redirect::from_args(&args).unwrap();
         assert_eq!(redirect.uri(), "http://localhost:8020");
         assert_eq!(redirect.bind, "127.0.0.1:8020".parse().unwrap());

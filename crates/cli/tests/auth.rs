@@ -675,3 +675,88 @@ async fn the_python_sdk_uses_brickwire_as_its_databricks_cli() {
     );
     assert!(stdout.trim().contains('@'), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_client_id_the_databricks_cli_client_is_used() {
+    let env = Env::start().await;
+    let port = free_port().to_string();
+    let mut login = Login::spawn(env.command(&[
+        "auth",
+        "login",
+        "--host",
+        env.base(),
+        "--redirect-port",
+        &port,
+        "--timeout",
+        "1",
+        "--no-browser",
+    ]));
+    let url = login.printed_url();
+    assert_eq!(param(&url, "client_id").as_deref(), Some("databricks-cli"));
+    let (ok, stderr) = login.finish().await;
+    assert!(!ok, "{stderr}");
+}
+
+/// `auth login --profile NAME` without `--host` logs in again with the profile's host and
+/// client id (e.g. after the refresh token expired).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_in_again_by_profile_reuses_its_host_and_client_id() {
+    let env = Env::start().await;
+    let client_id = log_in(&env).await;
+    let redirect = format!("http://localhost:{}", free_port());
+    // the app connection must know the new port too
+    let second_app = env.create_app(&redirect).await;
+    assert_ne!(second_app, client_id);
+    std::fs::remove_file(env.cache_file()).unwrap();
+    let port = redirect.rsplit(':').next().unwrap().to_owned();
+    let mut login = Login::spawn(env.command(&[
+        "auth",
+        "login",
+        "--profile",
+        "emu",
+        "--client-id",
+        &second_app,
+        "--redirect-port",
+        &port,
+        "--no-browser",
+    ]));
+    let url = login.printed_url();
+    assert!(url.as_str().starts_with(env.base()), "{url}");
+    let back = env.consent(&url, "allow").await;
+    env.http.get(back).send().await.unwrap();
+    let (ok, stderr) = login.finish().await;
+    assert!(ok, "{stderr}");
+    assert!(env.cache()["tokens"]["emu"]["access_token"].is_string());
+    let config = std::fs::read_to_string(env.config_file()).unwrap();
+    assert!(
+        config.contains(&format!("client_id = {second_app}")),
+        "{config}"
+    );
+
+    // without --client-id, the profile's client id is the one used
+    let out_port = free_port().to_string();
+    let mut login = Login::spawn(env.command(&[
+        "auth",
+        "login",
+        "--profile",
+        "emu",
+        "--redirect-port",
+        &out_port,
+        "--timeout",
+        "1",
+        "--no-browser",
+    ]));
+    let url = login.printed_url();
+    assert_eq!(
+        param(&url, "client_id").as_deref(),
+        Some(second_app.as_str())
+    );
+    login.finish().await;
+
+    // a profile that does not exist is a usage error
+    let out = env
+        .run(&["auth", "login", "--profile", "nope", "--no-browser"])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no profile `nope`"));
+}

@@ -933,6 +933,7 @@ impl ResolvedConfig {
             write_keys,
             tokens,
             Box::new(move |tokens| config.oauth_refresh_credentials(tokens)),
+            login_hint,
         )
     }
 

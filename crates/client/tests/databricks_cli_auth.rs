@@ -314,5 +314,12 @@ async fn a_refused_refresh_with_nothing_newer_in_the_cache_is_an_error() {
     let provider = setup.config().databricks_cli_credentials().unwrap();
     let message = provider.authorization(None).await.unwrap_err().to_string();
     assert!(message.contains("invalid_grant"), "{message}");
+    assert!(
+        message.contains(&format!(
+            "log in again: `brickwire auth login --host {} --profile dev`",
+            setup.base
+        )),
+        "{message}"
+    );
     assert!(!message.contains("rt-0"), "no token in errors: {message}");
 }

@@ -18,7 +18,7 @@ use super::CredentialsProvider;
 use super::cli_token_cache::CliTokenCache;
 use super::oauth::OAuthTokenSet;
 use super::refresh::{OAuthRefreshCredentials, TokenRefreshCallback};
-use crate::Result;
+use crate::{Error, Result};
 
 /// Builds the inner provider from a token set (client id, endpoint and HTTP client fixed).
 pub type RefreshBuilder =
@@ -38,6 +38,8 @@ pub struct DatabricksCliCredentials {
     /// Where refreshed tokens are written.
     write_keys: Vec<String>,
     build: RefreshBuilder,
+    /// The command that logs in again, for errors that need it.
+    login_hint: String,
     inner: Mutex<Arc<OAuthRefreshCredentials>>,
     /// The refresh token the inner provider holds now (updated on every rotation).
     refresh_token: Arc<Mutex<Option<SecretString>>>,
@@ -57,12 +59,14 @@ impl std::fmt::Debug for DatabricksCliCredentials {
 impl DatabricksCliCredentials {
     /// Credentials starting from `tokens` (as loaded from `cache` under `read_keys`), writing
     /// refreshed tokens under `write_keys`; `build` makes the refreshing provider.
+    /// `login_hint` is the command that logs in again, named when a refresh is refused.
     pub fn new(
         cache: CliTokenCache,
         read_keys: Vec<String>,
         write_keys: Vec<String>,
         tokens: OAuthTokenSet,
         build: RefreshBuilder,
+        login_hint: String,
     ) -> Result<Self> {
         let refresh_token = Arc::new(Mutex::new(None));
         let inner = Self::make(&cache, &write_keys, &build, &refresh_token, tokens)?;
@@ -71,6 +75,7 @@ impl DatabricksCliCredentials {
             read_keys,
             write_keys,
             build,
+            login_hint,
             inner: Mutex::new(Arc::new(inner)),
             refresh_token,
         })
@@ -141,7 +146,13 @@ impl DatabricksCliCredentials {
                 return replacement.authorization(rejected).await;
             }
         }
-        Err(error)
+        Err(match error {
+            // The login itself is gone (refresh token expired, revoked or spent).
+            Error::Auth(message) => {
+                Error::Auth(format!("{message}; log in again: `{}`", self.login_hint))
+            }
+            other => other,
+        })
     }
 }
 
