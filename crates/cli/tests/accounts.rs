@@ -70,6 +70,10 @@ impl Env {
     }
 
     async fn add_with_env_token(&self, name: &str) -> Value {
+        self.add_with_env_token_and_stderr(name).await.0
+    }
+
+    async fn add_with_env_token_and_stderr(&self, name: &str) -> (Value, String) {
         let out = self
             .run_with(
                 &[
@@ -91,7 +95,10 @@ impl Env {
             )
             .await;
         assert!(out.status.success(), "{}", text(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
+        (
+            serde_json::from_slice(&out.stdout).unwrap(),
+            text(&out.stderr),
+        )
     }
 
     async fn list(&self) -> Vec<Value> {
@@ -133,7 +140,10 @@ fn any_file_contains(dir: &Path, needle: &[u8]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_list_run_and_remove_by_token() {
     let env = Env::start().await;
-    let first = env.add_with_env_token("emu").await;
+    let (first, stderr) = env.add_with_env_token_and_stderr("emu").await;
+    // the first add creates the data directory, whose operator key is shown this once
+    assert!(stderr.contains("operator API key"), "{stderr}");
+    assert!(stderr.contains("bwk_"), "{stderr}");
     let id = first["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("la_"), "{first}");
     assert_eq!(first["display_name"], "emu");
@@ -152,6 +162,7 @@ async fn link_list_run_and_remove_by_token() {
         .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("Linked account la_"));
+    assert!(!text(&out.stderr).contains("operator API key"));
 
     let accounts = env.list().await;
     assert_eq!(accounts.len(), 2);
