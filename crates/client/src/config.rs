@@ -905,7 +905,8 @@ impl ResolvedConfig {
         };
         let path = self.token_cache_file.clone().ok_or_else(|| {
             Error::Config(
-                "auth_type databricks-cli needs the token cache ~/.databricks/token-cache.json,                  but there is no home directory"
+                "auth_type databricks-cli needs the token cache ~/.databricks/token-cache.json, \
+                 but there is no home directory"
                     .to_owned(),
             )
         })?;
