@@ -715,6 +715,15 @@ pub fn write_profile(
     profile: &str,
     entries: &[(&str, String)],
 ) -> std::io::Result<()> {
+    // A symlinked config file (dotfiles) stays a symlink: write where it points.
+    let resolved;
+    let path = match std::fs::canonicalize(path) {
+        Ok(target) if target != path => {
+            resolved = target;
+            resolved.as_path()
+        }
+        _ => path,
+    };
     let old = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -1017,6 +1026,27 @@ mod tests {
         assert_eq!(
             new,
             "[dev]\nhost = https://new\nauth_type = databricks-cli\nclient_id = app\ncluster_id = c-1\n# note\n[other]\ntoken = keep\n"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_config_file_stays_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("dotfiles-cfg");
+        std::fs::write(&target, "[a]\nhost = https://a\n").unwrap();
+        let link = dir.path().join(".databrickscfg");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_profile(&link, "b", &[("host", "https://b".into())]).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "[a]\nhost = https://a\n\n[b]\nhost = https://b\n"
         );
     }
 
