@@ -91,6 +91,13 @@ pub struct RunArgs {
     pub input: String,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub account: AccountArgs,
+}
+
+/// A linked account of `brickwire serve` to run with, instead of [`ConnectionArgs`].
+#[derive(Debug, Default, Args)]
+pub struct AccountArgs {
     /// Run with a linked account of `brickwire serve` (its id or unique name) instead.
     #[arg(long, conflicts_with_all = ["host", "token", "profile"])]
     pub account: Option<String>,
@@ -121,6 +128,8 @@ pub struct ApiArgs {
     pub include: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub account: AccountArgs,
 }
 
 /// A usage error: exit code 2 with a message on stderr.
@@ -214,22 +223,34 @@ async fn run_action(args: RunArgs) -> Outcome {
     if let Err(e) = action.validate(&input) {
         return Ok(Err(e));
     }
-    if let Some(reference) = &args.account {
-        let data_dir = args
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| crate::accounts_cmd::DEFAULT_DATA_DIR.into());
-        let opened = match crate::accounts_cmd::open_account(&data_dir, reference).await {
-            Ok(opened) => opened,
-            Err(Ok(usage)) => return Err(Usage(usage)),
-            Err(Err(action_error)) => return Ok(Err(action_error)),
-        };
-        let result = action.run(&opened.client, input).await;
-        crate::accounts_cmd::after_action(&opened, &result).await;
-        return Ok(result.map(|out| print_json(&out)));
-    }
-    let client = connect(&args.connection)?;
-    Ok(action.run(&client, input).await.map(|out| print_json(&out)))
+    let result = run_on(action.id(), input, &args.connection, &args.account).await?;
+    Ok(result.map(|out| print_json(&out)))
+}
+
+/// Runs catalog action `id` on the workspace of `connection`, or with the linked account of
+/// `account` (recording its use, see [`crate::accounts_cmd::after_action`]).
+async fn run_on(
+    id: &str,
+    input: Value,
+    connection: &ConnectionArgs,
+    account: &AccountArgs,
+) -> Result<Result<Value, ActionError>, Usage> {
+    let Some(reference) = &account.account else {
+        let client = connect(connection)?;
+        return Ok(Catalog::global().run(&client, id, input).await);
+    };
+    let data_dir = account
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| crate::accounts_cmd::DEFAULT_DATA_DIR.into());
+    let opened = match crate::accounts_cmd::open_account(&data_dir, reference).await {
+        Ok(opened) => opened,
+        Err(Ok(usage)) => return Err(Usage(usage)),
+        Err(Err(action_error)) => return Ok(Err(action_error)),
+    };
+    let result = Catalog::global().run(&opened.client, id, input).await;
+    crate::accounts_cmd::after_action(&opened, &result).await;
+    Ok(result)
 }
 
 async fn api(args: ApiArgs) -> Outcome {
@@ -254,10 +275,8 @@ async fn api(args: ApiArgs) -> Outcome {
     if let Some(body) = &args.json {
         input["json"] = read_json(body, "--json")?;
     }
-    let client = connect(&args.connection)?;
-    let result = Catalog::global()
-        .run(&client, "http-request", input)
-        .await
+    let result = run_on("http-request", input, &args.connection, &args.account)
+        .await?
         .map(|out| {
             if args.include {
                 print_json(&out)
@@ -428,8 +447,7 @@ mod tests {
             id: "no-such-action".into(),
             input: "{}".into(),
             connection: connection(),
-            account: None,
-            data_dir: None,
+            account: AccountArgs::default(),
         });
         assert_eq!(run(unknown).await, ExitCode::from(2));
         // invalid input is an action error, reported before any connection is made
@@ -441,8 +459,7 @@ mod tests {
                 token: None,
                 profile: None,
             },
-            account: None,
-            data_dir: None,
+            account: AccountArgs::default(),
         });
         assert_eq!(run(invalid).await, ExitCode::from(1));
         let no_host = ActionsCommand::Run(RunArgs {
@@ -453,8 +470,7 @@ mod tests {
                 token: Some("t".into()),
                 profile: None,
             },
-            account: None,
-            data_dir: None,
+            account: AccountArgs::default(),
         });
         assert_eq!(run(no_host).await, ExitCode::from(2));
     }

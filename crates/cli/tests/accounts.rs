@@ -190,6 +190,24 @@ async fn link_list_run_and_remove_by_token() {
         let users: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(users.to_string().contains("userName"), "{users}");
     }
+    // `api` too
+    let out = env
+        .run(&[
+            "api",
+            "GET",
+            "/api/2.0/preview/scim/v2/Me",
+            "--account",
+            "emu",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let me: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(me["userName"].is_string(), "{me}");
+    // --account and --profile exclude each other
+    let out = env
+        .run(&["run", "list-users", "--account", "emu", "--profile", "p"])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
     let accounts = env.list().await;
     assert!(accounts[0]["last_used_at"].is_string(), "{}", accounts[0]);
 
