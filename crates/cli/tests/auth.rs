@@ -760,3 +760,54 @@ async fn logging_in_again_by_profile_reuses_its_host_and_client_id() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no profile `nope`"));
 }
+
+/// With the emulator's `oauth.access_token_lifetime_seconds` at 1, the login's cached expiry
+/// is that short, and a later command refreshes (and stores the rotation) before it can call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_lived_access_tokens_are_refreshed_by_later_commands() {
+    let env = Env::start().await;
+    let patched = env
+        .http
+        .patch(format!("{}/_emulator/settings", env.base()))
+        .json(&json!({"oauth": {"access_token_lifetime_seconds": 1}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(patched.status().is_success());
+    log_in(&env).await;
+    let entry = env.cache()["tokens"]["emu"].clone();
+    // the expiry came from `expires_in: 1`: well within a minute of now
+    let expiry = entry["expiry"].as_str().unwrap();
+    // both are UTC RFC 3339, so they compare as text (to the second)
+    let limit = brickwire_client::credentials::format_rfc3339(
+        std::time::SystemTime::now() + Duration::from_secs(60),
+    );
+    assert!(
+        expiry[..19] <= limit[..19],
+        "{expiry} is not a 1-second token ({limit})"
+    );
+    // the workspace's clock moves on, so the token is expired for both sides
+    env.emulator
+        .state()
+        .oauth
+        .lock()
+        .unwrap()
+        .advance_clock(Duration::from_secs(10));
+    let out = env
+        .run(&[
+            "api",
+            "GET",
+            "/api/2.0/preview/scim/v2/Me",
+            "--profile",
+            "emu",
+        ])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rotated = env.cache()["tokens"]["emu"].clone();
+    assert_ne!(rotated["refresh_token"], entry["refresh_token"]);
+    assert_ne!(rotated["access_token"], entry["access_token"]);
+}
