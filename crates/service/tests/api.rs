@@ -245,6 +245,12 @@ async fn bad_input_is_a_4xx_in_the_error_shape_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // A path segment that is not UTF-8.
+    let (status, json) = svc
+        .api(Method::GET, "/api/v1/linked-accounts/%FF%FE", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    assert_eq!(json["error"]["code"], "INVALID_INPUT");
     // Unknown query parameter.
     let (status, json) = svc
         .api(Method::GET, "/api/v1/linked-accounts?color=red", None)

@@ -3,7 +3,7 @@
 //! account through its shared client and answers `{"output": ...}` or the error shape.
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use brickwire_connector::{Catalog, ErrorCode};
 use schemars::JsonSchema;
@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::AppState;
-use super::error::{ApiError, body_bytes, parse_json};
+use super::error::{ApiError, ApiPath, body_bytes, parse_json};
 use crate::accounts::AccountClientError;
 use crate::store::{AccountStatus, LinkedAccountId};
 
@@ -50,7 +50,7 @@ fn unknown_action(id: &str) -> ApiError {
 }
 
 /// `GET /api/v1/actions/{id}`.
-pub async fn get(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get(ApiPath(id): ApiPath<String>) -> Result<Json<Value>, ApiError> {
     Catalog::global()
         .get(&id)
         .map(|a| Json(a.describe()))
@@ -61,7 +61,7 @@ pub async fn get(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
 /// empty body is `{}`).
 pub async fn run(
     State(state): State<AppState>,
-    Path((id, action_id)): Path<(String, String)>,
+    ApiPath((id, action_id)): ApiPath<(String, String)>,
     req: Request,
 ) -> Result<Json<ActionOutput>, ApiError> {
     let action = Catalog::global()

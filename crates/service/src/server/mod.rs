@@ -227,6 +227,7 @@ impl Service {
                 tracing::error!(error = %e, "the HTTP server stopped");
             }
         });
+        let pruner = tokio::spawn(prune_sessions(started.store.clone(), opts.clock.clone()));
         tracing::info!(%url, public_url = %public_url, "brickwire serve listening");
         Ok(RunningService {
             url,
@@ -236,6 +237,7 @@ impl Service {
             state,
             stop: Some(stop_tx),
             task: Some(task),
+            pruner,
         })
     }
 }
@@ -258,6 +260,24 @@ pub enum StartError {
     },
 }
 
+/// How often expired connect sessions are deleted, and how long after expiry they are kept
+/// (so `GET /api/v1/connect-sessions/{id}` can still say `expired` for a while).
+const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+const KEEP_EXPIRED: Duration = Duration::from_secs(24 * 3600);
+
+async fn prune_sessions(store: SqliteStore, clock: Arc<dyn Clock>) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tick.tick().await;
+        let before = clock.now() - KEEP_EXPIRED;
+        match store.prune_connect_sessions(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "pruned expired connect sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune connect sessions"),
+        }
+    }
+}
+
 fn bound_url(addr: SocketAddr) -> Url {
     let ip = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -278,6 +298,7 @@ pub struct RunningService {
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    pruner: JoinHandle<()>,
 }
 
 impl RunningService {
@@ -314,6 +335,7 @@ impl RunningService {
 
     /// Stops accepting connections, waits for open requests, and returns.
     pub async fn shutdown(mut self) {
+        self.pruner.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -325,6 +347,7 @@ impl RunningService {
 
 impl Drop for RunningService {
     fn drop(&mut self) {
+        self.pruner.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
