@@ -452,3 +452,42 @@ async fn linked_account_routes_answer_404_for_unknown_ids() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_public_url_sets_links_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = brickwire_service::ServeOptions::new(dir.path());
+    options.public_url = Some("https://connect.example.com/bw/".parse().unwrap());
+    let service = brickwire_service::Service::start(options).await.unwrap();
+    let key = service
+        .generated_api_key()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}api/v1/connect-sessions", service.url()))
+        .bearer_auth(&key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        created["connect_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://connect.example.com/bw/connect/bwcs_"),
+        "{created}"
+    );
+    service.shutdown().await;
+
+    let mut options = brickwire_service::ServeOptions::new(dir.path());
+    options.public_url = Some("ftp://connect.example.com/".parse().unwrap());
+    let err = brickwire_service::Service::start(options)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("public URL"), "{err}");
+}

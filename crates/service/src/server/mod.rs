@@ -56,7 +56,8 @@ pub struct ServeOptions {
     /// The data directory (database, master key file).
     pub data_dir: PathBuf,
     /// The URL end users and Databricks reach the service at (connect links, OAuth callback).
-    /// Defaults to `http://<bound address>/`.
+    /// Defaults to `http://<bound address>/`. With a path (`https://example.com/bw/`), a proxy
+    /// in front must strip it: the service serves its routes at the root.
     pub public_url: Option<Url>,
     /// `BRICKWIRE_MASTER_KEY` and `BRICKWIRE_API_KEY`, captured once.
     pub env: StartupEnv,
@@ -184,6 +185,15 @@ impl Service {
     /// Opens the data directory (master key, store, operator key), binds `opts.listen` and
     /// serves until [`RunningService::shutdown`].
     pub async fn start(opts: ServeOptions) -> Result<RunningService, StartError> {
+        if let Some(url) = &opts.public_url
+            && (!matches!(url.scheme(), "http" | "https")
+                || url.host_str().is_none()
+                || url.query().is_some())
+        {
+            return Err(StartError::PublicUrl(format!(
+                "`{url}` must be an http(s) URL with a host and no query"
+            )));
+        }
         let started = open_data_dir_with_clock(&opts.data_dir, &opts.env, opts.clock.clone())
             .await
             .map_err(StartError::Store)?;
@@ -249,6 +259,9 @@ pub enum StartError {
     /// The data directory could not be opened.
     #[error("{0}")]
     Store(#[source] crate::Error),
+    /// The public URL is not usable for links.
+    #[error("invalid public URL: {0}")]
+    PublicUrl(String),
     /// The address could not be bound.
     #[error("cannot listen on {listen}: {source}")]
     Bind {
