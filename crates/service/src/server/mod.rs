@@ -97,7 +97,26 @@ struct StateInner {
     public_url: Url,
     accounts: AccountClients,
     http: reqwest::Client,
+    /// When each account's `last_used_at` was last written by this process.
+    touched: std::sync::Mutex<
+        std::collections::HashMap<crate::store::LinkedAccountId, std::time::SystemTime>,
+    >,
+    /// The reconnect link handed out per account: (session id, link, expires at (RFC 3339),
+    /// expiry), reused while its session is unused.
+    reconnect_links:
+        tokio::sync::Mutex<std::collections::HashMap<crate::store::LinkedAccountId, ReconnectLink>>,
 }
+
+/// A reconnect link already handed out for an account.
+#[derive(Clone)]
+pub(crate) struct ReconnectLink {
+    pub(crate) session: crate::store::ConnectSessionId,
+    pub(crate) url: String,
+    pub(crate) expires_at: String,
+}
+
+/// How often an account's `last_used_at` is written at most (each write is a durable commit).
+pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -123,6 +142,8 @@ impl AppState {
                 public_url,
                 accounts,
                 http: crate::link::verification_http_client(link_timeout),
+                touched: Default::default(),
+                reconnect_links: Default::default(),
             }),
         }
     }
@@ -154,6 +175,31 @@ impl AppState {
             self.inner.public_url.as_str().trim_end_matches('/'),
             path
         )
+    }
+
+    /// Records that an account was used: writes `last_used_at` at most every [`TOUCH_EVERY`]
+    /// per account, so a burst of actions does not become a burst of disk syncs.
+    pub(crate) async fn touch(&self, id: &crate::store::LinkedAccountId) {
+        let now = self.accounts().clock().now();
+        {
+            let mut touched = self.inner.touched.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(last) = touched.get(id)
+                && now.duration_since(*last).unwrap_or_default() < TOUCH_EVERY
+            {
+                return;
+            }
+            touched.insert(id.clone(), now);
+        }
+        if let Err(e) = self.store().touch_linked_account(id.clone()).await {
+            tracing::warn!(account = %id, error = %e, "cannot record the account's last use");
+        }
+    }
+
+    pub(crate) fn reconnect_links(
+        &self,
+    ) -> &tokio::sync::Mutex<std::collections::HashMap<crate::store::LinkedAccountId, ReconnectLink>>
+    {
+        &self.inner.reconnect_links
     }
 
     pub(crate) fn api_keys(&self) -> &OperatorApiKeys {
