@@ -22,12 +22,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use brickwire_api::SecretString;
-use brickwire_client::config::normalize_host;
-use brickwire_client::credentials::{
-    CredentialsProvider, OAuthRefreshCredentials, PatCredentials, TokenEndpoint, format_rfc3339,
-};
-use brickwire_client::{Client, ClientOptions};
+use brickwire_client::Client;
+use brickwire_client::credentials::format_rfc3339;
 use brickwire_connector::{ActionError, ErrorCode};
+use brickwire_service::accounts::{AccountClientError, AccountClients, AccountClientsOptions};
+use brickwire_service::link;
 use brickwire_service::store::{
     AccountStatus, Credential, LinkedAccount, LinkedAccountFilter, LinkedAccountId,
     NewLinkedAccount,
@@ -35,10 +34,11 @@ use brickwire_service::store::{
 use brickwire_service::{StartupEnv, Store, open_data_dir};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use url::Url;
 
 /// The data directory when neither `--data-dir` nor `BRICKWIRE_DATA_DIR` is given.
 pub const DEFAULT_DATA_DIR: &str = "brickwire-data";
+/// How long verifying a token may take (the workspace may be far away).
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The environment variable that names the data directory.
 pub const DATA_DIR_ENV: &str = "BRICKWIRE_DATA_DIR";
 
@@ -313,107 +313,12 @@ fn read_token(args: &AddArgs) -> Result<SecretString, Failure> {
     Ok(SecretString::new(token))
 }
 
-/// Why a token could not be verified.
-#[derive(Debug, PartialEq, Eq)]
-pub enum VerifyError {
-    /// The workspace answered, and refused the token.
-    WrongToken(String),
-    /// Something answered, but not the Databricks API.
-    NotDatabricks(String),
-    /// Nothing answered.
-    Unreachable(String),
-}
-
-impl std::fmt::Display for VerifyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            VerifyError::WrongToken(m)
-            | VerifyError::NotDatabricks(m)
-            | VerifyError::Unreachable(m) => f.write_str(m),
-        }
-    }
-}
-
-/// Tries `token` on `host` (`GET /api/2.0/preview/scim/v2/Me`) and returns the user name.
-pub async fn verify_token(host: &Url, token: &SecretString) -> Result<String, VerifyError> {
-    let host_text = host.as_str().trim_end_matches('/');
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("brickwire/", env!("CARGO_PKG_VERSION")))
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| VerifyError::Unreachable(format!("cannot build the HTTP client: {e}")))?;
-    let url = format!("{host_text}/api/2.0/preview/scim/v2/Me");
-    let response = http
-        .get(&url)
-        .bearer_auth(token.expose_secret())
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(|e| {
-            VerifyError::Unreachable(format!(
-                "cannot reach {host_text}: {} (check the URL and your network)",
-                e.without_url()
-            ))
-        })?;
-    let status = response.status().as_u16();
-    let body = response.bytes().await.unwrap_or_default();
-    let json: Option<Value> = serde_json::from_slice(&body).ok().filter(Value::is_object);
-    let databricks_error = json
-        .as_ref()
-        .and_then(|j| {
-            j.get("error_code")
-                .or_else(|| j.get("message"))
-                .or_else(|| j.get("detail"))
-        })
-        .is_some();
-    match status {
-        200 => match json
-            .as_ref()
-            .filter(|j| j.get("userName").is_some() || j.get("id").is_some())
-        {
-            Some(me) => Ok(me["userName"]
-                .as_str()
-                .or_else(|| me["id"].as_str())
-                .unwrap_or("unknown user")
-                .to_owned()),
-            None => Err(VerifyError::NotDatabricks(format!(
-                "{host_text} answered, but not like a Databricks workspace (no user in the \
-                 answer to the SCIM Me API); check that it is the workspace URL, e.g. \
-                 https://dbc-1234.cloud.databricks.com"
-            ))),
-        },
-        401 | 403 if databricks_error || status == 401 => {
-            let detail = json
-                .as_ref()
-                .and_then(|j| j.get("message").and_then(Value::as_str))
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default();
-            Err(VerifyError::WrongToken(format!(
-                "the workspace {host_text} refused the token (HTTP {status}{detail}); check that \
-                 it is a valid, unexpired personal access token of this workspace"
-            )))
-        }
-        500..=599 if databricks_error => Err(VerifyError::Unreachable(format!(
-            "the workspace {host_text} could not answer (HTTP {status}); try again later"
-        ))),
-        _ => Err(VerifyError::NotDatabricks(format!(
-            "{host_text} is not a Databricks workspace: the SCIM Me API answered HTTP {status}{}; \
-             check that the URL is the workspace URL, e.g. https://dbc-1234.cloud.databricks.com",
-            if json.is_none() {
-                " without a Databricks error body"
-            } else {
-                ""
-            }
-        ))),
-    }
-}
-
 async fn add(args: &AddArgs) -> Result<(), Failure> {
-    let host = normalize_host(&args.host).map_err(Failure::Usage)?;
-    let host = Url::parse(&host).map_err(|e| Failure::Usage(format!("host: {e}")))?;
+    let host = link::check_workspace_url(&args.host)
+        .map_err(|e| Failure::Usage(format!("--host: {e}")))?;
     let token = read_token(args)?;
-    let user = verify_token(&host, &token)
+    let http = link::verification_http_client(VERIFY_TIMEOUT);
+    let user = link::verify_api_key(&http, &host, &token)
         .await
         .map_err(|e| Failure::Failed(format!("nothing was stored: {e}")))?;
     let store = open_store(&args.dir.data_dir, true).await?;
@@ -492,60 +397,18 @@ pub async fn open_account(
         .await
         .map_err(Ok)?;
     if account.status == AccountStatus::NeedsReconnect {
-        return Err(Err(ActionError::new(
-            ErrorCode::Unauthenticated,
-            format!(
-                "linked account {} (`{}`) needs to reconnect: its OAuth refresh failed for good. \
-                 Link it again (connect page of `brickwire serve`, or `brickwire accounts add`)",
-                account.id, account.display_name
-            ),
-        )));
+        return Err(Err(needs_reconnect(&account)));
     }
-    let stored = store
-        .linked_account_credential(account.id.clone())
-        .await
-        .map_err(|e| {
-            Err(ActionError::new(
-                ErrorCode::Unauthenticated,
-                format!("cannot read the credential of {}: {e}", account.id),
-            ))
-        })?;
-    let host = account.workspace_host.clone();
-    let provider: Arc<dyn CredentialsProvider> = match stored.credential {
-        Credential::ApiKey { token } => Arc::new(PatCredentials::new(&token)),
-        Credential::OAuth(oauth) => {
-            let http = reqwest::Client::builder()
-                .user_agent(concat!("brickwire/", env!("CARGO_PKG_VERSION")))
-                .timeout(Duration::from_secs(60))
-                .build()
-                .map_err(|e| Ok(format!("cannot build the HTTP client: {e}")))?;
-            let callback = brickwire_service::rotation::rotation_callback(
-                store.clone(),
-                account.id.clone(),
-                oauth.client_id.clone(),
-                stored.version,
-            );
-            Arc::new(
-                OAuthRefreshCredentials::new(
-                    oauth.to_token_set(),
-                    oauth.client_id.clone(),
-                    TokenEndpoint::discover(host.clone(), None, None),
-                    http,
-                )
-                .on_refresh(callback),
-            )
-        }
-        // a newer store may know more kinds of credentials
-        #[allow(unreachable_patterns)]
-        _ => {
-            return Err(Ok(format!(
-                "linked account {} has a kind of credential this brickwire cannot use",
-                account.id
-            )));
-        }
-    };
-    let client = Client::with_credentials(host, provider, ClientOptions::default())
-        .map_err(|e| Ok(e.to_string()))?;
+    // The same runtime as the service: PAT as is, OAuth with refresh, each rotated token set
+    // stored at once, and a refresh refused for good marks the account needs_reconnect.
+    let clients = AccountClients::new(store.clone(), AccountClientsOptions::default());
+    let client = clients.client(&account.id).await.map_err(|e| match e {
+        AccountClientError::NeedsReconnect(_) => Err(needs_reconnect(&account)),
+        other => Err(ActionError::new(
+            ErrorCode::Unauthenticated,
+            format!("cannot use linked account {}: {other}", account.id),
+        )),
+    })?;
     Ok(OpenedAccount {
         client,
         account,
@@ -585,8 +448,19 @@ async fn find_account(
     }
 }
 
-/// After an action on an account: records its use, and marks an OAuth account as needing
-/// reconnection when its refresh token was refused for good (`invalid_grant`).
+fn needs_reconnect(account: &LinkedAccount) -> ActionError {
+    ActionError::new(
+        ErrorCode::Unauthenticated,
+        format!(
+            "linked account {} (`{}`) needs to reconnect: its OAuth refresh failed for good. \
+             Link it again (connect page of `brickwire serve`, or `brickwire accounts add`)",
+            account.id, account.display_name
+        ),
+    )
+}
+
+/// After an action on an account: records its use. (A refresh refused for good has already
+/// marked the account as needing reconnection, inside its credentials provider.)
 pub async fn after_action(opened: &OpenedAccount, result: &Result<Value, ActionError>) {
     let _ = opened
         .store
@@ -594,13 +468,9 @@ pub async fn after_action(opened: &OpenedAccount, result: &Result<Value, ActionE
         .await;
     if let Err(e) = result
         && e.code == ErrorCode::Unauthenticated
-        && opened.account.auth_type == brickwire_service::store::AuthType::OAuth
-        && e.message.contains("invalid_grant")
+        && let Ok(account) = opened.store.linked_account(opened.account.id.clone()).await
+        && account.status == AccountStatus::NeedsReconnect
     {
-        let _ = opened
-            .store
-            .set_linked_account_status(opened.account.id.clone(), AccountStatus::NeedsReconnect)
-            .await;
         eprintln!(
             "linked account {} is now marked as needing to reconnect",
             opened.account.id

@@ -258,7 +258,7 @@ async fn bad_tokens_hosts_and_urls_are_refused_before_anything_is_stored() {
     assert_eq!(not_databricks.status.code(), Some(1));
     let message = text(&not_databricks.stderr);
     assert!(
-        message.contains("is not a Databricks workspace"),
+        message.contains("does not look like a Databricks workspace"),
         "{message}"
     );
     assert!(message.contains("HTTP 404"), "{message}");

@@ -133,12 +133,13 @@ pub fn verification_http_client(timeout: Duration) -> reqwest::Client {
 }
 
 /// Verifies `token` against the workspace at `host` (already checked with
-/// [`check_workspace_url`]) with `GET /api/2.0/preview/scim/v2/Me`.
+/// [`check_workspace_url`]) with `GET /api/2.0/preview/scim/v2/Me`, and returns the token's
+/// user name (its SCIM `userName`, else its id).
 pub async fn verify_api_key(
     http: &reqwest::Client,
     host: &Url,
     token: &SecretString,
-) -> Result<(), LinkError> {
+) -> Result<String, LinkError> {
     check_token(token)?;
     let shown = host.as_str().trim_end_matches('/').to_owned();
     let url = host
@@ -167,7 +168,12 @@ pub async fn verify_api_key(
     let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     match status {
         200 => match json {
-            Some(me) if me.get("userName").is_some() || me.get("id").is_some() => Ok(()),
+            Some(me) if me.get("userName").is_some() || me.get("id").is_some() => Ok(me
+                .get("userName")
+                .or_else(|| me.get("id"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("unknown user")
+                .to_owned()),
             _ => Err(LinkError::NotAWorkspace {
                 host: shown,
                 detail: "its answer to the SCIM Me request is not a SCIM user".into(),
