@@ -187,11 +187,31 @@ async fn oauth_links_an_account_that_runs_actions() {
 async fn callback_refuses_wrong_superseded_and_expired_state() {
     let (svc, ws) = setup(APP_SCOPES, &["all-apis"], false).await;
 
-    // Unknown state.
+    // Unknown state (and no sign-in started in this browser).
     let (status, html) =
         callback(&svc, &svc.url("/oauth/callback?code=abc&state=not-a-state")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(html.contains("does not belong"), "{html}");
+    assert!(html.contains("did not come back to the browser"), "{html}");
+
+    // An authorization URL completed in another browser (no state cookie) links nothing and
+    // does not burn the session: the browser that started it can still finish.
+    let (session, connect_url) = svc.session(json!({})).await;
+    let authorize = start_oauth(&svc, &connect_url).await;
+    let back = ws.consent(&authorize, true).await;
+    let other_browser = common::http_client();
+    let response = other_browser.get(&back).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("same browser"));
+    let view = svc
+        .ok(
+            Method::GET,
+            &format!("/api/v1/connect-sessions/{session}"),
+            None,
+        )
+        .await;
+    assert_eq!(view["linked_account_id"], Value::Null);
+    let (status, html) = callback(&svc, &back).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
     let (status, _) = callback(&svc, &svc.url("/oauth/callback?code=abc")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 

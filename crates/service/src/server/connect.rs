@@ -365,6 +365,28 @@ async fn oauth_start(
         }
         Err(e) => return internal(e),
     }
+    // The state is bound to this browser: the callback accepts it only with this cookie, so an
+    // authorization URL handed to someone else cannot complete this session.
+    let remaining = session
+        .expires_at
+        .duration_since(state.accounts().clock().now())
+        .map_or(60, |d| d.as_secs().max(60));
+    let secure = if state.public_url().scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{OAUTH_STATE_COOKIE}={}; Path={}; Max-Age={remaining}; HttpOnly; SameSite=Lax{secure}",
+        oauth_state.expose_secret(),
+        super::CALLBACK_PATH
+    );
+    match HeaderValue::from_str(&cookie) {
+        Ok(v) => {
+            response.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        Err(e) => return internal(e),
+    }
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -374,6 +396,9 @@ async fn oauth_start(
     );
     response
 }
+
+/// The cookie that binds an OAuth `state` to the browser that started the sign-in.
+pub const OAUTH_STATE_COOKIE: &str = "brickwire_oauth_state";
 
 /// The authorization request URL (RFC 6749 4.1.1 with RFC 7636 S256).
 pub fn authorization_url(

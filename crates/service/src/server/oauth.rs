@@ -1,5 +1,7 @@
-//! `GET /oauth/callback`: where the workspace sends the browser back after consent. Checks the
-//! `state` (single use: the session is consumed by it, so a replayed, unknown or expired state
+//! `GET /oauth/callback`: where the workspace sends the browser back after consent. Checks that
+//! the answer came back to the browser that started the sign-in (the `state` must equal the
+//! `brickwire_oauth_state` cookie set with the redirect; checked before anything is consumed),
+//! then the `state` itself (single use: the session is consumed by it, so a replayed, unknown or expired state
 //! is refused with 400), exchanges the code with the stored PKCE verifier, stores the tokens as
 //! a linked account (or re-links the account of a reconnect session), and shows a result page.
 //!
@@ -8,15 +10,16 @@
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use brickwire_api::SecretString;
 use brickwire_client::credentials::{discover_oidc_endpoints, exchange_authorization_code};
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
 use super::api_accounts::default_name;
-use super::connect::internal;
+use super::connect::{OAUTH_STATE_COOKIE, internal};
 use super::html;
 use super::{AppState, CALLBACK_PATH};
 use crate::store::{ConnectSessionKey, Credential, NewLinkedAccount, OAuthCredential};
@@ -44,7 +47,23 @@ fn refused(message: &str) -> Response {
     )
 }
 
-async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+/// The `state` value of the browser's [`OAUTH_STATE_COOKIE`], if it sent one.
+fn state_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == OAUTH_STATE_COOKIE)
+        .map(|(_, value)| value)
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Ok(query) = serde_urlencoded::from_str::<CallbackQuery>(query.as_deref().unwrap_or(""))
     else {
         return refused("The sign-in answer could not be read.");
@@ -58,6 +77,20 @@ async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
     let Some(code) = query.code.filter(|c| !c.expose_secret().is_empty()) else {
         return refused("The sign-in answer has no authorization code.");
     };
+    // Checked before the session is consumed, so a foreign answer cannot burn it.
+    let same_browser = state_cookie(&headers).is_some_and(|cookie| {
+        bool::from(
+            cookie
+                .as_bytes()
+                .ct_eq(oauth_state.expose_secret().as_bytes()),
+        )
+    });
+    if !same_browser {
+        return refused(
+            "This sign-in answer did not come back to the browser that started it. Open the \
+             connect link and finish signing in in the same browser (with cookies allowed).",
+        );
+    }
     let consumed = match state
         .store()
         .consume_connect_session(ConnectSessionKey::OAuthState(oauth_state))
