@@ -157,7 +157,7 @@ class BrickwireService:
 
     def connect_session(self, **fields):
         """A fresh connect session; returns its JSON (`id`, `connect_url`, `expires_at`)."""
-        _, session = self.api("POST", "/api/v1/connect-sessions", fields, expect=200)
+        _, session = self.api("POST", "/api/v1/connect-sessions", fields, expect=201)
         return session
 
     def linked_account_ids(self):
@@ -213,6 +213,30 @@ def oauth_app(emulator, service):
         return client_id
 
     return configure
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item, for `_show_page_on_failure`."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "report_" + report.when, report)
+
+
+@pytest.fixture(autouse=True)
+def _show_page_on_failure(request):
+    """When a test that used the browser fails, adds where the browser was and what the page
+    said to the report: the page is the evidence."""
+    yield
+    report = getattr(request.node, "report_call", None)
+    if report is None or not report.failed or "browser" not in request.fixturenames:
+        return
+    driver = request.getfixturevalue("browser")
+    try:
+        text = driver.find_element("tag name", "body").text
+    except Exception as err:  # the page may be gone; the report must still be written
+        text = f"(no page text: {err})"
+    report.sections.append(("browser page", f"{driver.current_url}\n{text}"))
 
 
 @pytest.fixture(scope="module")
