@@ -72,6 +72,9 @@ def test_api_key_links_an_account_that_runs_actions(browser, emulator, service):
     session = service.connect_session(end_user_ref="api-key-user", display_name="API key user")
     before = service.linked_account_ids()
     browser.get(session["connect_url"])
+    # Both ways to connect are offered side by side.
+    assert wait_for(browser, By.ID, "api-key-form").is_displayed()
+    assert browser.find_element(By.ID, "oauth-form").is_displayed()
     submit_api_key(browser, emulator.url, TOKEN)
     status, account_id, text = result(browser)
     assert status == "success", text
@@ -105,7 +108,7 @@ def test_oauth_allow_links_the_chosen_user(browser, emulator, service, oauth_app
     user = f"oauth-{secrets.token_hex(4)}@example.com"
     emulator.create_user(user)
     before = service.linked_account_ids()
-    start_oauth(browser, service)
+    session = start_oauth(browser, service)
 
     consent = wait_for(browser, By.ID, "consent")
     assert browser.current_url.startswith(emulator.url + "/oidc/v1/authorize")
@@ -125,6 +128,17 @@ def test_oauth_allow_links_the_chosen_user(browser, emulator, service, oauth_app
     assert me(service, account_id) == user
     status, answer = service.run_action(account_id, "query-catalogs", {})
     assert status == 200 and "output" in answer, answer
+
+    # Reloading the result page replays the callback (its code and state are single use):
+    # it may show the same account again, but never links a second one.
+    browser.refresh()
+    status, again, text = result(browser)
+    assert status == "error" or again == account_id, text
+    # The connect link was used up by the successful sign-in.
+    browser.get(session["connect_url"])
+    status, again, text = result(browser)
+    assert status == "error" and not again, text
+    assert service.linked_account_ids() == before | {account_id}
 
 
 def test_oauth_deny_shows_an_error_and_links_nothing(browser, emulator, service, oauth_app):
