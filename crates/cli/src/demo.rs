@@ -13,20 +13,26 @@
 //! Start at [`run`]; [`tour`] is the list of steps run on each account; [`Summary`] records each
 //! step's outcome and time and turns a failure into an error that names the step.
 
+mod html;
+
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brickwire_api::SecretString;
-use brickwire_client::credentials::PatCredentials;
-use brickwire_client::{Client, ClientOptions};
 use brickwire_emulator::{Emulator, EmulatorOptions};
+use brickwire_service::server::{RunningService, ServeOptions, Service};
+use reqwest::Method;
 use serde_json::{Value, json};
+use url::Url;
 
 type DemoResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// How long a tour step may wait for a warehouse, statement or job run.
 const WAIT_SECONDS: u64 = 60;
+
+/// The workspace user the OAuth account signs in as on the consent page (the API-key account
+/// uses the workspace admin's token).
+const OAUTH_USER: &str = "data.engineer@example.com";
 
 /// Runs the whole demo and prints the summary; an error names the step that failed.
 pub async fn run() -> DemoResult<()> {
@@ -39,30 +45,170 @@ pub async fn run() -> DemoResult<()> {
             Ok((emulator, url))
         })
         .await?;
-    let client = Client::with_credentials(
-        emulator.base_url().parse()?,
-        Arc::new(PatCredentials::new(&SecretString::new(emulator.token()))),
-        ClientOptions::default(),
-    )?;
-    let accounts = [
+    let data_dir = tempfile::Builder::new()
+        .prefix("brickwire-demo-")
+        .tempdir()?;
+    let service = summary
+        .step("start the brickwire service", async {
+            let service = Service::start(ServeOptions::new(data_dir.path())).await?;
+            let outcome = format!(
+                "{} (temporary data directory, operator API key generated)",
+                service.url()
+            );
+            Ok((service, outcome))
+        })
+        .await?;
+    let result = with_servers(&mut summary, &emulator, &service).await;
+    service.shutdown().await;
+    emulator.stop().await;
+    result?;
+    summary.print();
+    Ok(())
+}
+
+/// Everything after both servers are up: the setup over HTTP, then the tour on each account.
+async fn with_servers(
+    summary: &mut Summary,
+    emulator: &Emulator,
+    service: &RunningService,
+) -> DemoResult<()> {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(120))
+        .build()?;
+    let operator = Operator {
+        http: http.clone(),
+        base: service.url(),
+        key: service
+            .generated_api_key()
+            .cloned()
+            .ok_or("the service generated no operator API key")?,
+    };
+    let workspace = Workspace {
+        http: http.clone(),
+        base: emulator.base_url().parse()?,
+        token: SecretString::new(emulator.token()),
+    };
+
+    let client_id = summary
+        .step("register an OAuth app connection in the workspace", async {
+            let settings = operator
+                .call(Method::GET, "/api/v1/app-settings", None)
+                .await?;
+            let callback = text(&settings, "/callback_url")?;
+            let config = workspace
+                .call(Method::GET, "/.well-known/databricks-config", None)
+                .await?;
+            let account_id = text(&config, "/account_id")?;
+            let app = workspace
+                .call(
+                    Method::POST,
+                    &format!("/api/2.0/accounts/{account_id}/oauth2/custom-app-integrations"),
+                    Some(json!({
+                        "name": "brickwire demo",
+                        "redirect_urls": [callback],
+                        "scopes": ["all-apis", "offline_access"],
+                        "confidential": false,
+                    })),
+                )
+                .await?;
+            let client_id = text(&app, "/client_id")?;
+            let outcome = format!("public client {client_id}, redirect URL {callback}");
+            Ok((client_id, outcome))
+        })
+        .await?;
+
+    summary
+        .step("store the service's app settings", async {
+            operator
+                .call(
+                    Method::PUT,
+                    "/api/v1/app-settings",
+                    Some(json!({
+                        "oauth_client_id": client_id,
+                        "workspace_url": workspace.base.as_str().trim_end_matches('/'),
+                        "scopes": {"additional": ["all-apis"], "custom": []},
+                    })),
+                )
+                .await?;
+            let settings = operator
+                .call(Method::GET, "/api/v1/app-settings", None)
+                .await?;
+            Ok((
+                (),
+                format!("requests scopes: {}", requested_scopes(&settings)),
+            ))
+        })
+        .await?;
+
+    let oauth_user_id = summary
+        .step("add a workspace user to sign in as", async {
+            let user = workspace
+                .call(
+                    Method::POST,
+                    "/api/2.0/preview/scim/v2/Users",
+                    Some(json!({"userName": OAUTH_USER, "displayName": "Data Engineer"})),
+                )
+                .await?;
+            let id = text(&user, "/id")?;
+            Ok((id.clone(), format!("{OAUTH_USER} (id {id})")))
+        })
+        .await?;
+
+    let browser = Browser { http };
+    let api_key_account = summary
+        .step("link an account by API key (connect page form)", async {
+            let id = link_by_api_key(&operator, &browser, &workspace).await?;
+            let account = Linked {
+                operator: &operator,
+                id,
+            };
+            let outcome = format!("{} acts as {}", account.id, account.user_name().await?);
+            Ok((account, outcome))
+        })
+        .await?;
+    let oauth_account = summary
+        .step("link an account by OAuth (consent page: Allow)", async {
+            let id = link_by_oauth(&operator, &browser, &workspace, &oauth_user_id).await?;
+            let account = Linked {
+                operator: &operator,
+                id,
+            };
+            let outcome = format!("{} acts as {}", account.id, account.user_name().await?);
+            Ok((account, outcome))
+        })
+        .await?;
+
+    for account in [
         Account {
             label: "API key",
             slug: "api_key",
-            actions: Direct(&client),
+            actions: api_key_account,
         },
         Account {
             label: "OAuth",
             slug: "oauth",
-            actions: Direct(&client),
+            actions: oauth_account,
         },
-    ];
-    for account in &accounts {
-        summary.section(&format!("{} account", account.label));
-        tour(&mut summary, account).await?;
+    ] {
+        summary.section(&format!("{} account {}", account.label, account.actions.id));
+        tour(summary, &account).await?;
     }
-    summary.print();
-    emulator.stop().await;
     Ok(())
+}
+
+/// The scopes the app settings request, as the service reports them.
+fn requested_scopes(settings: &Value) -> String {
+    let scopes = &settings["scopes"];
+    let mut all: Vec<&str> = Vec::new();
+    for list in ["mandatory", "additional", "custom"] {
+        for s in scopes[list].as_array().into_iter().flatten() {
+            if let Some(s) = s.as_str().filter(|s| !all.contains(s)) {
+                all.push(s);
+            }
+        }
+    }
+    all.join(" ")
 }
 
 /// Runs one action of the catalog and returns its output.
@@ -71,15 +217,270 @@ trait Actions {
     fn run(&self, action: &str, input: Value) -> impl Future<Output = DemoResult<Value>>;
 }
 
-/// Actions run straight through the connector on one client.
-struct Direct<'a>(&'a Client);
+/// The service's operator REST API, called with the operator API key.
+struct Operator {
+    http: reqwest::Client,
+    base: Url,
+    key: SecretString,
+}
 
-impl Actions for Direct<'_> {
-    async fn run(&self, action: &str, input: Value) -> DemoResult<Value> {
-        brickwire_connector::run_action(self.0, action, input)
-            .await
-            .map_err(|e| format!("{action}: {e}").into())
+impl Operator {
+    /// Sends one JSON request; a non-2xx answer is an error with the service's message.
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> DemoResult<Value> {
+        let mut request = self
+            .http
+            .request(method.clone(), self.base.join(path)?)
+            .bearer_auth(self.key.expose_secret());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        json_answer(&method, path, request.send().await?).await
     }
+}
+
+/// The workspace's own REST API, called with its admin's personal access token.
+struct Workspace {
+    http: reqwest::Client,
+    base: Url,
+    token: SecretString,
+}
+
+impl Workspace {
+    /// Sends one JSON request; a non-2xx answer is an error with Databricks' message.
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> DemoResult<Value> {
+        let mut request = self
+            .http
+            .request(method.clone(), self.base.join(path)?)
+            .bearer_auth(self.token.expose_secret());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        json_answer(&method, path, request.send().await?).await
+    }
+}
+
+/// The JSON body of a 2xx answer; otherwise an error with the status and the server's message.
+async fn json_answer(
+    method: &Method,
+    path: &str,
+    response: reqwest::Response,
+) -> DemoResult<Value> {
+    let status = response.status();
+    let bytes = response.bytes().await?;
+    let body: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(short(&String::from_utf8_lossy(&bytes))))
+    };
+    if status.is_success() {
+        return Ok(body);
+    }
+    let message = body
+        .pointer("/error/message")
+        .or_else(|| body.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| body.to_string());
+    Err(format!("{method} {path} answered {status}: {message}").into())
+}
+
+/// A linked account of the service: actions run through
+/// `POST /api/v1/linked-accounts/{id}/actions/{action}`.
+struct Linked<'a> {
+    operator: &'a Operator,
+    id: String,
+}
+
+impl Linked<'_> {
+    /// The workspace user this account acts as (SCIM `Me` through the HTTP Request action).
+    async fn user_name(&self) -> DemoResult<String> {
+        let me = self
+            .run(
+                "http-request",
+                json!({"method": "GET", "path": "/api/2.0/preview/scim/v2/Me"}),
+            )
+            .await?;
+        text(&me, "/body/userName")
+    }
+}
+
+impl Actions for Linked<'_> {
+    async fn run(&self, action: &str, input: Value) -> DemoResult<Value> {
+        let path = format!("/api/v1/linked-accounts/{}/actions/{action}", self.id);
+        let answer = self
+            .operator
+            .call(Method::POST, &path, Some(input))
+            .await
+            .map_err(|e| format!("{action}: {e}"))?;
+        if let Some(error) = answer.get("error") {
+            return Err(format!(
+                "{action}: {} {}",
+                error["code"].as_str().unwrap_or("ERROR"),
+                error["message"].as_str().unwrap_or_default()
+            )
+            .into());
+        }
+        answer
+            .get("output")
+            .cloned()
+            .ok_or_else(|| format!("{action}: the answer has no output").into())
+    }
+}
+
+/// What a browser does, over plain HTTP: follows redirects, keeps cookies, submits forms.
+struct Browser {
+    http: reqwest::Client,
+}
+
+/// A page the browser landed on.
+struct Page {
+    url: Url,
+    status: reqwest::StatusCode,
+    html: String,
+}
+
+impl Browser {
+    async fn open(&self, url: Url) -> DemoResult<Page> {
+        Self::page(self.http.get(url).send().await?).await
+    }
+
+    /// Submits `form` of `page` (its action resolved against the page's URL).
+    async fn submit(&self, page: &Page, form: &html::Form) -> DemoResult<Page> {
+        let mut target = page.url.join(&form.action)?;
+        let response = if form.method == "POST" {
+            self.http.post(target).form(&form.fields).send().await?
+        } else {
+            target
+                .query_pairs_mut()
+                .clear()
+                .extend_pairs(form.fields.iter());
+            self.http.get(target).send().await?
+        };
+        Self::page(response).await
+    }
+
+    async fn page(response: reqwest::Response) -> DemoResult<Page> {
+        Ok(Page {
+            url: response.url().clone(),
+            status: response.status(),
+            html: response.text().await?,
+        })
+    }
+}
+
+impl Page {
+    /// The form with this id, or an error saying which page lacked it and what it says.
+    fn form(&self, id: &str) -> DemoResult<html::Form> {
+        html::form(&self.html, id).ok_or_else(|| {
+            format!(
+                "expected a form #{id} at {} ({}); the page says: {}",
+                self.url,
+                self.status,
+                short(&html::visible_text(&self.html))
+            )
+            .into()
+        })
+    }
+
+    /// The linked account id of a result page that reports success; otherwise an error with
+    /// what the page says.
+    fn linked_account(&self) -> DemoResult<String> {
+        let Some(attrs) = html::element_attributes(&self.html, "result") else {
+            return Err(format!(
+                "expected the result page at {} ({}); the page says: {}",
+                self.url,
+                self.status,
+                short(&html::visible_text(&self.html))
+            )
+            .into());
+        };
+        let attr = |name: &str| {
+            attrs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default()
+        };
+        match (attr("data-status"), attr("data-linked-account-id")) {
+            ("success", id) if !id.is_empty() => Ok(id.to_owned()),
+            _ => Err(format!(
+                "the connect page reports an error: {}",
+                short(&html::element_text(&self.html, "result").unwrap_or_default())
+            )
+            .into()),
+        }
+    }
+}
+
+/// At most 300 characters of a text for an error message.
+fn short(text: &str) -> String {
+    const MAX: usize = 300;
+    if text.chars().count() <= MAX {
+        text.to_owned()
+    } else {
+        format!("{}...", text.chars().take(MAX).collect::<String>())
+    }
+}
+
+/// Creates a connect session for an end user and opens its link in the browser.
+async fn open_connect_link(
+    operator: &Operator,
+    browser: &Browser,
+    end_user_ref: &str,
+    display_name: &str,
+) -> DemoResult<Page> {
+    let session = operator
+        .call(
+            Method::POST,
+            "/api/v1/connect-sessions",
+            Some(json!({"end_user_ref": end_user_ref, "display_name": display_name})),
+        )
+        .await?;
+    browser.open(text(&session, "/connect_url")?.parse()?).await
+}
+
+/// The end user pastes the workspace URL and a personal access token into the connect page.
+async fn link_by_api_key(
+    operator: &Operator,
+    browser: &Browser,
+    workspace: &Workspace,
+) -> DemoResult<String> {
+    let page = open_connect_link(operator, browser, "demo-user-1", "Demo (API key)").await?;
+    let mut form = page.form("api-key-form")?;
+    form.set(
+        "workspace_url",
+        workspace.base.as_str().trim_end_matches('/'),
+    );
+    form.set("token", workspace.token.expose_secret());
+    browser.submit(&page, &form).await?.linked_account()
+}
+
+/// The end user presses "Connect with Databricks", lands on the workspace's consent page,
+/// picks the user to sign in as, presses Allow and comes back through the service's callback.
+async fn link_by_oauth(
+    operator: &Operator,
+    browser: &Browser,
+    workspace: &Workspace,
+    user_id: &str,
+) -> DemoResult<String> {
+    let page = open_connect_link(operator, browser, "demo-user-2", "Demo (OAuth)").await?;
+    let consent_page = browser.submit(&page, &page.form("oauth-form")?).await?;
+    if consent_page.url.origin() != workspace.base.origin() {
+        return Err(format!(
+            "expected the workspace's consent page, landed on {}: {}",
+            consent_page.url,
+            short(&html::visible_text(&consent_page.html))
+        )
+        .into());
+    }
+    let mut consent = consent_page.form("consent")?;
+    consent.set("user_id", user_id);
+    consent.set("decision", "allow");
+    browser
+        .submit(&consent_page, &consent)
+        .await?
+        .linked_account()
 }
 
 /// One linked account the tour runs on.
@@ -396,6 +797,11 @@ impl Summary {
 
     fn print(&self) {
         println!("\n{}", self.render());
+        println!(
+            "Both accounts were linked through the connect page and every step ran through the \
+             service's REST API.\nNext: `brickwire serve` keeps a service running; \
+             `brickwire emulator` a workspace to link."
+        );
     }
 }
 
