@@ -30,6 +30,9 @@ type DemoResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 /// How long a tour step may wait for a warehouse, statement or job run.
 const WAIT_SECONDS: u64 = 60;
 
+/// Rows of the large result: more than one chunk of the emulator's, all fetched by the action.
+const LARGE_RESULT_ROWS: u64 = 250_000;
+
 /// The workspace user the OAuth account signs in as on the consent page (the API-key account
 /// uses the workspace admin's token).
 const OAUTH_USER: &str = "data.engineer@example.com";
@@ -579,6 +582,26 @@ async fn tour<A: Actions>(summary: &mut Summary, account: &Account<A>) -> DemoRe
         })
         .await?;
 
+    summary
+        .step("fetch a large result chunk by chunk", async {
+            let response = statement(
+                actions,
+                json!({
+                    "statement": format!("SELECT id, id * 2 AS double_id FROM range({LARGE_RESULT_ROWS})"),
+                    "warehouse_id": warehouse_id,
+                    "row_cap": LARGE_RESULT_ROWS,
+                }),
+            )
+            .await?;
+            let rows = response
+                .pointer("/result/data_array")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            let chunks = text(&response, "/manifest/total_chunk_count")?;
+            Ok(((), format!("{rows} rows in {chunks} chunks")))
+        })
+        .await?;
+
     let folder = format!("/Shared/brickwire-demo-{slug}");
     let notebook = format!("{folder}/hello");
     let source = "# Databricks notebook source\nprint('hello from brickwire')\n";
@@ -671,27 +694,13 @@ async fn tour<A: Actions>(summary: &mut Summary, account: &Account<A>) -> DemoRe
 async fn sql_rows<A: Actions>(
     actions: &A,
     warehouse_id: &str,
-    statement: &str,
+    sql: &str,
 ) -> DemoResult<Vec<Vec<Value>>> {
-    let response = actions
-        .run(
-            "execute-statement",
-            json!({
-                "statement": statement,
-                "warehouse_id": warehouse_id,
-                "wait_timeout": "30s",
-                "timeout_seconds": WAIT_SECONDS,
-            }),
-        )
-        .await?;
-    let state = text(&response, "/status/state")?;
-    if state != "SUCCEEDED" {
-        let message = response
-            .pointer("/status/error/message")
-            .and_then(Value::as_str)
-            .unwrap_or("no message");
-        return Err(format!("`{statement}` ended {state}: {message}").into());
-    }
+    let response = statement(
+        actions,
+        json!({"statement": sql, "warehouse_id": warehouse_id}),
+    )
+    .await?;
     let rows = response
         .pointer("/result/data_array")
         .and_then(Value::as_array)
@@ -702,6 +711,23 @@ async fn sql_rows<A: Actions>(
         })
         .unwrap_or_default();
     Ok(rows)
+}
+
+/// Runs Execute Statement with `input` (plus the demo's waits) and returns the statement
+/// response; a statement that did not succeed is an error with Databricks' message.
+async fn statement<A: Actions>(actions: &A, mut input: Value) -> DemoResult<Value> {
+    input["wait_timeout"] = json!("30s");
+    input["timeout_seconds"] = json!(WAIT_SECONDS);
+    let response = actions.run("execute-statement", input.clone()).await?;
+    let state = text(&response, "/status/state")?;
+    if state != "SUCCEEDED" {
+        let message = response
+            .pointer("/status/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("no message");
+        return Err(format!("`{}` ended {state}: {message}", input["statement"]).into());
+    }
+    Ok(response)
 }
 
 /// The string at a JSON pointer of an action's output, or an error naming the pointer.

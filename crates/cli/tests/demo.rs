@@ -14,6 +14,7 @@ const TOUR: &[&str] = &[
     "start a SQL warehouse (create, wait until RUNNING)",
     "create a catalog, a schema and a table with SQL",
     "query it",
+    "fetch a large result chunk by chunk",
     "import a notebook",
     "create a job that runs it, run it and wait",
     "export the notebook",
@@ -102,6 +103,7 @@ fn the_demo_links_two_accounts_tours_both_and_exits_0() {
     }
     for outcome in [
         "acme=162.75, globex=80.0",
+        "250000 rows in ",
         "TERMINATED / SUCCESS",
         "first line \"# Databricks notebook source\"",
     ] {
