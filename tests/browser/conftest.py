@@ -241,6 +241,12 @@ def _show_page_on_failure(request):
 
 @pytest.fixture(scope="module")
 def browser():
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} not found: install Debian's chromium and chromium-driver "
+            "(.ci/run does), or set CHROMIUM_BIN / CHROMEDRIVER_BIN"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
