@@ -416,6 +416,21 @@ impl Page {
     }
 }
 
+/// An error with its chain of causes (`a: b: c`), each said once.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// At most 300 characters of a text for an error message.
 fn short(text: &str) -> String {
     const MAX: usize = 300;
@@ -798,8 +813,9 @@ impl Summary {
                 Ok(value)
             }
             Err(e) => {
-                println!("  ✗ {title}: {e}");
-                Err(format!("step \"{title}\" ({section}) failed: {e}").into())
+                let cause = causes(e.as_ref());
+                println!("  ✗ {title}: {cause}");
+                Err(format!("step \"{title}\" ({section}) failed: {cause}").into())
             }
         }
     }
@@ -859,6 +875,29 @@ mod tests {
         assert!(rendered.contains("OAuth account"));
         assert!(rendered.contains("✓ first"));
         assert!(!rendered.contains("query it"), "{rendered}");
+    }
+
+    #[test]
+    fn causes_follow_the_source_chain_without_repeating_themselves() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let outer: Box<dyn std::error::Error + Send + Sync> = Box::new(std::io::Error::other(io));
+        // `io::Error::other` displays its inner error and also returns it as the source.
+        assert_eq!(causes(outer.as_ref()), "refused");
+
+        #[derive(Debug)]
+        struct Wrapper(std::io::Error);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error sending request")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let wrapped = Wrapper(std::io::Error::other("tcp connect error"));
+        assert_eq!(causes(&wrapped), "error sending request: tcp connect error");
     }
 
     #[test]

@@ -21,9 +21,10 @@ const TOUR: &[&str] = &[
     "stop the warehouse and wait until STOPPED",
 ];
 
-fn run_demo() -> (std::process::ExitStatus, String, String) {
+fn run_demo(env: &[(&str, &str)]) -> (std::process::ExitStatus, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_brickwire"))
         .arg("demo")
+        .envs(env.iter().copied())
         .env_remove("BRICKWIRE_API_KEY")
         .env_remove("BRICKWIRE_MASTER_KEY")
         .stdout(Stdio::piped())
@@ -58,7 +59,7 @@ fn run_demo() -> (std::process::ExitStatus, String, String) {
 
 #[test]
 fn the_demo_links_two_accounts_tours_both_and_exits_0() {
-    let (status, stdout, stderr) = run_demo();
+    let (status, stdout, stderr) = run_demo(&[]);
     assert!(status.success(), "exit {status}\n{stdout}\n{stderr}");
     assert!(!stdout.contains('✗'), "{stdout}");
 
@@ -115,4 +116,32 @@ fn the_demo_links_two_accounts_tours_both_and_exits_0() {
 
     // The personal access token the API-key account was linked with is never printed.
     assert!(!stdout.contains(brickwire_emulator::DEFAULT_TOKEN));
+}
+
+#[test]
+fn a_failed_step_exits_1_and_names_the_step() {
+    // An HTTP proxy that refuses connections: the servers start (no HTTP involved), then the
+    // first request the demo sends fails.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", proxy.local_addr().unwrap());
+    drop(proxy);
+    let (status, stdout, stderr) = run_demo(&[
+        ("HTTP_PROXY", &url),
+        ("http_proxy", &url),
+        ("NO_PROXY", ""),
+        ("no_proxy", ""),
+    ]);
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("✓ start the brickwire service"), "{stdout}");
+    assert!(
+        stdout.contains("✗ register an OAuth app connection in the workspace: "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Summary"), "{stdout}");
+    assert!(
+        stderr.contains(
+            "error: the demo failed: step \"register an OAuth app connection in the workspace\" (Setup) failed: "
+        ),
+        "{stderr}"
+    );
 }
