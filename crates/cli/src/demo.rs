@@ -879,11 +879,6 @@ mod tests {
 
     #[test]
     fn causes_follow_the_source_chain_without_repeating_themselves() {
-        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        let outer: Box<dyn std::error::Error + Send + Sync> = Box::new(std::io::Error::other(io));
-        // `io::Error::other` displays its inner error and also returns it as the source.
-        assert_eq!(causes(outer.as_ref()), "refused");
-
         #[derive(Debug)]
         struct Wrapper(std::io::Error);
         impl std::fmt::Display for Wrapper {
@@ -898,6 +893,9 @@ mod tests {
         }
         let wrapped = Wrapper(std::io::Error::other("tcp connect error"));
         assert_eq!(causes(&wrapped), "error sending request: tcp connect error");
+        // A cause the message already says is not said again.
+        let said = Wrapper(std::io::Error::other("error sending request"));
+        assert_eq!(causes(&said), "error sending request");
     }
 
     #[test]
