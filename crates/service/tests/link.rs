@@ -44,7 +44,23 @@ async fn api_key_account_runs_actions_and_survives_a_restart() {
     let got = svc
         .ok(Method::GET, &format!("/api/v1/linked-accounts/{id}"), None)
         .await;
-    assert!(got["last_used_at"].is_string(), "{got}");
+    let first_use = got["last_used_at"]
+        .as_str()
+        .expect("set by the first action")
+        .to_owned();
+    // Within a minute it is not written again; after that it is.
+    svc.clock.advance(std::time::Duration::from_secs(30));
+    svc.action(&id, "list-users", json!({})).await;
+    let got = svc
+        .ok(Method::GET, &format!("/api/v1/linked-accounts/{id}"), None)
+        .await;
+    assert_eq!(got["last_used_at"], first_use.as_str());
+    svc.clock.advance(std::time::Duration::from_secs(31));
+    svc.action(&id, "list-users", json!({})).await;
+    let got = svc
+        .ok(Method::GET, &format!("/api/v1/linked-accounts/{id}"), None)
+        .await;
+    assert_ne!(got["last_used_at"], first_use.as_str());
 
     // Action errors keep the catalog's shape and status.
     let (status, out) = svc

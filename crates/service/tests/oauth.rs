@@ -388,9 +388,23 @@ async fn a_dead_refresh_token_asks_for_reconnection_of_the_same_account() {
         .ok(Method::GET, &format!("/api/v1/linked-accounts/{id}"), None)
         .await;
     assert_eq!(account["status"], "needs_reconnect");
-    // Later calls fail the same way without touching the workspace.
+    // Later calls fail the same way, with the same link, without touching the workspace.
+    let tokens = ws.hits("POST /oidc/v1/token").await;
     let (status, out) = svc.action(&id, "list-users", json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{out}");
+    assert!(
+        out["error"]["message"].as_str().unwrap().contains(&link),
+        "{out}"
+    );
+    assert_eq!(ws.hits("POST /oidc/v1/token").await, tokens);
+    let reconnect = svc
+        .ok(
+            Method::POST,
+            &format!("/api/v1/linked-accounts/{id}/reconnect"),
+            None,
+        )
+        .await;
+    assert_eq!(reconnect["reconnect_account_id"], id.as_str());
 
     // The end user follows the link: the same account is re-linked and works again.
     let html = svc
