@@ -6,7 +6,10 @@ Failures are checked from both sides: what the page tells the user, and that not
 linked behind it.
 """
 
+import http.server
 import secrets
+import socket
+import threading
 
 import pytest
 from selenium.common.exceptions import NoSuchElementException
@@ -101,6 +104,74 @@ def test_invalid_token_shows_an_error_and_links_nothing(browser, emulator, servi
     assert not account_id
     assert "token" in text.lower(), text
     assert service.linked_account_ids() == before
+
+
+@pytest.fixture(scope="module")
+def not_a_workspace():
+    """A web server that answers every request with a plain HTML page, as a mistyped URL might."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html><body>Welcome to nginx!</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def closed_port_url():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("unreachable", "reach"),
+        ("not a workspace", "databricks workspace"),
+        ("plain http off loopback", "https"),
+    ],
+)
+def test_a_bad_workspace_url_says_what_to_check_and_links_nothing(
+    browser, service, not_a_workspace, case, expected
+):
+    url = {
+        "unreachable": closed_port_url(),
+        "not a workspace": not_a_workspace,
+        "plain http off loopback": "http://dbc-1234abcd-5678.cloud.databricks.com",
+    }[case]
+    session = service.connect_session(end_user_ref=f"bad-url-{secrets.token_hex(4)}")
+    before = service.linked_account_ids()
+    browser.get(session["connect_url"])
+    submit_api_key(browser, url, TOKEN)
+    status, account_id, text = result(browser)
+    assert status == "error" and not account_id, text
+    assert expected in text.lower(), text
+    assert service.linked_account_ids() == before
+
+
+def test_a_workspace_fixed_by_the_connect_session_needs_only_the_token(
+    browser, emulator, service
+):
+    session = service.connect_session(end_user_ref="fixed-workspace", workspace_url=emulator.url)
+    browser.get(session["connect_url"])
+    field = wait_for(browser, By.ID, "api-key-form").find_element(By.NAME, "workspace_url")
+    assert field.get_attribute("readonly") is not None
+    assert field.get_attribute("value").rstrip("/") == emulator.url
+    submit_api_key(browser, "http://ignored.example", TOKEN)
+    status, account_id, text = result(browser)
+    assert status == "success", text
+    assert me(service, account_id) == ADMIN
 
 
 def test_oauth_allow_links_the_chosen_user(browser, emulator, service, oauth_app):
