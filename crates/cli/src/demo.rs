@@ -7,8 +7,9 @@
 //! registered with the emulator's account API, the app settings and connect sessions through the
 //! service's operator API, the API-key account through the connect page's form, the OAuth
 //! account through the connect page, the emulator's consent page (Allow) and the service's
-//! callback, and every tour step is `POST /api/v1/linked-accounts/{id}/actions/{action}`. Nothing
-//! reaches into either server's state.
+//! callback (choosing a workspace user added through SCIM), and every tour step is
+//! `POST /api/v1/linked-accounts/{id}/actions/{action}`. Nothing reaches into either server's
+//! state.
 //!
 //! Start at [`run`]; [`tour`] is the list of steps run on each account; [`Summary`] records each
 //! step's outcome and time and turns a failure into an error that names the step.
@@ -186,15 +187,15 @@ async fn with_servers(
         Account {
             label: "API key",
             slug: "api_key",
-            actions: api_key_account,
+            linked: api_key_account,
         },
         Account {
             label: "OAuth",
             slug: "oauth",
-            actions: oauth_account,
+            linked: oauth_account,
         },
     ] {
-        summary.section(&format!("{} account {}", account.label, account.actions.id));
+        summary.section(&format!("{} account {}", account.label, account.linked.id));
         tour(summary, &account).await?;
     }
     Ok(())
@@ -212,12 +213,6 @@ fn requested_scopes(settings: &Value) -> String {
         }
     }
     all.join(" ")
-}
-
-/// Runs one action of the catalog and returns its output.
-trait Actions {
-    /// Runs `action` with `input`; an action error is this call's error.
-    fn run(&self, action: &str, input: Value) -> impl Future<Output = DemoResult<Value>>;
 }
 
 /// The service's operator REST API, called with the operator API key.
@@ -308,7 +303,9 @@ impl Linked<'_> {
     }
 }
 
-impl Actions for Linked<'_> {
+impl Linked<'_> {
+    /// Runs one action of the catalog on this account and returns its output; an action error
+    /// is this call's error.
     async fn run(&self, action: &str, input: Value) -> DemoResult<Value> {
         let path = format!("/api/v1/linked-accounts/{}/actions/{action}", self.id);
         let answer = self
@@ -502,18 +499,20 @@ async fn link_by_oauth(
 }
 
 /// One linked account the tour runs on.
-struct Account<A> {
+struct Account<'a> {
     /// How it was linked, for the summary.
     label: &'static str,
     /// Makes the names of what the tour creates unique per account.
     slug: &'static str,
-    actions: A,
+    linked: Linked<'a>,
 }
 
-/// The tour: a warehouse, Unity Catalog objects made with SQL, a query, a notebook and a job
-/// that runs it, the notebook exported back, and the warehouse stopped.
-async fn tour<A: Actions>(summary: &mut Summary, account: &Account<A>) -> DemoResult<()> {
-    let actions = &account.actions;
+/// The tour: a warehouse started, Unity Catalog objects made with SQL, a query, a large result
+/// fetched chunk by chunk, a notebook imported and a job that runs it, the notebook exported
+/// back, and the warehouse stopped. Names carry the account's slug, as both accounts share one
+/// workspace.
+async fn tour(summary: &mut Summary, account: &Account<'_>) -> DemoResult<()> {
+    let actions = &account.linked;
     let slug = account.slug;
 
     let warehouse_id = summary
@@ -706,8 +705,8 @@ async fn tour<A: Actions>(summary: &mut Summary, account: &Account<A>) -> DemoRe
 
 /// Runs one statement to completion through Execute Statement and returns its rows; a failed
 /// statement is an error with Databricks' message.
-async fn sql_rows<A: Actions>(
-    actions: &A,
+async fn sql_rows(
+    actions: &Linked<'_>,
     warehouse_id: &str,
     sql: &str,
 ) -> DemoResult<Vec<Vec<Value>>> {
@@ -730,7 +729,7 @@ async fn sql_rows<A: Actions>(
 
 /// Runs Execute Statement with `input` (plus the demo's waits) and returns the statement
 /// response; a statement that did not succeed is an error with Databricks' message.
-async fn statement<A: Actions>(actions: &A, mut input: Value) -> DemoResult<Value> {
+async fn statement(actions: &Linked<'_>, mut input: Value) -> DemoResult<Value> {
     input["wait_timeout"] = json!("30s");
     input["timeout_seconds"] = json!(WAIT_SECONDS);
     let response = actions.run("execute-statement", input.clone()).await?;
