@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Svc, Workspace, contains, linked_account_id, result_status};
+use common::{Svc, Workspace, assert_not_logged, contains, linked_account_id, result_status};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -221,6 +221,7 @@ async fn api_key_failures_are_told_apart_and_never_echo_the_token() {
 
     let list = svc.ok(Method::GET, "/api/v1/linked-accounts", None).await;
     assert_eq!(list["linked_accounts"], json!([]), "nothing was stored");
+    assert_not_logged(secret);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,4 +289,6 @@ async fn connect_page_links_by_api_key_once() {
 
     let (status, out) = svc.action(&id, "list-users", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{out}");
+    assert_not_logged(ws.emulator.token());
+    assert_not_logged("dapi-typo-123456");
 }

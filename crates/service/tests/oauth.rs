@@ -11,7 +11,9 @@ use std::time::Duration;
 use brickwire_api::SecretString;
 use brickwire_service::Store;
 use brickwire_service::store::{ConnectSessionId, Credential, LinkedAccountId, OAuthStart};
-use common::{Svc, Workspace, contains, linked_account_id, location, result_status};
+use common::{
+    Svc, Workspace, assert_not_logged, contains, linked_account_id, location, result_status,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -74,6 +76,23 @@ async fn link_oauth(svc: &Svc, ws: &Workspace) -> String {
     assert_eq!(status, StatusCode::OK, "{html}");
     assert_eq!(result_status(&html).as_deref(), Some("success"), "{html}");
     linked_account_id(&html).unwrap()
+}
+
+/// The stored access and refresh tokens.
+async fn stored_tokens(svc: &Svc, id: &str) -> (String, String) {
+    let stored = svc
+        .service()
+        .store()
+        .linked_account_credential(LinkedAccountId::new(id))
+        .await
+        .unwrap();
+    match stored.credential {
+        Credential::OAuth(o) => (
+            o.access_token.expose_secret().to_owned(),
+            o.refresh_token.unwrap().expose_secret().to_owned(),
+        ),
+        other => panic!("{other:?}"),
+    }
 }
 
 async fn stored_refresh_token(svc: &Svc, id: &str) -> (String, u64) {
@@ -342,6 +361,11 @@ async fn refresh_rotates_and_fifty_concurrent_actions_share_one_refresh() {
     assert_eq!(ws.hits("POST /oidc/v1/token").await - tokens_before, 2);
     let (refresh_third, _) = stored_refresh_token(&svc, &id).await;
     assert_ne!(refresh_third, refresh_after);
+    // Nothing secret reached the logs (every level is captured).
+    let (access, refresh) = stored_tokens(&svc, &id).await;
+    for secret in [&access, &refresh, &refresh_before, &refresh_after] {
+        assert_not_logged(secret);
+    }
     let account = svc
         .ok(Method::GET, &format!("/api/v1/linked-accounts/{id}"), None)
         .await;
@@ -430,4 +454,8 @@ async fn a_dead_refresh_token_asks_for_reconnection_of_the_same_account() {
     assert_eq!(status, StatusCode::OK, "{out}");
     let list = svc.ok(Method::GET, "/api/v1/linked-accounts", None).await;
     assert_eq!(list["linked_accounts"].as_array().unwrap().len(), 1);
+    let (access, new_refresh) = stored_tokens(&svc, &id).await;
+    for secret in [&access, &new_refresh, &refresh] {
+        assert_not_logged(secret);
+    }
 }
