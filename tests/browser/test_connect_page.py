@@ -75,9 +75,11 @@ def test_api_key_links_an_account_that_runs_actions(browser, emulator, service):
     session = service.connect_session(end_user_ref="api-key-user", display_name="API key user")
     before = service.linked_account_ids()
     browser.get(session["connect_url"])
-    # Both ways to connect are offered side by side.
+    # Both ways to connect are offered side by side, with how to create a token in Databricks.
     assert wait_for(browser, By.ID, "api-key-form").is_displayed()
     assert browser.find_element(By.ID, "oauth-form").is_displayed()
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "Access tokens" in page and "Generate new token" in page, page
     submit_api_key(browser, emulator.url, TOKEN)
     status, account_id, text = result(browser)
     assert status == "success", text
@@ -94,7 +96,7 @@ def test_api_key_links_an_account_that_runs_actions(browser, emulator, service):
     assert emulator.call("GET", "/api/2.1/unity-catalog/catalogs/linked_by_api_key")["name"]
 
 
-def test_invalid_token_shows_an_error_and_links_nothing(browser, emulator, service):
+def test_invalid_token_shows_an_error_links_nothing_and_can_be_corrected(browser, emulator, service):
     session = service.connect_session(end_user_ref="wrong-token-user")
     before = service.linked_account_ids()
     browser.get(session["connect_url"])
@@ -104,6 +106,13 @@ def test_invalid_token_shows_an_error_and_links_nothing(browser, emulator, servi
     assert not account_id
     assert "token" in text.lower(), text
     assert service.linked_account_ids() == before
+
+    # A typo does not burn the link: the end user corrects the token and links the account.
+    browser.get(session["connect_url"])
+    submit_api_key(browser, emulator.url, TOKEN)
+    status, account_id, text = result(browser)
+    assert status == "success", text
+    assert service.linked_account_ids() == before | {account_id}
 
 
 @pytest.fixture(scope="module")
