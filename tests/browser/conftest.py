@@ -90,6 +90,7 @@ class Emulator:
     """`brickwire emulator` on a free port."""
 
     def __init__(self):
+        self.token = TOKEN
         self.proc = subprocess.Popen(
             [BIN, "emulator", "--listen", "127.0.0.1:0", "--token", TOKEN],
             stdout=subprocess.PIPE,
