@@ -1,6 +1,10 @@
 //! The action catalog from the shell: `brickwire actions`, `brickwire actions show ID`,
 //! `brickwire run ID --input JSON|@file|-` and `brickwire api METHOD PATH`.
 //!
+//! `run` takes its workspace from the connection flags (unified auth: `--host`/`--token`,
+//! `DATABRICKS_*`, `--profile`, including profiles of `brickwire auth login`), or from a linked
+//! account of `brickwire serve` with `--account ID|NAME [--data-dir DIR]`.
+//!
 //! Wiring (one line in main.rs): add `#[command(flatten)] Actions(actions_cmd::ActionsCommand)`
 //! to the top-level subcommand enum and dispatch it with `actions_cmd::run(cmd).await`.
 //!
@@ -87,6 +91,20 @@ pub struct RunArgs {
     pub input: String,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub account: AccountArgs,
+}
+
+/// A linked account of `brickwire serve` to run with, instead of [`ConnectionArgs`].
+#[derive(Debug, Default, Args)]
+pub struct AccountArgs {
+    /// Run with a linked account of `brickwire serve` (its id or unique name) instead.
+    #[arg(long, conflicts_with_all = ["host", "token", "profile"])]
+    pub account: Option<String>,
+    /// The data directory of `brickwire serve` (with `--account`; else `BRICKWIRE_DATA_DIR`,
+    /// else `./brickwire-data`).
+    #[arg(long, env = crate::accounts_cmd::DATA_DIR_ENV, value_name = "DIR", requires = "account")]
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// `brickwire api METHOD PATH [--json BODY|@file] [--query k=v]... [--paginate]`.
@@ -110,6 +128,8 @@ pub struct ApiArgs {
     pub include: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub account: AccountArgs,
 }
 
 /// A usage error: exit code 2 with a message on stderr.
@@ -203,8 +223,34 @@ async fn run_action(args: RunArgs) -> Outcome {
     if let Err(e) = action.validate(&input) {
         return Ok(Err(e));
     }
-    let client = connect(&args.connection)?;
-    Ok(action.run(&client, input).await.map(|out| print_json(&out)))
+    let result = run_on(action.id(), input, &args.connection, &args.account).await?;
+    Ok(result.map(|out| print_json(&out)))
+}
+
+/// Runs catalog action `id` on the workspace of `connection`, or with the linked account of
+/// `account` (recording its use, see [`crate::accounts_cmd::after_action`]).
+async fn run_on(
+    id: &str,
+    input: Value,
+    connection: &ConnectionArgs,
+    account: &AccountArgs,
+) -> Result<Result<Value, ActionError>, Usage> {
+    let Some(reference) = &account.account else {
+        let client = connect(connection)?;
+        return Ok(Catalog::global().run(&client, id, input).await);
+    };
+    let data_dir = account
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| crate::accounts_cmd::DEFAULT_DATA_DIR.into());
+    let opened = match crate::accounts_cmd::open_account(&data_dir, reference).await {
+        Ok(opened) => opened,
+        Err(Ok(usage)) => return Err(Usage(usage)),
+        Err(Err(action_error)) => return Ok(Err(action_error)),
+    };
+    let result = Catalog::global().run(&opened.client, id, input).await;
+    crate::accounts_cmd::after_action(&opened, &result).await;
+    Ok(result)
 }
 
 async fn api(args: ApiArgs) -> Outcome {
@@ -229,10 +275,8 @@ async fn api(args: ApiArgs) -> Outcome {
     if let Some(body) = &args.json {
         input["json"] = read_json(body, "--json")?;
     }
-    let client = connect(&args.connection)?;
-    let result = Catalog::global()
-        .run(&client, "http-request", input)
-        .await
+    let result = run_on("http-request", input, &args.connection, &args.account)
+        .await?
         .map(|out| {
             if args.include {
                 print_json(&out)
@@ -403,6 +447,7 @@ mod tests {
             id: "no-such-action".into(),
             input: "{}".into(),
             connection: connection(),
+            account: AccountArgs::default(),
         });
         assert_eq!(run(unknown).await, ExitCode::from(2));
         // invalid input is an action error, reported before any connection is made
@@ -414,6 +459,7 @@ mod tests {
                 token: None,
                 profile: None,
             },
+            account: AccountArgs::default(),
         });
         assert_eq!(run(invalid).await, ExitCode::from(1));
         let no_host = ActionsCommand::Run(RunArgs {
@@ -424,6 +470,7 @@ mod tests {
                 token: Some("t".into()),
                 profile: None,
             },
+            account: AccountArgs::default(),
         });
         assert_eq!(run(no_host).await, ExitCode::from(2));
     }

@@ -1,6 +1,8 @@
 //! The `brickwire` command line: the demo, the emulator; actions, the service and sync follow.
 
+mod accounts_cmd;
 mod actions_cmd;
+mod auth_cmd;
 mod demo;
 mod serve_cmd;
 mod sql_cmd;
@@ -20,6 +22,12 @@ struct Cli {
 enum Command {
     #[command(flatten)]
     Actions(actions_cmd::ActionsCommand),
+    /// Log in to a workspace with OAuth in the browser, or print a logged-in profile's token.
+    #[command(subcommand)]
+    Auth(auth_cmd::AuthCommand),
+    /// List, link (by personal access token) and remove the linked accounts of `brickwire serve`.
+    #[command(subcommand)]
+    Accounts(accounts_cmd::AccountsCommand),
     /// Tour a Databricks workspace on the embedded emulator and print a summary.
     Demo,
     /// Serve a local emulator of a Databricks workspace until interrupted.
@@ -49,6 +57,8 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Actions(command) => return actions_cmd::run(command).await,
+        Command::Auth(command) => return auth_cmd::run(command).await,
+        Command::Accounts(command) => return accounts_cmd::run(command).await,
         Command::Demo => {
             if let Err(e) = demo::run().await {
                 eprintln!("error: the demo failed: {e}");

@@ -12,6 +12,10 @@
 //! The result, a [`ResolvedConfig`], has a normalised host, checked numbers, and the auth type
 //! to use; [`ResolvedConfig::client`] builds a [`Client`]. [`Config::client`] does both steps.
 //!
+//! `auth_type = databricks-cli` (what `brickwire auth login` writes in a profile) takes the
+//! tokens of the login from the Databricks CLI's token cache and writes refreshed ones back:
+//! see [`ResolvedConfig::databricks_cli_credentials`].
+//!
 //! ```no_run
 //! use brickwire_client::Config;
 //! # fn main() -> brickwire_client::Result<()> {
@@ -30,8 +34,9 @@ use brickwire_api::SecretString;
 use url::{Host, Url};
 
 use crate::credentials::{
-    BasicCredentials, CredentialsProvider, OAuthM2mCredentials, OAuthRefreshCredentials,
-    OAuthTokenSet, PatCredentials, TokenEndpoint,
+    BasicCredentials, CLI_TOKEN_CACHE_PATH, CliTokenCache, CredentialsProvider,
+    DatabricksCliCredentials, OAuthM2mCredentials, OAuthRefreshCredentials, OAuthTokenSet,
+    PatCredentials, TokenEndpoint, host_cache_key,
 };
 use crate::{Client, ClientOptions, Error, Result};
 
@@ -118,12 +123,21 @@ pub enum AuthType {
     /// A stored user login refreshed with its refresh token (`external-browser`, alias
     /// `oauth-u2m`); see [`ResolvedConfig::oauth_refresh_credentials`].
     ExternalBrowser,
+    /// The tokens of a `brickwire auth login` / `databricks auth login`, kept in the Databricks
+    /// CLI's token cache (`databricks-cli`); see [`ResolvedConfig::databricks_cli_credentials`].
+    DatabricksCli,
 }
 
 impl AuthType {
     /// Every supported value of `auth_type`.
-    pub const SUPPORTED: &'static [&'static str] =
-        &["pat", "basic", "oauth-m2m", "external-browser", "oauth-u2m"];
+    pub const SUPPORTED: &'static [&'static str] = &[
+        "pat",
+        "basic",
+        "oauth-m2m",
+        "external-browser",
+        "oauth-u2m",
+        "databricks-cli",
+    ];
 
     /// The SDK's name of this auth type.
     pub fn as_str(self) -> &'static str {
@@ -132,6 +146,7 @@ impl AuthType {
             AuthType::Basic => "basic",
             AuthType::OAuthM2m => "oauth-m2m",
             AuthType::ExternalBrowser => "external-browser",
+            AuthType::DatabricksCli => "databricks-cli",
         }
     }
 }
@@ -151,6 +166,7 @@ impl FromStr for AuthType {
             "basic" => Ok(AuthType::Basic),
             "oauth-m2m" => Ok(AuthType::OAuthM2m),
             "external-browser" | "oauth-u2m" => Ok(AuthType::ExternalBrowser),
+            "databricks-cli" => Ok(AuthType::DatabricksCli),
             _ => Err(Error::Config(format!(
                 "auth_type: unknown auth type `{s}`; supported: {}",
                 AuthType::SUPPORTED.join(", ")
@@ -229,6 +245,9 @@ pub struct ResolvedConfig {
     pub scopes: Vec<String>,
     /// Whether OAuth requests accept any TLS certificate.
     pub skip_verify: bool,
+    /// The Databricks CLI's token cache (`~/.databricks/token-cache.json`) that `databricks-cli`
+    /// auth reads and writes; `None` without a home directory.
+    pub token_cache_file: Option<PathBuf>,
     sources: BTreeMap<&'static str, Source>,
 }
 
@@ -257,7 +276,8 @@ impl Config {
             }
         }
         let config_file = layered.load_profile(home)?;
-        layered.finish(config_file)
+        let token_cache_file = home.map(|h| h.join(CLI_TOKEN_CACHE_PATH));
+        layered.finish(config_file, token_cache_file)
     }
 
     /// Resolves (process environment, home directory) and builds a client; see
@@ -523,7 +543,11 @@ impl Layered {
         Ok(Some(path))
     }
 
-    fn finish(self, config_file: Option<PathBuf>) -> Result<ResolvedConfig> {
+    fn finish(
+        self,
+        config_file: Option<PathBuf>,
+        token_cache_file: Option<PathBuf>,
+    ) -> Result<ResolvedConfig> {
         let c = &self.config;
         let host = c
             .host
@@ -599,6 +623,7 @@ impl Layered {
             retry_timeout: c.retry_timeout.unwrap_or(defaults.retry_timeout),
             scopes,
             skip_verify: c.skip_verify.unwrap_or(false),
+            token_cache_file,
             sources: self.sources,
         })
     }
@@ -643,7 +668,8 @@ impl Layered {
                 .into_iter()
                 .filter_map(|(a, m)| m.then_some(a))
                 .collect(),
-                AuthType::ExternalBrowser => Vec::new(),
+                // Both need only a host (checked when the client is built) and stored tokens.
+                AuthType::ExternalBrowser | AuthType::DatabricksCli => Vec::new(),
             };
             if !missing.is_empty() {
                 return Err(Error::Config(format!(
@@ -836,8 +862,80 @@ impl ResolvedConfig {
                  client_with_credentials"
                     .to_owned(),
             )),
+            Some(AuthType::DatabricksCli) => Ok(Arc::new(self.databricks_cli_credentials()?)),
             None => Err(Error::Config(self.no_auth_message())),
         }
+    }
+
+    /// The keys this configuration's login is cached under in the Databricks CLI's token
+    /// cache, in lookup order: the profile name (if a profile was loaded by name), then the
+    /// host key ([`host_cache_key`]).
+    pub fn token_cache_keys(&self) -> Result<Vec<String>> {
+        let host = self.host_url()?;
+        let mut keys = Vec::new();
+        if let Some(profile) = self.profile.as_deref().filter(|p| !p.is_empty()) {
+            keys.push(profile.to_owned());
+        }
+        keys.push(host_cache_key(
+            host.as_str().trim_end_matches('/'),
+            self.account_id.as_deref(),
+        ));
+        Ok(keys)
+    }
+
+    /// `databricks-cli` auth: the tokens of a `brickwire auth login` (or `databricks auth
+    /// login`) from the token cache, refreshed with their refresh token as `client_id`
+    /// (default [`DEFAULT_U2M_CLIENT_ID`]) when they expire. Every refreshed token set is
+    /// written back to the cache at once (under the profile and host keys), so a rotated
+    /// refresh token is never lost; a refresh that fails because another process rotated the
+    /// tokens first continues from that process's tokens (see [`DatabricksCliCredentials`]).
+    pub fn databricks_cli_credentials(&self) -> Result<DatabricksCliCredentials> {
+        let keys = self.token_cache_keys()?;
+        let login_hint = {
+            let host = self.host.as_deref().unwrap_or("<workspace URL>");
+            let client = match self.client_id.as_deref() {
+                Some(id) if id != DEFAULT_U2M_CLIENT_ID => format!(" --client-id {id}"),
+                _ => String::new(),
+            };
+            let profile = match self.profile.as_deref() {
+                Some(p) => format!(" --profile {p}"),
+                None => String::new(),
+            };
+            format!("brickwire auth login --host {host}{client}{profile}")
+        };
+        let path = self.token_cache_file.clone().ok_or_else(|| {
+            Error::Config(
+                "auth_type databricks-cli needs the token cache ~/.databricks/token-cache.json, \
+                 but there is no home directory"
+                    .to_owned(),
+            )
+        })?;
+        let cache = CliTokenCache::new(path);
+        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let Some((found, tokens)) = cache.load(&key_refs)? else {
+            return Err(Error::Config(format!(
+                "no cached login for {} in {}: run `{login_hint}`",
+                keys.join(" or "),
+                cache.path().display()
+            )));
+        };
+        // Store under the key it was found at and the host key, so tools that look up either
+        // one see the rotated tokens.
+        let mut write_keys = vec![found];
+        if let Some(host_key) = keys.last()
+            && !write_keys.contains(host_key)
+        {
+            write_keys.push(host_key.clone());
+        }
+        let config = self.clone();
+        DatabricksCliCredentials::new(
+            cache,
+            keys,
+            write_keys,
+            tokens,
+            Box::new(move |tokens| config.oauth_refresh_credentials(tokens)),
+            login_hint,
+        )
     }
 
     fn no_auth_message(&self) -> String {

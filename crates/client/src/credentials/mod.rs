@@ -5,19 +5,24 @@
 //!
 //! Providers: [`PatCredentials`] (`pat`), [`BasicCredentials`] (`basic`),
 //! [`OAuthM2mCredentials`] (`oauth-m2m`), [`OAuthRefreshCredentials`] (`external-browser`, a
-//! stored U2M session). The OAuth ones share [`TokenCache`] and the discovery and token
+//! stored U2M session, also behind `databricks-cli` with the tokens of [`CliTokenCache`]).
+//! The OAuth ones share [`TokenCache`] and the discovery and token
 //! request code in [`oauth`]. [`crate::config::ResolvedConfig::credentials`] picks one from
 //! a configuration.
 
 use std::fmt;
 
 mod basic;
+mod cli_token_cache;
+mod databricks_cli;
 mod m2m;
 pub mod oauth;
 mod refresh;
 mod token_cache;
 
 pub use basic::BasicCredentials;
+pub use cli_token_cache::{CLI_TOKEN_CACHE_PATH, CliTokenCache, format_rfc3339, host_cache_key};
+pub use databricks_cli::{DatabricksCliCredentials, RefreshBuilder};
 pub use m2m::OAuthM2mCredentials;
 pub use oauth::{
     OAuthTokenSet, OidcEndpoints, TokenEndpoint, discover_oidc_endpoints,

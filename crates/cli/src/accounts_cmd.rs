@@ -1,0 +1,664 @@
+//! `brickwire accounts list|add|remove`: the linked accounts of `brickwire serve`, straight
+//! from its data directory, and [`open_account`], which `brickwire run --account` uses to run
+//! an action with a linked account's credentials.
+//!
+//! The data directory is `--data-dir`, else `BRICKWIRE_DATA_DIR`, else `./brickwire-data`, the
+//! same default as `brickwire serve`. Its secrets are encrypted under the master key
+//! (`BRICKWIRE_MASTER_KEY` or `master.key` in the directory), as the service keeps them.
+//!
+//! `add` links an account by personal access token. The token comes from `--token-env VAR` or
+//! standard input (a `--token` flag also works but warns: command lines end up in shell history
+//! and process lists). The URL is checked (https, or http on loopback only) and the token is
+//! tried against the workspace (`GET /api/2.0/preview/scim/v2/Me`) before anything is stored;
+//! a wrong token, a host that is not a Databricks workspace, and an unreachable host are three
+//! distinct errors.
+//!
+//! Exit codes: 0 success; 1 the operation failed (token refused, unknown id, ...); 2 usage.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use brickwire_api::SecretString;
+use brickwire_client::config::normalize_host;
+use brickwire_client::credentials::{
+    CredentialsProvider, OAuthRefreshCredentials, PatCredentials, TokenEndpoint, format_rfc3339,
+};
+use brickwire_client::{Client, ClientOptions};
+use brickwire_connector::{ActionError, ErrorCode};
+use brickwire_service::store::{
+    AccountStatus, Credential, LinkedAccount, LinkedAccountFilter, LinkedAccountId,
+    NewLinkedAccount,
+};
+use brickwire_service::{StartupEnv, Store, open_data_dir};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+use url::Url;
+
+/// The data directory when neither `--data-dir` nor `BRICKWIRE_DATA_DIR` is given.
+pub const DEFAULT_DATA_DIR: &str = "brickwire-data";
+/// The environment variable that names the data directory.
+pub const DATA_DIR_ENV: &str = "BRICKWIRE_DATA_DIR";
+
+/// `brickwire accounts ...`.
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// List the linked accounts.
+    List(ListArgs),
+    /// Link an account by personal access token (verified against the workspace first).
+    Add(AddArgs),
+    /// Remove a linked account and its stored credential.
+    Remove(RemoveArgs),
+}
+
+/// Where the service's store is.
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArgs {
+    /// The data directory of `brickwire serve`.
+    #[arg(long, env = DATA_DIR_ENV, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+/// How `list` and `add` print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns.
+    Table,
+    /// JSON.
+    Json,
+}
+
+/// `brickwire accounts list [-o table|json] [--end-user-ref REF]`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only the accounts of this end user.
+    #[arg(long)]
+    pub end_user_ref: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub dir: DataDirArgs,
+}
+
+/// `brickwire accounts add --host URL (--token-env VAR | stdin) [--name N] [--end-user-ref R]`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Workspace URL, e.g. `https://dbc-1234.cloud.databricks.com`.
+    #[arg(long)]
+    pub host: String,
+    /// Read the personal access token from this environment variable (else standard input).
+    #[arg(long, value_name = "VAR", conflicts_with = "token")]
+    pub token_env: Option<String>,
+    /// The token itself; discouraged, since command lines are visible in shell history and to
+    /// other users.
+    #[arg(long, value_parser = secret)]
+    pub token: Option<SecretString>,
+    /// A name for people (default: the workspace user name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The end user's reference id in your product.
+    #[arg(long)]
+    pub end_user_ref: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub dir: DataDirArgs,
+}
+
+fn secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::new(raw))
+}
+
+/// `brickwire accounts remove ID`.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The linked account id (`la_...`, see `brickwire accounts list`).
+    pub id: String,
+    #[command(flatten)]
+    pub dir: DataDirArgs,
+}
+
+/// Why a command failed: usage (exit 2) or the operation (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    /// Fix the command line.
+    Usage(String),
+    /// The operation failed.
+    Failed(String),
+}
+
+/// Runs an `accounts` subcommand and returns the exit code.
+pub async fn run(command: AccountsCommand) -> ExitCode {
+    let outcome = match command {
+        AccountsCommand::List(args) => list(&args).await,
+        AccountsCommand::Add(args) => add(&args).await,
+        AccountsCommand::Remove(args) => remove(&args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Failed(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Opens the store of `dir`. `create` is for `add`; the other commands want an existing
+/// directory, so a typo in `--data-dir` is an error rather than a new empty store.
+async fn open_store(dir: &Path, create: bool) -> Result<Arc<dyn Store>, Failure> {
+    if !create && !dir.join(brickwire_service::store::DB_FILE).exists() {
+        return Err(Failure::Usage(format!(
+            "no brickwire data in {} (use --data-dir or {DATA_DIR_ENV} to point at the data \
+             directory of `brickwire serve`)",
+            dir.display()
+        )));
+    }
+    let started = open_data_dir(dir, &StartupEnv::from_process())
+        .await
+        .map_err(|e| Failure::Failed(format!("cannot open {}: {e}", dir.display())))?;
+    if let Some(key) = &started.generated_api_key {
+        // The store was just created: the operator key exists only now and only here.
+        eprintln!(
+            "Created a new data directory {}. Its operator API key for `brickwire serve` is shown \
+             only this once:\n  {}",
+            dir.display(),
+            key.expose_secret()
+        );
+    }
+    Ok(Arc::new(started.store))
+}
+
+fn time(t: SystemTime) -> String {
+    // whole seconds are enough for people
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    format_rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+fn account_json(a: &LinkedAccount) -> Value {
+    json!({
+        "id": a.id.as_str(),
+        "display_name": a.display_name,
+        "end_user_ref": a.end_user_ref,
+        "auth_type": a.auth_type.as_str(),
+        "workspace_host": a.workspace_host.as_str().trim_end_matches('/'),
+        "status": a.status.as_str(),
+        "created_at": time(a.created_at),
+        "last_used_at": a.last_used_at.map(time),
+    })
+}
+
+fn print_table(accounts: &[LinkedAccount]) {
+    let rows: Vec<[String; 7]> = accounts
+        .iter()
+        .map(|a| {
+            [
+                a.id.to_string(),
+                a.display_name.clone(),
+                a.auth_type.as_str().to_owned(),
+                a.status.as_str().to_owned(),
+                a.workspace_host.as_str().trim_end_matches('/').to_owned(),
+                a.end_user_ref.clone().unwrap_or_else(|| "-".into()),
+                a.last_used_at.map_or_else(|| "never".into(), time),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID",
+        "NAME",
+        "AUTH",
+        "STATUS",
+        "HOST",
+        "END USER",
+        "LAST USED",
+    ];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:w$}  "));
+            }
+        }
+        text
+    };
+    let _ = writeln!(out, "{}", line(header.to_vec()));
+    for row in &rows {
+        let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+    }
+}
+
+async fn list(args: &ListArgs) -> Result<(), Failure> {
+    let store = open_store(&args.dir.data_dir, false).await?;
+    let accounts = store
+        .list_linked_accounts(LinkedAccountFilter {
+            end_user_ref: args.end_user_ref.clone(),
+        })
+        .await
+        .map_err(|e| Failure::Failed(e.to_string()))?;
+    match args.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Array(
+                accounts.iter().map(account_json).collect()
+            ))
+            .unwrap_or_default()
+        ),
+        OutputFormat::Table if accounts.is_empty() => {
+            eprintln!("No linked accounts in {}.", args.dir.data_dir.display());
+        }
+        OutputFormat::Table => print_table(&accounts),
+    }
+    Ok(())
+}
+
+/// The token of `add`: from `--token-env`, `--token` (with a warning) or standard input.
+fn read_token(args: &AddArgs) -> Result<SecretString, Failure> {
+    let token = if let Some(var) = &args.token_env {
+        std::env::var(var)
+            .map_err(|_| Failure::Usage(format!("--token-env {var}: the variable is not set")))?
+    } else if let Some(token) = &args.token {
+        eprintln!(
+            "warning: --token puts the token in your shell history and the process list; \
+             prefer --token-env VAR or standard input"
+        );
+        token.expose_secret().to_owned()
+    } else {
+        let mut stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            eprint!("Personal access token (input is visible; end with Enter): ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            stdin
+                .read_line(&mut line)
+                .map_err(|e| Failure::Usage(format!("cannot read the token: {e}")))?;
+            line
+        } else {
+            let mut text = String::new();
+            stdin
+                .read_to_string(&mut text)
+                .map_err(|e| Failure::Usage(format!("cannot read the token: {e}")))?;
+            text
+        }
+    };
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(Failure::Usage(
+            "no token given: set --token-env VAR or pipe the token on standard input".into(),
+        ));
+    }
+    if token.chars().any(char::is_whitespace) {
+        return Err(Failure::Usage(
+            "the token contains whitespace: give exactly one personal access token".into(),
+        ));
+    }
+    Ok(SecretString::new(token))
+}
+
+/// Why a token could not be verified.
+#[derive(Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The workspace answered, and refused the token.
+    WrongToken(String),
+    /// Something answered, but not the Databricks API.
+    NotDatabricks(String),
+    /// Nothing answered.
+    Unreachable(String),
+}
+
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VerifyError::WrongToken(m)
+            | VerifyError::NotDatabricks(m)
+            | VerifyError::Unreachable(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Tries `token` on `host` (`GET /api/2.0/preview/scim/v2/Me`) and returns the user name.
+pub async fn verify_token(host: &Url, token: &SecretString) -> Result<String, VerifyError> {
+    let host_text = host.as_str().trim_end_matches('/');
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("brickwire/", env!("CARGO_PKG_VERSION")))
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| VerifyError::Unreachable(format!("cannot build the HTTP client: {e}")))?;
+    let url = format!("{host_text}/api/2.0/preview/scim/v2/Me");
+    let response = http
+        .get(&url)
+        .bearer_auth(token.expose_secret())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            VerifyError::Unreachable(format!(
+                "cannot reach {host_text}: {} (check the URL and your network)",
+                e.without_url()
+            ))
+        })?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap_or_default();
+    let json: Option<Value> = serde_json::from_slice(&body).ok().filter(Value::is_object);
+    let databricks_error = json
+        .as_ref()
+        .and_then(|j| {
+            j.get("error_code")
+                .or_else(|| j.get("message"))
+                .or_else(|| j.get("detail"))
+        })
+        .is_some();
+    match status {
+        200 => match json
+            .as_ref()
+            .filter(|j| j.get("userName").is_some() || j.get("id").is_some())
+        {
+            Some(me) => Ok(me["userName"]
+                .as_str()
+                .or_else(|| me["id"].as_str())
+                .unwrap_or("unknown user")
+                .to_owned()),
+            None => Err(VerifyError::NotDatabricks(format!(
+                "{host_text} answered, but not like a Databricks workspace (no user in the \
+                 answer to the SCIM Me API); check that it is the workspace URL, e.g. \
+                 https://dbc-1234.cloud.databricks.com"
+            ))),
+        },
+        401 | 403 if databricks_error || status == 401 => {
+            let detail = json
+                .as_ref()
+                .and_then(|j| j.get("message").and_then(Value::as_str))
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            Err(VerifyError::WrongToken(format!(
+                "the workspace {host_text} refused the token (HTTP {status}{detail}); check that \
+                 it is a valid, unexpired personal access token of this workspace"
+            )))
+        }
+        500..=599 if databricks_error => Err(VerifyError::Unreachable(format!(
+            "the workspace {host_text} could not answer (HTTP {status}); try again later"
+        ))),
+        _ => Err(VerifyError::NotDatabricks(format!(
+            "{host_text} is not a Databricks workspace: the SCIM Me API answered HTTP {status}{}; \
+             check that the URL is the workspace URL, e.g. https://dbc-1234.cloud.databricks.com",
+            if json.is_none() {
+                " without a Databricks error body"
+            } else {
+                ""
+            }
+        ))),
+    }
+}
+
+async fn add(args: &AddArgs) -> Result<(), Failure> {
+    let host = normalize_host(&args.host).map_err(Failure::Usage)?;
+    let host = Url::parse(&host).map_err(|e| Failure::Usage(format!("host: {e}")))?;
+    let token = read_token(args)?;
+    let user = verify_token(&host, &token)
+        .await
+        .map_err(|e| Failure::Failed(format!("nothing was stored: {e}")))?;
+    let store = open_store(&args.dir.data_dir, true).await?;
+    let display_name = args
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| user.clone());
+    let account = store
+        .insert_linked_account(NewLinkedAccount {
+            display_name,
+            end_user_ref: args.end_user_ref.clone().filter(|r| !r.is_empty()),
+            workspace_host: host,
+            credential: Credential::ApiKey { token },
+        })
+        .await
+        .map_err(|e| Failure::Failed(format!("cannot store the account: {e}")))?;
+    match args.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&account_json(&account)).unwrap_or_default()
+        ),
+        OutputFormat::Table => println!(
+            "Linked account {} (`{}`, {user} on {}).",
+            account.id,
+            account.display_name,
+            account.workspace_host.as_str().trim_end_matches('/')
+        ),
+    }
+    Ok(())
+}
+
+async fn remove(args: &RemoveArgs) -> Result<(), Failure> {
+    let store = open_store(&args.dir.data_dir, false).await?;
+    match store
+        .delete_linked_account(LinkedAccountId::new(&args.id))
+        .await
+    {
+        Ok(()) => {
+            println!("Removed linked account {}.", args.id);
+            Ok(())
+        }
+        Err(brickwire_service::Error::NotFound { .. }) => Err(Failure::Failed(format!(
+            "no linked account `{}` in {} (see `brickwire accounts list`)",
+            args.id,
+            args.dir.data_dir.display()
+        ))),
+        Err(e) => Err(Failure::Failed(e.to_string())),
+    }
+}
+
+/// A linked account opened for running actions.
+pub struct OpenedAccount {
+    /// A client with the account's credentials.
+    pub client: Client,
+    /// The account.
+    pub account: LinkedAccount,
+    /// The store it is in (to record use and status).
+    pub store: Arc<dyn Store>,
+}
+
+/// Finds `reference` (an id, or a unique display name) in the store of `data_dir` and builds
+/// a client with its credentials: a PAT as is, OAuth tokens with refresh, each rotated token
+/// set stored at once (`rotation::rotation_callback`).
+///
+/// `Err(Ok(message))` is a usage error (no such store or account); `Err(Err(e))` an action
+/// error (the account needs reconnecting, its credential cannot be read).
+pub async fn open_account(
+    data_dir: &Path,
+    reference: &str,
+) -> Result<OpenedAccount, Result<String, ActionError>> {
+    let store = open_store(data_dir, false).await.map_err(|e| match e {
+        Failure::Usage(m) | Failure::Failed(m) => Ok(m),
+    })?;
+    let account = find_account(store.as_ref(), reference, data_dir)
+        .await
+        .map_err(Ok)?;
+    if account.status == AccountStatus::NeedsReconnect {
+        return Err(Err(ActionError::new(
+            ErrorCode::Unauthenticated,
+            format!(
+                "linked account {} (`{}`) needs to reconnect: its OAuth refresh failed for good. \
+                 Link it again (connect page of `brickwire serve`, or `brickwire accounts add`)",
+                account.id, account.display_name
+            ),
+        )));
+    }
+    let stored = store
+        .linked_account_credential(account.id.clone())
+        .await
+        .map_err(|e| {
+            Err(ActionError::new(
+                ErrorCode::Unauthenticated,
+                format!("cannot read the credential of {}: {e}", account.id),
+            ))
+        })?;
+    let host = account.workspace_host.clone();
+    let provider: Arc<dyn CredentialsProvider> = match stored.credential {
+        Credential::ApiKey { token } => Arc::new(PatCredentials::new(&token)),
+        Credential::OAuth(oauth) => {
+            let http = reqwest::Client::builder()
+                .user_agent(concat!("brickwire/", env!("CARGO_PKG_VERSION")))
+                .timeout(Duration::from_secs(60))
+                .build()
+                .map_err(|e| Ok(format!("cannot build the HTTP client: {e}")))?;
+            let callback = brickwire_service::rotation::rotation_callback(
+                store.clone(),
+                account.id.clone(),
+                oauth.client_id.clone(),
+                stored.version,
+            );
+            Arc::new(
+                OAuthRefreshCredentials::new(
+                    oauth.to_token_set(),
+                    oauth.client_id.clone(),
+                    TokenEndpoint::discover(host.clone(), None, None),
+                    http,
+                )
+                .on_refresh(callback),
+            )
+        }
+        // a newer store may know more kinds of credentials
+        #[allow(unreachable_patterns)]
+        _ => {
+            return Err(Ok(format!(
+                "linked account {} has a kind of credential this brickwire cannot use",
+                account.id
+            )));
+        }
+    };
+    let client = Client::with_credentials(host, provider, ClientOptions::default())
+        .map_err(|e| Ok(e.to_string()))?;
+    Ok(OpenedAccount {
+        client,
+        account,
+        store,
+    })
+}
+
+async fn find_account(
+    store: &dyn Store,
+    reference: &str,
+    data_dir: &Path,
+) -> Result<LinkedAccount, String> {
+    match store.linked_account(LinkedAccountId::new(reference)).await {
+        Ok(account) => return Ok(account),
+        Err(brickwire_service::Error::NotFound { .. }) => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let all = store
+        .list_linked_accounts(LinkedAccountFilter::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let named: Vec<&LinkedAccount> = all.iter().filter(|a| a.display_name == reference).collect();
+    match named.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(format!(
+            "no linked account with id or name `{reference}` in {} (see `brickwire accounts list`)",
+            data_dir.display()
+        )),
+        many => Err(format!(
+            "{} linked accounts are named `{reference}` ({}); give the id instead",
+            many.len(),
+            many.iter()
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// After an action on an account: records its use, and marks an OAuth account as needing
+/// reconnection when its refresh token was refused for good (`invalid_grant`).
+pub async fn after_action(opened: &OpenedAccount, result: &Result<Value, ActionError>) {
+    let _ = opened
+        .store
+        .touch_linked_account(opened.account.id.clone())
+        .await;
+    if let Err(e) = result
+        && e.code == ErrorCode::Unauthenticated
+        && opened.account.auth_type == brickwire_service::store::AuthType::OAuth
+        && e.message.contains("invalid_grant")
+    {
+        let _ = opened
+            .store
+            .set_linked_account_status(opened.account.id.clone(), AccountStatus::NeedsReconnect)
+            .await;
+        eprintln!(
+            "linked account {} is now marked as needing to reconnect",
+            opened.account.id
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_data_dir_is_the_services() {
+        use clap::Parser as _;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            command: AccountsCommand,
+        }
+        // The environment may name a directory; only check the default when it does not.
+        if std::env::var_os(DATA_DIR_ENV).is_none() {
+            let Cli {
+                command: AccountsCommand::List(args),
+            } = Cli::try_parse_from(["b", "list"]).unwrap()
+            else {
+                panic!("list");
+            };
+            assert_eq!(args.dir.data_dir, PathBuf::from("brickwire-data"));
+        }
+        let Cli {
+            command: AccountsCommand::Add(args),
+        } = Cli::try_parse_from([
+            "b",
+            "add",
+            "--host",
+            "h",
+            "--token-env",
+            "V",
+            "--data-dir",
+            "d",
+        ])
+        .unwrap()
+        else {
+            panic!("add");
+        };
+        assert_eq!(args.dir.data_dir, PathBuf::from("d"));
+        assert!(
+            Cli::try_parse_from([
+                "b",
+                "add",
+                "--host",
+                "h",
+                "--token-env",
+                "V",
+                "--token",
+                "t"
+            ])
+            .is_err()
+        );
+    }
+}
