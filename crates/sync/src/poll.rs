@@ -173,6 +173,7 @@ async fn poll_watermark(
         .filter(|i| lower.is_none_or(|l| i.watermark.is_some_and(|w| w >= l)))
         .collect();
     items.sort_by(|a, b| (a.watermark, &a.key).cmp(&(b.watermark, &b.key)));
+    let window_max = items.iter().filter_map(|i| i.watermark).max();
     let mut fresh_keys = HashSet::new();
     let fresh: Vec<Item> = items
         .into_iter()
@@ -208,6 +209,11 @@ async fn poll_watermark(
                 },
             );
             events.push(event(source, item));
+        }
+        // Everything in the window is now delivered (this batch or before): the watermark
+        // may move past items already in `seen`, not only past this batch.
+        if !more && let Some(max) = window_max {
+            next = Some(next.map_or(max, |n| n.max(max)));
         }
     }
     if let (Some(n), Some(hold)) = (next, window.hold) {

@@ -142,13 +142,8 @@ impl SourceSpec {
     pub fn from_json(value: &serde_json::Value) -> Result<Self, SyncError> {
         let spec: SourceSpec = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            // serde names a missing field in its message; keep that as the field.
-            let field = match inner.split('`').nth(1) {
-                Some(name) if inner.starts_with("missing field") => name.to_owned(),
-                _ => path,
-            };
-            SyncError::spec(field, inner)
+            let message = e.into_inner().to_string();
+            SyncError::spec(blamed_field(value, &path, &message), message)
         })?;
         spec.validate()?;
         Ok(spec)
@@ -282,6 +277,36 @@ impl SourceSpec {
         }
         Ok(())
     }
+}
+
+/// The field a serde error is about. The `type` tag makes serde buffer the object, so its
+/// path is `.`; the field is then the one named in the message, or the one whose removal
+/// changes the error.
+fn blamed_field(value: &serde_json::Value, path: &str, message: &str) -> String {
+    if path != "." {
+        return path.to_owned();
+    }
+    let named = message.split('`').nth(1);
+    if message.starts_with("unknown variant") || message.starts_with("missing field `type`") {
+        return "type".into();
+    }
+    if let Some(name) = named
+        && (message.starts_with("missing field") || message.starts_with("unknown field"))
+    {
+        return name.to_owned();
+    }
+    if let serde_json::Value::Object(fields) = value {
+        for key in fields.keys().filter(|k| *k != "type") {
+            let mut without = fields.clone();
+            without.remove(key);
+            match serde_json::from_value::<SourceSpec>(serde_json::Value::Object(without)) {
+                Ok(_) => return key.clone(),
+                Err(e) if e.to_string() != message => return key.clone(),
+                Err(_) => {}
+            }
+        }
+    }
+    path.to_owned()
 }
 
 fn non_empty(field: &str, value: &str) -> Result<(), SyncError> {
