@@ -36,7 +36,10 @@ async fn job_runs_poll_requests(existing: u64) -> (u64, Value) {
     let batch = env.poll(&spec, Some(&baseline.cursor), &now_opts()).await;
     assert_eq!(batch.events.len() as u64, NEW);
     let counters = env.requests().await;
-    (counters["total"].as_u64().unwrap(), counters["endpoints"].clone())
+    (
+        counters["total"].as_u64().unwrap(),
+        counters["endpoints"].clone(),
+    )
 }
 
 /// Requests of one `sql` poll that finds `NEW` rows among `existing` older ones.
@@ -63,14 +66,20 @@ async fn sql_poll_requests(existing: u64) -> (u64, Value) {
         .collect();
     env.sql(
         &wh,
-        &format!("INSERT INTO main.default.events VALUES {}", values.join(", ")),
+        &format!(
+            "INSERT INTO main.default.events VALUES {}",
+            values.join(", ")
+        ),
     )
     .await;
     env.reset_counters().await;
     let batch = env.poll(&spec, Some(&baseline.cursor), &now_opts()).await;
     assert_eq!(batch.events.len() as u64, NEW);
     let counters = env.requests().await;
-    (counters["total"].as_u64().unwrap(), counters["endpoints"].clone())
+    (
+        counters["total"].as_u64().unwrap(),
+        counters["endpoints"].clone(),
+    )
 }
 
 #[tokio::test]

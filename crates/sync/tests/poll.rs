@@ -44,12 +44,37 @@ async fn job_runs_appear_once_per_run_in_steady_state() {
     let fourth = env.poll(&spec, Some(&third.cursor), &o).await;
     assert!(fourth.events.is_empty());
 
-    let all: Vec<_> = [first.events, third.events].concat();
+    // A late run inside the overlap window (default 5 min) behind the watermark, and a run
+    // tied with the watermark, both written after the cursor passed them.
+    let w = fourth.cursor.watermark.unwrap();
+    env.seed_runs(1, w - 60_000, 0).await;
+    env.seed_runs(1, w, 0).await;
+    let late = env.poll(&spec, Some(&fourth.cursor), &o).await;
+    let late_starts: Vec<i64> = late.events.iter().map(|e| e.watermark.unwrap()).collect();
+    assert_eq!(late_starts, [w - 60_000, w]);
+    assert_eq!(late.cursor.watermark, Some(w));
+    assert!(
+        env.poll(&spec, Some(&late.cursor), &o)
+            .await
+            .events
+            .is_empty()
+    );
+    // Behind the window: missed, as documented.
+    env.seed_runs(1, w - 600_000, 0).await;
+    assert!(
+        env.poll(&spec, Some(&late.cursor), &o)
+            .await
+            .events
+            .is_empty()
+    );
+
+    let all: Vec<_> = [first.events, third.events, late.events].concat();
     assert_unique(&all);
     assert_eq!(fourth.cursor.polls, 4);
     // Ids are stable: the same run at the same version has the same id.
     let again = env.poll(&spec, None, &o).await;
-    assert_eq!(again.events[0].id, all[0].id);
+    let same = again.events.iter().find(|e| e.key == all[0].key).unwrap();
+    assert_eq!(same.id, all[0].id);
 }
 
 #[tokio::test]
