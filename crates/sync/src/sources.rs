@@ -3,7 +3,7 @@
 //!
 //! | Source | Request | Server filter | Cost of one poll |
 //! |---|---|---|---|
-//! | `job_runs` | `GET /api/2.2/jobs/runs/list?completed_only=true` + `active_only=true` | `start_time_from` | pages of new runs + pages of active runs |
+//! | `job_runs` | `GET /api/2.2/jobs/runs/list?completed_only=true` + `active_only=true` | `start_time_from` (+ `start_time_to` in a backfill) | pages of new runs + pages of active runs |
 //! | `jobs` | `GET /api/2.2/jobs/list` | none | all jobs / 100 |
 //! | `clusters` | `GET /api/2.1/clusters/list` | none | all clusters / 100 |
 //! | `tables` | `GET /api/2.1/unity-catalog/tables` | none | all tables of the schema / page |
@@ -58,7 +58,7 @@ pub(crate) async fn fetch(
     limit: usize,
 ) -> Result<Window, SyncError> {
     match spec {
-        SourceSpec::JobRuns { job_id } => job_runs(client, *job_id, lower).await,
+        SourceSpec::JobRuns { job_id } => job_runs(client, *job_id, lower, limit).await,
         SourceSpec::Jobs {} => {
             let jobs = list(
                 client,
@@ -212,13 +212,7 @@ pub(crate) async fn now_watermark(
         };
         return sql.max(client).await;
     }
-    let now = client
-        .clock()
-        .system_time()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default();
-    Ok(Some(now))
+    Ok(Some(now_watermark_ms(client)))
 }
 
 fn required_key(item: &Value, field: &str, source_path: &str) -> Result<String, SyncError> {
@@ -270,10 +264,23 @@ async fn list(
     list_field: &str,
     style: Pagination,
 ) -> Result<Vec<Value>, SyncError> {
+    Ok(paginator(client, path, query, list_field, style)
+        .collect()
+        .await?)
+}
+
+/// The lazy pages of a list endpoint, for callers that stop early.
+fn paginator(
+    client: &Client,
+    path: &str,
+    query: Vec<(String, String)>,
+    list_field: &str,
+    style: Pagination,
+) -> Paginator<Value> {
     let client = client.clone();
     let path = path.to_owned();
     let list_field = list_field.to_owned();
-    let paginator = Paginator::new(move |cursor: Option<PageCursor>| {
+    Paginator::new(move |cursor: Option<PageCursor>| {
         let client = client.clone();
         let path = path.clone();
         let query = query.clone();
@@ -323,16 +330,15 @@ async fn list(
                 Pagination::Scim => Page::from_scim(items, start),
             })
         }
-    });
-    Ok(paginator.collect().await?)
+    })
 }
 
 async fn job_runs(
     client: &Client,
     job_id: Option<i64>,
     lower: Option<i64>,
+    limit: usize,
 ) -> Result<Window, SyncError> {
-    const PATH: &str = "/api/2.2/jobs/runs/list";
     let mut base = vec![("limit".to_owned(), RUNS_PAGE.to_string())];
     if let Some(job_id) = job_id {
         base.push(("job_id".into(), job_id.to_string()));
@@ -340,20 +346,20 @@ async fn job_runs(
     if let Some(lower) = lower {
         base.push(("start_time_from".into(), lower.max(0).to_string()));
     }
-    let mut completed = base.clone();
-    completed.push(("completed_only".into(), "true".into()));
-    let mut active = base;
+    let mut active = base.clone();
     active.push(("active_only".into(), "true".into()));
-    let runs = list(client, PATH, completed, "runs", Pagination::HasMore).await?;
+    let mut completed = base;
+    completed.push(("completed_only".into(), "true".into()));
+    let (runs, bounded) = completed_runs(client, completed, lower, limit).await?;
     let items = runs
         .into_iter()
         .map(|run| {
-            let key = required_key(&run, "run_id", PATH)?;
+            let key = required_key(&run, "run_id", RUNS_PATH)?;
             let start =
                 at(&run, "start_time")
                     .and_then(watermark)
                     .ok_or_else(|| SyncError::Item {
-                        source_path: PATH.into(),
+                        source_path: RUNS_PATH.into(),
                         message: format!("run {key} has no start_time"),
                     })?;
             let end = at(&run, "end_time")
@@ -368,7 +374,7 @@ async fn job_runs(
             })
         })
         .collect::<Result<_, SyncError>>()?;
-    let hold = list(client, PATH, active, "runs", Pagination::HasMore)
+    let hold = list(client, RUNS_PATH, active, "runs", Pagination::HasMore)
         .await?
         .iter()
         .filter_map(|run| at(run, "start_time").and_then(watermark))
@@ -376,8 +382,71 @@ async fn job_runs(
     Ok(Window {
         items,
         hold,
-        truncated: false,
+        truncated: bounded,
     })
+}
+
+const RUNS_PATH: &str = "/api/2.2/jobs/runs/list";
+const FIRST_SPAN_MS: i64 = 60_000;
+
+/// Finished runs from `lower` on. `runs/list` answers newest first, so the oldest `limit`
+/// runs of a large window sit on its last pages. Steady state reads the open window (a few
+/// new runs). When the open window holds more than a few batches (the rest of a backfill),
+/// the read stops early and reads `[lower, lower + span]` with `start_time_to` instead,
+/// doubling `span` from a minute until the window holds `limit` runs, so each batch costs
+/// about its own size in pages rather than a full listing. Without a lower bound (the first
+/// batch of a backfill) there is nowhere to start a window, so that one batch reads the
+/// whole listing. Returns the runs and whether the window was bounded (more may follow).
+async fn completed_runs(
+    client: &Client,
+    query: Vec<(String, String)>,
+    lower: Option<i64>,
+    limit: usize,
+) -> Result<(Vec<Value>, bool), SyncError> {
+    let open = paginator(
+        client,
+        RUNS_PATH,
+        query.clone(),
+        "runs",
+        Pagination::HasMore,
+    );
+    let Some(lower) = lower else {
+        return Ok((open.collect().await?, false));
+    };
+    let cap = limit.saturating_mul(4).max(RUNS_PAGE * 4);
+    let runs = open.clone().max_items(cap + 1).collect().await?;
+    if runs.len() <= cap {
+        return Ok((runs, false));
+    }
+    let now = now_watermark_ms(client);
+    let mut span = FIRST_SPAN_MS;
+    loop {
+        let upper = lower.saturating_add(span);
+        if upper >= now {
+            return Ok((open.collect().await?, false));
+        }
+        let mut bounded = query.clone();
+        bounded.push(("start_time_to".into(), upper.to_string()));
+        let window = paginator(client, RUNS_PATH, bounded, "runs", Pagination::HasMore);
+        let runs = window.clone().max_items(cap + 1).collect().await?;
+        if runs.len() > cap {
+            // A burst: more than a few batches within one span. Take the window whole.
+            return Ok((window.collect().await?, true));
+        }
+        if runs.len() >= limit {
+            return Ok((runs, true));
+        }
+        span = span.saturating_mul(2);
+    }
+}
+
+fn now_watermark_ms(client: &Client) -> i64 {
+    client
+        .clock()
+        .system_time()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 async fn scim(client: &Client, resource: &str) -> Result<Window, SyncError> {

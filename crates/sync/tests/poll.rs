@@ -167,6 +167,34 @@ async fn a_backfill_comes_in_bounded_batches_and_ties_split_across_batches_are_k
 }
 
 #[tokio::test]
+async fn a_job_runs_backfill_reads_time_windows_instead_of_the_whole_listing_per_batch() {
+    let env = Env::start().await;
+    const RUNS: usize = 2_000;
+    env.seed_runs(RUNS as u64, 1_000_000, 1000).await;
+    let spec = SourceSpec::JobRuns { job_id: None };
+    let o = PollOptions {
+        batch_size: 20,
+        overlap: Some(0),
+        ..PollOptions::default()
+    };
+    env.reset_counters().await;
+    let (events, cursor) = env.drain(&spec, None, &o).await;
+    assert_eq!(events.len(), RUNS);
+    assert_unique(&events);
+    let starts: Vec<i64> = events.iter().map(|e| e.watermark.unwrap()).collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] < w[1]),
+        "oldest first, none repeated"
+    );
+    assert_eq!(cursor.watermark, Some(1_000_000 + 1000 * (RUNS as i64 - 1)));
+    let requests = env.requests().await["total"].as_u64().unwrap();
+    // Re-reading the whole listing for each of the 100 batches would cost about
+    // 100 * (2000 / 2 / 24 + 1) = 4,300 requests; windows cost about 9 per batch.
+    println!("job_runs backfill of {RUNS} in batches of 20: {requests} requests");
+    assert!(requests < 1_200, "{requests} requests");
+}
+
+#[tokio::test]
 async fn start_from_now_delivers_only_what_comes_after_and_time_skips_what_is_before() {
     let env = Env::start().await;
     let spec = SourceSpec::JobRuns { job_id: None };
