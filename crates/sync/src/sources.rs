@@ -391,7 +391,7 @@ const FIRST_SPAN_MS: i64 = 60_000;
 
 /// Finished runs from `lower` on. `runs/list` answers newest first, so the oldest `limit`
 /// runs of a large window sit on its last pages. Steady state reads the open window (a few
-/// new runs). When the open window holds more than a few batches (the rest of a backfill),
+/// new runs). When the open window holds more than a batch (the rest of a backfill),
 /// the read stops early and reads `[lower, lower + span]` with `start_time_to` instead,
 /// doubling `span` from a minute until the window holds `limit` runs, so each batch costs
 /// about its own size in pages rather than a full listing. Without a lower bound (the first
@@ -413,7 +413,8 @@ async fn completed_runs(
     let Some(lower) = lower else {
         return Ok((open.collect().await?, false));
     };
-    let cap = limit.saturating_mul(4).max(RUNS_PAGE * 4);
+    // Up to one batch comes from the open window; more means a backfill is under way.
+    let cap = limit.max(RUNS_PAGE);
     let runs = open.clone().max_items(cap + 1).collect().await?;
     if runs.len() <= cap {
         return Ok((runs, false));
