@@ -23,7 +23,9 @@ pub struct Event {
     /// content-hash sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<i64>,
-    /// The item as Databricks returned it (a SQL row as an object of column to value).
+    /// The item as Databricks returned it; a SQL row is an object of column name to value,
+    /// values as the Statement Execution API's `JSON_ARRAY` format gives them (strings or
+    /// `null`).
     pub data: serde_json::Value,
 }
 
