@@ -127,6 +127,14 @@ pub async fn poll(
         poll_hashes(client, spec, cursor, opts, &source).await?
     };
     batch.cursor.polls = cursor.map_or(0, |c| c.polls) + 1;
+    tracing::debug!(
+        source = %source,
+        events = batch.events.len(),
+        watermark = ?batch.cursor.watermark,
+        seen = batch.cursor.seen.len(),
+        more = batch.more,
+        "sync poll"
+    );
     Ok(batch)
 }
 
