@@ -172,7 +172,12 @@ async fn poll_watermark(
         (w, s) => w.or(s),
     };
     let mut seen = cursor.map(|c| c.seen.clone()).unwrap_or_default();
-    let limit = opts.batch_size.saturating_add(seen.len()).saturating_add(1);
+    // A baseline records the whole window (it is bounded by the overlap), so no limit.
+    let limit = if baseline {
+        usize::MAX
+    } else {
+        opts.batch_size.saturating_add(seen.len()).saturating_add(1)
+    };
     let window = sources::fetch(client, spec, lower, limit).await?;
 
     let mut items: Vec<Item> = window

@@ -415,7 +415,11 @@ async fn completed_runs(
     };
     // Up to one batch comes from the open window; more means a backfill is under way.
     let cap = limit.max(RUNS_PAGE);
-    let runs = open.clone().max_items(cap + 1).collect().await?;
+    let runs = open
+        .clone()
+        .max_items(cap.saturating_add(1))
+        .collect()
+        .await?;
     if runs.len() <= cap {
         return Ok((runs, false));
     }
@@ -429,7 +433,11 @@ async fn completed_runs(
         let mut bounded = query.clone();
         bounded.push(("start_time_to".into(), upper.to_string()));
         let window = paginator(client, RUNS_PATH, bounded, "runs", Pagination::HasMore);
-        let runs = window.clone().max_items(cap + 1).collect().await?;
+        let runs = window
+            .clone()
+            .max_items(cap.saturating_add(1))
+            .collect()
+            .await?;
         if runs.len() > cap {
             // A burst: more than a few batches within one span. Take the window whole.
             return Ok((window.collect().await?, true));
@@ -569,9 +577,12 @@ impl Sql<'_> {
             statement.push_str(&format!(" AND {wm} >= :sync_from"));
             parameters.push(self.parameter(lower));
         }
-        statement.push_str(&format!(" ORDER BY {wm}, {key} LIMIT {limit}"));
+        statement.push_str(&format!(" ORDER BY {wm}, {key}"));
+        if limit != usize::MAX {
+            statement.push_str(&format!(" LIMIT {limit}"));
+        }
         let (columns, rows) = self.execute(client, statement, parameters).await?;
-        let truncated = rows.len() >= limit;
+        let truncated = limit != usize::MAX && rows.len() >= limit;
         let wm_index = column(&columns, self.watermark_column)?;
         let key_index = column(&columns, self.key_column)?;
         let items = rows

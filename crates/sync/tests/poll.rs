@@ -720,3 +720,34 @@ fn specs_are_validated_with_the_field_and_what_was_expected() {
         SourceSpec::JobRuns { job_id: Some(2) }.source_id()
     );
 }
+
+#[tokio::test]
+async fn a_now_baseline_records_the_whole_overlap_window_whatever_the_batch_size() {
+    let env = Env::start().await;
+    let wh = env.warehouse().await;
+    env.sql(
+        &wh,
+        "CREATE TABLE main.default.dense AS SELECT id, id AS ts FROM range(300)",
+    )
+    .await;
+    let spec = sql_spec(&wh, "main.default.dense", WatermarkType::Number);
+    let o = PollOptions {
+        start_from: StartFrom::Now,
+        overlap: Some(250),
+        batch_size: 10,
+        ..PollOptions::default()
+    };
+    let baseline = env.poll(&spec, None, &o).await;
+    assert!(baseline.events.is_empty());
+    assert_eq!(
+        baseline.cursor.seen.len(),
+        251,
+        "ts 49..=299 are in the window"
+    );
+    let next = env.poll(&spec, Some(&baseline.cursor), &o).await;
+    assert!(next.events.is_empty(), "{:?}", keys(&next.events));
+    env.sql(&wh, "INSERT INTO main.default.dense VALUES (1000, 299)")
+        .await;
+    let tie = env.poll(&spec, Some(&next.cursor), &o).await;
+    assert_eq!(keys(&tie.events), ["1000"]);
+}
