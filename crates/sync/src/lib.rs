@@ -23,6 +23,8 @@
 //! [`poll`](mod@poll) (the state machine), `sources` (one fetch per source), `value` (reading
 //! watermarks out of JSON).
 
+#![warn(missing_docs)]
+
 pub mod cursor;
 pub mod error;
 pub mod event;
