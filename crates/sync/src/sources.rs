@@ -460,6 +460,9 @@ async fn completed_runs(
             too_many = Some(span);
         } else if runs.len() >= limit {
             return Ok((runs, true));
+        } else if starts.first().is_some_and(|&newest| upper >= newest) {
+            // The window reaches the newest run: it is the whole rest, not too few.
+            return Ok((runs, false));
         } else {
             too_few = span;
         }
