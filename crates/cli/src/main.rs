@@ -1,4 +1,5 @@
-//! The `brickwire` command line: the demo, the emulator; actions, the service and sync follow.
+//! The `brickwire` command line: the demo, the emulator, actions, SQL, the service with its
+//! linked accounts, OAuth login, and incremental sync.
 
 mod accounts_cmd;
 mod actions_cmd;
@@ -6,6 +7,7 @@ mod auth_cmd;
 mod demo;
 mod serve_cmd;
 mod sql_cmd;
+mod sync_cmd;
 
 use std::net::SocketAddr;
 
@@ -46,6 +48,8 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Run a SQL statement on a warehouse and stream its whole result (csv, json, ndjson, arrow).
     Sql(sql_cmd::SqlArgs),
+    /// Print what changed in a workspace as NDJSON events, keeping a cursor in a state file.
+    Sync(Box<sync_cmd::SyncArgs>),
 }
 
 #[tokio::main]
@@ -67,6 +71,7 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Sql(args) => return sql_cmd::run(args).await,
         Command::Serve(args) => return serve_cmd::run(args).await,
+        Command::Sync(args) => return sync_cmd::run(*args).await,
         Command::Emulator {
             listen,
             token,
