@@ -1,8 +1,6 @@
 //! `brickwire serve`: runs the service (REST API, connect page, OAuth callback) over the
-//! embedded store in a data directory until Ctrl-C.
-//!
-//! Wiring (one line in main.rs): `Serve(serve_cmd::ServeArgs)` in the subcommand enum,
-//! dispatched with `serve_cmd::run(args).await`.
+//! embedded store in a data directory until Ctrl-C. The data directory is shared with
+//! `brickwire accounts` (same flag, same `BRICKWIRE_DATA_DIR`, same default).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,7 +18,12 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     /// The data directory: the SQLite database `brickwire.db` and, unless BRICKWIRE_MASTER_KEY
     /// is set, the master key file `master.key` (mode 0600). Created if missing.
-    #[arg(long, value_name = "DIR", default_value = "./brickwire-data")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = crate::accounts_cmd::DATA_DIR_ENV,
+        default_value = crate::accounts_cmd::DEFAULT_DATA_DIR
+    )]
     pub data_dir: PathBuf,
     /// The URL end users and Databricks reach this service at; connect links and the OAuth
     /// callback (`<URL>/oauth/callback`) use it. Default: `http://<listen address>`.
