@@ -13,6 +13,7 @@ pub mod error;
 pub mod rotation;
 pub mod scopes;
 pub mod store;
+pub mod triggers;
 
 mod startup;
 

@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "connect_sessions",
         sql: include_str!("migrations/0002_connect_sessions.sql"),
     },
+    Migration {
+        version: 4,
+        name: "triggers",
+        sql: include_str!("migrations/0004_triggers.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,527 @@
+//! The REST routes of triggers, mounted under `/api/v1` by the service's router (which adds
+//! operator authentication). Start at [`router`].
+//!
+//! Errors use the service's shape, `{"error": {"code", "message", "retryable"}}`, with
+//! `INVALID_INPUT` messages naming the field. Times are Unix epoch milliseconds, as in
+//! Databricks' own APIs. The webhook secret is write-only.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use brickwire_api::SecretString;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use url::Url;
+
+use super::engine::{EngineError, TriggerEngine};
+use super::model::{
+    Delivery, DeliveryId, DeliveryTarget, NewSubscription, Subscription, SubscriptionId,
+    SubscriptionPatch, Webhook,
+};
+use crate::store::LinkedAccountId;
+
+/// Default poll interval when the request names none.
+pub const DEFAULT_POLL_INTERVAL_MS: u64 = 60_000;
+/// Shortest poll interval accepted.
+pub const MIN_POLL_INTERVAL_MS: u64 = 100;
+/// Longest poll interval and overlap accepted (one day).
+pub const MAX_WINDOW_MS: u64 = 86_400_000;
+/// Default attempts per webhook delivery.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+/// Default and largest `limit` of the events list.
+pub const DEFAULT_EVENTS_LIMIT: u32 = 100;
+/// Largest `limit` of the events list.
+pub const MAX_EVENTS_LIMIT: u32 = 1000;
+
+/// The paths this module serves (relative to `/api/v1`), for the OpenAPI document.
+pub const PATHS: &[(&str, &[&str])] = &[
+    ("/subscriptions", &["get", "post"]),
+    ("/subscriptions/{id}", &["get", "patch", "delete"]),
+    ("/subscriptions/{id}/pause", &["post"]),
+    ("/subscriptions/{id}/resume", &["post"]),
+    ("/subscriptions/{id}/poll", &["post"]),
+    ("/subscriptions/{id}/cursor", &["get"]),
+    ("/subscriptions/{id}/cursor/reset", &["post"]),
+    ("/subscriptions/{id}/events", &["get"]),
+    ("/subscriptions/{id}/dead-letters", &["get"]),
+    (
+        "/subscriptions/{id}/dead-letters/{delivery_id}/redeliver",
+        &["post"],
+    ),
+];
+
+/// An error response of the triggers API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The stable code (`INVALID_INPUT`, `NOT_FOUND`, ...).
+    pub code: &'static str,
+    /// What went wrong (names the field for invalid input).
+    pub message: String,
+}
+
+impl ApiError {
+    fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "INVALID_INPUT",
+            message: format!("{field}: {message}"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let retryable = self.status.is_server_error();
+        let body = json!({"error": {
+            "code": self.code,
+            "message": self.message,
+            "status": self.status.as_u16(),
+            "retryable": retryable,
+        }});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<crate::Error> for ApiError {
+    fn from(e: crate::Error) -> Self {
+        match &e {
+            crate::Error::NotFound { .. } => Self {
+                status: StatusCode::NOT_FOUND,
+                code: "NOT_FOUND",
+                message: e.to_string(),
+            },
+            crate::Error::InvalidInput { field, message } => Self::invalid(field, message),
+            _ => {
+                tracing::error!(error = %e, "triggers store error");
+                Self {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: "INTERNAL",
+                    message: "the service's store failed; see its log".into(),
+                }
+            }
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Store(e) => e.into(),
+            EngineError::Client { .. } | EngineError::Poll(_) => Self {
+                status: StatusCode::BAD_GATEWAY,
+                code: "UPSTREAM_ERROR",
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The triggers routes, with the engine as state. Nest or merge it under `/api/v1`.
+pub fn router(engine: TriggerEngine) -> Router {
+    Router::new()
+        .route(
+            "/subscriptions",
+            get(list_subscriptions).post(create_subscription),
+        )
+        .route(
+            "/subscriptions/{id}",
+            get(get_subscription)
+                .patch(patch_subscription)
+                .delete(delete_subscription),
+        )
+        .route("/subscriptions/{id}/pause", post(pause))
+        .route("/subscriptions/{id}/resume", post(resume))
+        .route("/subscriptions/{id}/poll", post(poll_now))
+        .route("/subscriptions/{id}/cursor", get(get_cursor))
+        .route("/subscriptions/{id}/cursor/reset", post(reset_cursor))
+        .route("/subscriptions/{id}/events", get(list_events))
+        .route("/subscriptions/{id}/dead-letters", get(list_dead_letters))
+        .route(
+            "/subscriptions/{id}/dead-letters/{delivery_id}/redeliver",
+            post(redeliver),
+        )
+        .with_state(engine)
+}
+
+fn ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The JSON of a subscription (never the webhook secret).
+pub fn subscription_json(s: &Subscription) -> Value {
+    let delivery = match &s.delivery {
+        DeliveryTarget::Pull => json!({"type": "pull"}),
+        DeliveryTarget::Webhook { url } => json!({"type": "webhook", "url": url.as_str()}),
+    };
+    json!({
+        "id": s.id,
+        "linked_account_id": s.linked_account_id,
+        "source": s.source,
+        "start_from": s.start_from,
+        "poll_interval_ms": s.poll_interval.as_millis() as u64,
+        "overlap_ms": s.overlap.as_millis() as u64,
+        "delivery": delivery,
+        "max_attempts": s.max_attempts,
+        "paused": s.paused,
+        "delivered_sequence": s.delivered_seq,
+        "last_poll_at": s.last_poll_at.map(ms),
+        "last_error": s.last_error,
+        "created_at": ms(s.created_at),
+        "updated_at": ms(s.updated_at),
+    })
+}
+
+/// The JSON of a delivery.
+pub fn delivery_json(d: &Delivery) -> Value {
+    json!({
+        "id": d.id,
+        "subscription_id": d.subscription_id,
+        "first_sequence": d.first_seq,
+        "last_sequence": d.last_seq,
+        "state": d.state,
+        "attempts": d.attempts,
+        "next_attempt_at": ms(d.next_attempt_at),
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+        "created_at": ms(d.created_at),
+        "updated_at": ms(d.updated_at),
+    })
+}
+
+/// Parses a JSON body; errors name the JSON path that broke.
+fn parse_body<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
+    let text = if body.is_empty() { &b"{}"[..] } else { body };
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        ApiError::invalid(&field, e.inner())
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookIn {
+    url: String,
+    secret: SecretString,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateIn {
+    linked_account_id: String,
+    source: Value,
+    start_from: Value,
+    #[serde(default)]
+    poll_interval_ms: Option<u64>,
+    #[serde(default)]
+    overlap_ms: Option<u64>,
+    #[serde(default)]
+    webhook: Option<WebhookIn>,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+    #[serde(default)]
+    paused: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchIn {
+    #[serde(default)]
+    poll_interval_ms: Option<u64>,
+    #[serde(default)]
+    overlap_ms: Option<u64>,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+    /// `null` makes the subscription pull-only; absent leaves it.
+    #[serde(default, deserialize_with = "double_option")]
+    webhook: Option<Option<WebhookIn>>,
+    #[serde(default)]
+    paused: Option<bool>,
+}
+
+fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn interval(field: &str, value: u64) -> ApiResult<Duration> {
+    if !(MIN_POLL_INTERVAL_MS..=MAX_WINDOW_MS).contains(&value) {
+        return Err(ApiError::invalid(
+            field,
+            format!("between {MIN_POLL_INTERVAL_MS} and {MAX_WINDOW_MS} milliseconds"),
+        ));
+    }
+    Ok(Duration::from_millis(value))
+}
+
+fn overlap(value: u64) -> ApiResult<Duration> {
+    if value > MAX_WINDOW_MS {
+        return Err(ApiError::invalid(
+            "overlap_ms",
+            format!("at most {MAX_WINDOW_MS} milliseconds"),
+        ));
+    }
+    Ok(Duration::from_millis(value))
+}
+
+fn attempts(value: u32) -> ApiResult<u32> {
+    if !(1..=100).contains(&value) {
+        return Err(ApiError::invalid("max_attempts", "between 1 and 100"));
+    }
+    Ok(value)
+}
+
+fn webhook(w: WebhookIn) -> ApiResult<Webhook> {
+    let url = Url::parse(&w.url).map_err(|e| ApiError::invalid("webhook.url", e))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ApiError::invalid(
+            "webhook.url",
+            "an http or https URL is required",
+        ));
+    }
+    if w.secret.expose_secret().len() < 16 {
+        return Err(ApiError::invalid(
+            "webhook.secret",
+            "a signing secret has at least 16 characters",
+        ));
+    }
+    Ok(Webhook {
+        url,
+        secret: w.secret,
+    })
+}
+
+fn validate_source(engine: &TriggerEngine, source: &Value, start_from: &Value) -> ApiResult<()> {
+    engine
+        .poller()
+        .validate(source, start_from)
+        .map_err(|e| ApiError::invalid(&e.field, e.message))
+}
+
+async fn create_subscription(
+    State(engine): State<TriggerEngine>,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let input: CreateIn = parse_body(&body)?;
+    if input.linked_account_id.trim().is_empty() {
+        return Err(ApiError::invalid("linked_account_id", "is required"));
+    }
+    validate_source(&engine, &input.source, &input.start_from)?;
+    let new = NewSubscription {
+        linked_account_id: LinkedAccountId::new(input.linked_account_id),
+        source: input.source,
+        start_from: input.start_from,
+        poll_interval: interval(
+            "poll_interval_ms",
+            input.poll_interval_ms.unwrap_or(DEFAULT_POLL_INTERVAL_MS),
+        )?,
+        overlap: overlap(input.overlap_ms.unwrap_or(0))?,
+        webhook: input.webhook.map(webhook).transpose()?,
+        max_attempts: attempts(input.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS))?,
+        paused: input.paused,
+    };
+    let created = engine.store().insert_subscription(new).await?;
+    engine.reload().await?;
+    Ok((StatusCode::CREATED, axum::Json(subscription_json(&created))))
+}
+
+async fn list_subscriptions(State(engine): State<TriggerEngine>) -> ApiResult<impl IntoResponse> {
+    let all = engine.store().list_subscriptions().await?;
+    let items: Vec<Value> = all.iter().map(subscription_json).collect();
+    Ok(axum::Json(json!({ "subscriptions": items })))
+}
+
+async fn get_subscription(
+    State(engine): State<TriggerEngine>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let s = engine.store().subscription(SubscriptionId::new(id)).await?;
+    Ok(axum::Json(subscription_json(&s)))
+}
+
+async fn patch_subscription(
+    State(engine): State<TriggerEngine>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let input: PatchIn = parse_body(&body)?;
+    let patch = SubscriptionPatch {
+        poll_interval: input
+            .poll_interval_ms
+            .map(|v| interval("poll_interval_ms", v))
+            .transpose()?,
+        overlap: input.overlap_ms.map(overlap).transpose()?,
+        max_attempts: input.max_attempts.map(attempts).transpose()?,
+        webhook: match input.webhook {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(w)) => Some(Some(webhook(w)?)),
+        },
+        paused: input.paused,
+    };
+    let s = engine
+        .store()
+        .update_subscription(SubscriptionId::new(id), patch)
+        .await?;
+    engine.reload().await?;
+    Ok(axum::Json(subscription_json(&s)))
+}
+
+async fn delete_subscription(
+    State(engine): State<TriggerEngine>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    engine
+        .store()
+        .delete_subscription(SubscriptionId::new(id))
+        .await?;
+    engine.reload().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_paused(engine: &TriggerEngine, id: String, paused: bool) -> ApiResult<Value> {
+    let patch = SubscriptionPatch {
+        paused: Some(paused),
+        ..SubscriptionPatch::default()
+    };
+    let s = engine
+        .store()
+        .update_subscription(SubscriptionId::new(id), patch)
+        .await?;
+    engine.reload().await?;
+    Ok(subscription_json(&s))
+}
+
+async fn pause(
+    State(engine): State<TriggerEngine>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(axum::Json(set_paused(&engine, id, true).await?))
+}
+
+async fn resume(
+    State(engine): State<TriggerEngine>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(axum::Json(set_paused(&engine, id, false).await?))
+}
+
+async fn poll_now(
+    State(engine): State<TriggerEngine>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let report = engine.poll_now(&SubscriptionId::new(id)).await?;
+    Ok(axum::Json(json!({
+        "new_events": report.commit.inserted,
+        "duplicate_events": report.commit.duplicates,
+        "cursor": report.cursor,
+    })))
+}
+
+async fn get_cursor(
+    State(engine): State<TriggerEngine>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let s = engine.store().subscription(SubscriptionId::new(id)).await?;
+    Ok(axum::Json(json!({
+        "subscription_id": s.id,
+        "cursor": s.cursor,
+        "start_from": s.start_from,
+        "last_poll_at": s.last_poll_at.map(ms),
+        "last_error": s.last_error,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetIn {
+    start_from: Value,
+}
+
+async fn reset_cursor(
+    State(engine): State<TriggerEngine>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let input: ResetIn = parse_body(&body)?;
+    let id = SubscriptionId::new(id);
+    let current = engine.store().subscription(id.clone()).await?;
+    validate_source(&engine, &current.source, &input.start_from)?;
+    let s = engine.store().reset_cursor(id, input.start_from).await?;
+    Ok(axum::Json(subscription_json(&s)))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+async fn list_events(
+    State(engine): State<TriggerEngine>,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let after = match q.after.as_deref() {
+        None | Some("") => 0,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v >= 0)
+            .ok_or_else(|| ApiError::invalid("after", "a sequence id (integer >= 0)"))?,
+    };
+    let limit = match q.limit.as_deref() {
+        None | Some("") => DEFAULT_EVENTS_LIMIT,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|v| (1..=MAX_EVENTS_LIMIT).contains(v))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", format!("an integer from 1 to {MAX_EVENTS_LIMIT}"))
+            })?,
+    };
+    let events = engine
+        .store()
+        .events_after(SubscriptionId::new(id), after, limit)
+        .await?;
+    let next_after = events.last().map_or(after, |e| e.seq);
+    let items: Vec<Value> = events.iter().map(|e| e.to_json()).collect();
+    Ok(axum::Json(
+        json!({"events": items, "next_after": next_after}),
+    ))
+}
+
+async fn list_dead_letters(
+    State(engine): State<TriggerEngine>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let dead = engine.store().dead_letters(SubscriptionId::new(id)).await?;
+    let items: Vec<Value> = dead.iter().map(delivery_json).collect();
+    Ok(axum::Json(json!({ "dead_letters": items })))
+}
+
+async fn redeliver(
+    State(engine): State<TriggerEngine>,
+    Path((id, delivery_id)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let id = SubscriptionId::new(id);
+    let d = engine
+        .store()
+        .redeliver(id.clone(), DeliveryId::new(delivery_id), engine.now())
+        .await?;
+    engine.wake_delivery(&id);
+    Ok((StatusCode::ACCEPTED, axum::Json(delivery_json(&d))))
+}

@@ -1,0 +1,220 @@
+//! Shared pieces of the triggers tests: a store on a temp dir with a linked account on an
+//! in-process emulator, a small "new jobs" poller, and a local webhook receiver that records
+//! every request and answers with a status the test sets.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use brickwire_api::SecretString;
+use brickwire_client::{ApiRequest, Client};
+use brickwire_emulator::{Emulator, EmulatorOptions};
+use brickwire_service::SqliteStore;
+use brickwire_service::crypto::MasterKey;
+use brickwire_service::store::{Credential, LinkedAccount, NewLinkedAccount, Store};
+use brickwire_service::triggers::{InvalidField, NewEvent, PollRequest, PollResult, Poller};
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+use url::Url;
+
+pub const SECRET: &str = "whsec_test_0123456789abcdef";
+
+/// A poller of new jobs: an event per job id not seen before; the cursor is the seen ids.
+#[derive(Debug, Default)]
+pub struct JobsPoller {
+    pub polls: AtomicU64,
+}
+
+impl Poller for JobsPoller {
+    fn validate(&self, source: &Value, _start_from: &Value) -> Result<(), InvalidField> {
+        if source.get("kind").and_then(Value::as_str) != Some("test_jobs") {
+            return Err(InvalidField {
+                field: "source.kind".into(),
+                message: "only test_jobs here".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn poll<'a>(
+        &'a self,
+        client: &'a Client,
+        request: PollRequest<'a>,
+    ) -> BoxFuture<'a, Result<PollResult, String>> {
+        Box::pin(async move {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            let mut seen: Vec<i64> = request
+                .cursor
+                .and_then(|c| c.get("seen"))
+                .and_then(|s| serde_json::from_value(s.clone()).ok())
+                .unwrap_or_default();
+            let mut events = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let req = ApiRequest::get("/api/2.2/jobs/list")
+                    .query("limit", 100)
+                    .query_opt("page_token", token.as_deref());
+                let page: Value = client.call(req).await.map_err(|e| e.to_string())?;
+                for job in page["jobs"].as_array().into_iter().flatten() {
+                    let id = job["job_id"].as_i64().unwrap_or_default();
+                    if !seen.contains(&id) {
+                        seen.push(id);
+                        events.push(NewEvent {
+                            id: format!("test_jobs:{id}:1"),
+                            body: json!({"id": format!("test_jobs:{id}:1"), "key": id.to_string(), "data": job}),
+                        });
+                    }
+                }
+                match page["next_page_token"].as_str() {
+                    Some(t) => token = Some(t.to_owned()),
+                    None => break,
+                }
+            }
+            Ok(PollResult {
+                events,
+                cursor: json!({ "seen": seen }),
+            })
+        })
+    }
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub key: MasterKey,
+    pub store: SqliteStore,
+    pub emulator: Emulator,
+    pub account: LinkedAccount,
+}
+
+pub async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate();
+    let store = SqliteStore::open(dir.path(), &key).await.unwrap();
+    let emulator = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    let account = store
+        .insert_linked_account(NewLinkedAccount {
+            display_name: "emulator".into(),
+            end_user_ref: None,
+            workspace_host: Url::parse(emulator.base_url()).unwrap(),
+            credential: Credential::ApiKey {
+                token: SecretString::new(emulator.token()),
+            },
+        })
+        .await
+        .unwrap();
+    Env {
+        dir,
+        key,
+        store,
+        emulator,
+        account,
+    }
+}
+
+/// Creates a job on the emulator; returns its id.
+pub async fn create_job(emulator: &Emulator, name: &str) -> i64 {
+    let http = reqwest::Client::new();
+    let resp: Value = http
+        .post(format!("{}/api/2.2/jobs/create", emulator.base_url()))
+        .bearer_auth(emulator.token())
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    resp["job_id"].as_i64().expect("job_id")
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A local webhook receiver.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: Url,
+    pub status: Arc<AtomicU16>,
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    status: Arc<AtomicU16>,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+async fn receive(State(s): State<ReceiverState>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    s.received.lock().unwrap().push(Received { headers, body });
+    StatusCode::from_u16(s.status.load(Ordering::SeqCst)).unwrap()
+}
+
+impl Receiver {
+    pub async fn start(status: u16) -> Self {
+        let status = Arc::new(AtomicU16::new(status));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(receive))
+            .with_state(ReceiverState {
+                status: status.clone(),
+                received: received.clone(),
+            });
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            url: Url::parse(&format!("http://{addr}/hook")).unwrap(),
+            status,
+            received,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Every event id received, in order (with repeats).
+    pub fn event_ids(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .flat_map(|r| {
+                r.json()["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+/// Waits (up to a generous deadline) until `check` holds.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
