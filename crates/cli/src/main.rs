@@ -3,6 +3,7 @@
 mod actions_cmd;
 mod demo;
 mod sql_cmd;
+mod sync_cmd;
 
 use std::net::SocketAddr;
 
@@ -35,6 +36,8 @@ enum Command {
     },
     /// Run a SQL statement on a warehouse and stream its whole result (csv, json, ndjson, arrow).
     Sql(sql_cmd::SqlArgs),
+    /// Print what changed in a workspace as NDJSON events, keeping a cursor in a state file.
+    Sync(Box<sync_cmd::SyncArgs>),
 }
 
 #[tokio::main]
@@ -53,6 +56,7 @@ async fn main() -> std::process::ExitCode {
             }
         }
         Command::Sql(args) => return sql_cmd::run(args).await,
+        Command::Sync(args) => return sync_cmd::run(*args).await,
         Command::Emulator {
             listen,
             token,

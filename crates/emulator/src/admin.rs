@@ -11,6 +11,7 @@
 //! | `POST /_emulator/tokens` | Adds a personal access token: `{"token"?, "lifetime_seconds"?}` |
 //! | `DELETE /_emulator/tokens/{token}` | Revokes a token |
 //! | `POST /_emulator/seed` | Demo data: a running warehouse and a running cluster |
+//! | `POST /_emulator/seed/job-runs` | Many finished one-time runs at chosen times: `{"count", "start_time", "step_ms"?, "duration_ms"?}` |
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,6 +91,7 @@ pub fn routes(state: AdminState) -> Router {
             axum::routing::delete(remove_token),
         )
         .route("/_emulator/seed", post(seed))
+        .route("/_emulator/seed/job-runs", post(seed_job_runs))
         .with_state(state)
 }
 
@@ -354,6 +356,45 @@ fn object(v: Value) -> Map<String, Value> {
 
 async fn seed(State(admin): State<AdminState>) -> Reply {
     Ok(Json(seed_workspace(&admin.app)?))
+}
+
+/// The most runs one `POST /_emulator/seed/job-runs` creates.
+pub const MAX_SEED_RUNS: u64 = 1_000_000;
+
+/// `POST /_emulator/seed/job-runs`: `{"count", "start_time" (epoch ms), "step_ms"? (default
+/// 1), "duration_ms"? (default 0)}` creates `count` finished one-time runs whose
+/// `start_time`s are `start_time + i * step_ms`. Answers `{"run_ids": [first, last]}`.
+async fn seed_job_runs(State(admin): State<AdminState>, body: Bytes) -> Reply {
+    let body = json_object(&body)?;
+    let int = |name: &str, default: Option<i64>| -> Result<i64, ApiError> {
+        match body.get(name) {
+            None | Some(Value::Null) => {
+                default.ok_or_else(|| ApiError::invalid_parameter(format!("{name} is required")))
+            }
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| ApiError::invalid_parameter(format!("{name} must be an integer"))),
+        }
+    };
+    let count = int("count", None)?;
+    if count < 0 || count as u64 > MAX_SEED_RUNS {
+        return Err(ApiError::invalid_parameter(format!(
+            "count must be between 0 and {MAX_SEED_RUNS}"
+        )));
+    }
+    let start = int("start_time", None)?;
+    let step = int("step_ms", Some(1))?;
+    let duration = int("duration_ms", Some(0))?;
+    let ids = admin.app.jobs.lock().expect("jobs lock").seed_runs(
+        count as usize,
+        start,
+        step,
+        duration,
+        &admin.app.base_url,
+        crate::state::EMULATOR_USER,
+    );
+    let range: Vec<i64> = ids.first().into_iter().chain(ids.last()).copied().collect();
+    Ok(Json(json!({ "run_ids": range })))
 }
 
 #[cfg(test)]

@@ -200,3 +200,43 @@ async fn seed_creates_running_demo_resources_once() {
     assert_eq!(c.body["state"], "RUNNING");
     assert_eq!(c.body["cluster_source"], "UI");
 }
+
+#[tokio::test]
+async fn seeded_job_runs_are_finished_at_the_chosen_times() {
+    let h = Harness::instant().await;
+    let seeded = h
+        .admin(
+            Method::POST,
+            "/seed/job-runs",
+            Some(json!({"count": 30, "start_time": 1_000_000, "step_ms": 10, "duration_ms": 5})),
+        )
+        .await;
+    let ids = seeded["run_ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 2, "{seeded}");
+    let page = h
+        .get("/api/2.2/jobs/runs/list?completed_only=true&start_time_from=1000200&limit=24")
+        .await
+        .body;
+    let runs = page["runs"].as_array().unwrap();
+    // start times 1_000_200 ..= 1_000_290, newest first.
+    assert_eq!(runs.len(), 10, "{page}");
+    assert_eq!(runs[0]["start_time"], 1_000_290);
+    assert_eq!(runs[0]["end_time"], 1_000_295);
+    assert_eq!(runs[0]["state"]["result_state"], "SUCCESS");
+    assert_eq!(runs[9]["start_time"], 1_000_200);
+    assert_eq!(runs[0]["run_id"], ids[1]);
+
+    let resp = h
+        .http
+        .post(h.url("/_emulator/seed/job-runs"))
+        .json(&json!({"count": -1, "start_time": 0}))
+        .send()
+        .await
+        .unwrap();
+    let reply = crate::compute_harness::decode(resp).await;
+    crate::compute_harness::assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+    );
+}
