@@ -47,10 +47,10 @@ fn clients(env: &Env) -> Arc<StoreClients> {
 fn new_subscription(env: &Env, webhook: Option<Webhook>, interval_ms: u64) -> NewSubscription {
     NewSubscription {
         linked_account_id: env.account.id.clone(),
-        source: json!({"kind": "test_jobs"}),
-        start_from: json!({"type": "beginning"}),
+        source: json!({"type": "jobs"}),
+        start_from: json!("beginning"),
         poll_interval: Duration::from_millis(interval_ms),
-        overlap: Duration::ZERO,
+        overlap: None,
         webhook,
         max_attempts: 3,
         paused: false,
@@ -312,8 +312,8 @@ async fn pull_api_pages_with_after_and_validates_its_query() {
         "/subscriptions",
         Some(json!({
             "linked_account_id": env.account.id,
-            "source": {"kind": "test_jobs"},
-            "start_from": {"type": "beginning"},
+            "source": {"type": "jobs"},
+            "start_from": "beginning",
             "poll_interval_ms": 60000,
         })),
     )
@@ -394,11 +394,16 @@ async fn create_and_patch_validate_fields_and_never_return_the_secret() {
     let app = api::router(engine);
     let base = json!({
         "linked_account_id": env.account.id,
-        "source": {"kind": "test_jobs"},
-        "start_from": {"type": "now"},
+        "source": {"type": "jobs"},
+        "start_from": "now",
     });
     let cases = [
-        (json!({"source": {"kind": "nope"}}), "source.kind"),
+        (json!({"source": {"type": "nope"}}), "source"),
+        (
+            json!({"source": {"type": "tables", "catalog": "main"}}),
+            "source.schema",
+        ),
+        (json!({"start_from": "yesterday"}), "start_from"),
         (json!({"poll_interval_ms": 5}), "poll_interval_ms"),
         (json!({"max_attempts": 0}), "max_attempts"),
         (
@@ -525,12 +530,12 @@ async fn pause_resume_and_cursor_reset() {
         None,
     )
     .await;
-    assert_eq!(cursor["cursor"]["seen"].as_array().unwrap().len(), 2);
+    assert!(cursor["cursor"]["polls"].as_u64().unwrap() >= 2, "{cursor}");
     let (status, reset) = call(
         &app,
         "POST",
         &format!("/subscriptions/{}/cursor/reset", sub.id),
-        Some(json!({"start_from": {"type": "beginning"}})),
+        Some(json!({"start_from": "beginning"})),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{reset}");

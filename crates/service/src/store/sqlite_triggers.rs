@@ -44,7 +44,7 @@ type SubscriptionRow = (
     String,
     String,
     i64,
-    i64,
+    Option<i64>,
     Option<String>,
     i64,
     bool,
@@ -89,7 +89,7 @@ fn into_subscription(r: SubscriptionRow) -> Result<Subscription> {
         source: parse_json(&r.2, "source")?,
         start_from: parse_json(&r.3, "start_from")?,
         poll_interval: Duration::from_millis(r.4.max(0) as u64),
-        overlap: Duration::from_millis(r.5.max(0) as u64),
+        overlap: r.5.map(|ms| Duration::from_millis(ms.max(0) as u64)),
         delivery,
         max_attempts: r.7.max(1) as u32,
         paused: r.8,
@@ -322,7 +322,7 @@ impl TriggerStore for SqliteStore {
                     new.source.to_string(),
                     new.start_from.to_string(),
                     new.poll_interval.as_millis() as i64,
-                    new.overlap.as_millis() as i64,
+                    new.overlap.map(|o| o.as_millis() as i64),
                     url,
                     secret,
                     new.max_attempts,
@@ -370,7 +370,7 @@ impl TriggerStore for SqliteStore {
             if let Some(overlap) = patch.overlap {
                 tx.execute(
                     "UPDATE trigger_subscriptions SET overlap_ms = ?1 WHERE id = ?2",
-                    rusqlite::params![overlap.as_millis() as i64, id.as_str()],
+                    rusqlite::params![overlap.map(|o| o.as_millis() as i64), id.as_str()],
                 )?;
             }
             if let Some(max) = patch.max_attempts {

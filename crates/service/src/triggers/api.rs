@@ -170,7 +170,7 @@ pub fn subscription_json(s: &Subscription) -> Value {
         "source": s.source,
         "start_from": s.start_from,
         "poll_interval_ms": s.poll_interval.as_millis() as u64,
-        "overlap_ms": s.overlap.as_millis() as u64,
+        "overlap_ms": s.overlap.map(|o| o.as_millis() as u64),
         "delivery": delivery,
         "max_attempts": s.max_attempts,
         "paused": s.paused,
@@ -240,8 +240,9 @@ struct CreateIn {
 struct PatchIn {
     #[serde(default)]
     poll_interval_ms: Option<u64>,
-    #[serde(default)]
-    overlap_ms: Option<u64>,
+    /// `null` goes back to the source's default; absent leaves it.
+    #[serde(default, deserialize_with = "double_option")]
+    overlap_ms: Option<Option<u64>>,
     #[serde(default)]
     max_attempts: Option<u32>,
     /// `null` makes the subscription pull-only; absent leaves it.
@@ -328,7 +329,7 @@ async fn create_subscription(
             "poll_interval_ms",
             input.poll_interval_ms.unwrap_or(DEFAULT_POLL_INTERVAL_MS),
         )?,
-        overlap: overlap(input.overlap_ms.unwrap_or(0))?,
+        overlap: input.overlap_ms.map(overlap).transpose()?,
         webhook: input.webhook.map(webhook).transpose()?,
         max_attempts: attempts(input.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS))?,
         paused: input.paused,
@@ -363,7 +364,11 @@ async fn patch_subscription(
             .poll_interval_ms
             .map(|v| interval("poll_interval_ms", v))
             .transpose()?,
-        overlap: input.overlap_ms.map(overlap).transpose()?,
+        overlap: match input.overlap_ms {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(v)) => Some(Some(overlap(v)?)),
+        },
         max_attempts: input.max_attempts.map(attempts).transpose()?,
         webhook: match input.webhook {
             None => None,

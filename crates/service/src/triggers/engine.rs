@@ -49,8 +49,8 @@ pub struct PollRequest<'a> {
     pub start_from: &'a Value,
     /// The committed cursor, if any (JSON).
     pub cursor: Option<&'a Value>,
-    /// How far to reach back behind the cursor's watermark.
-    pub overlap: Duration,
+    /// How far to reach back behind the cursor's watermark (`None`: the source's default).
+    pub overlap: Option<Duration>,
 }
 
 /// What one poll produced: new events and the cursor after them.
@@ -60,6 +60,8 @@ pub struct PollResult {
     pub events: Vec<NewEvent>,
     /// The cursor to commit with them.
     pub cursor: Value,
+    /// The poll stopped at its batch size: poll again without waiting (a backfill).
+    pub more: bool,
 }
 
 /// An input field the poller rejects, named as the REST API names it.
@@ -219,6 +221,8 @@ pub struct PollReport {
     pub commit: PollCommit,
     /// The committed cursor.
     pub cursor: Value,
+    /// More is waiting: the scheduler polls again at once.
+    pub more: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -458,7 +462,11 @@ impl TriggerEngine {
         let now = self.inner.clock.now();
         if let Some(slot) = self.slots().get_mut(&id) {
             slot.polling = false;
-            slot.next_poll = now + self.jittered(slot.interval);
+            slot.next_poll = if matches!(&result, Ok(r) if r.more) {
+                now
+            } else {
+                now + self.jittered(slot.interval)
+            };
             if matches!(&result, Ok(r) if r.commit.inserted > 0) && slot.webhook {
                 slot.next_delivery = Some(now);
             }
@@ -482,6 +490,7 @@ impl TriggerEngine {
         match result {
             Ok(polled) => {
                 let cursor = polled.cursor.clone();
+                let more = polled.more;
                 let commit = self
                     .inner
                     .store
@@ -496,7 +505,11 @@ impl TriggerEngine {
                     }
                     self.inner.wake.notify_one();
                 }
-                Ok(PollReport { commit, cursor })
+                Ok(PollReport {
+                    commit,
+                    cursor,
+                    more,
+                })
             }
             Err(e) => {
                 self.inner

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod model;
 pub mod signature;
 pub mod store;
+pub mod sync_source;
 
 pub use clients::StoreClients;
 pub use engine::{
@@ -23,3 +24,4 @@ pub use engine::{
 pub use model::*;
 pub use signature::{SIGNATURE_HEADER, SignatureError, sign, verify_signature};
 pub use store::TriggerStore;
+pub use sync_source::SyncPoller;

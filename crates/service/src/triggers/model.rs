@@ -93,8 +93,9 @@ pub struct Subscription {
     pub start_from: Value,
     /// Time between polls (before jitter).
     pub poll_interval: Duration,
-    /// How far each poll reaches back behind the cursor's watermark.
-    pub overlap: Duration,
+    /// How far each poll reaches back behind the cursor's watermark (`None`: the source's
+    /// default, five minutes for times).
+    pub overlap: Option<Duration>,
     /// Webhook or pull-only.
     pub delivery: DeliveryTarget,
     /// Attempts of one webhook delivery before it is dead-lettered.
@@ -126,8 +127,8 @@ pub struct NewSubscription {
     pub start_from: Value,
     /// Time between polls.
     pub poll_interval: Duration,
-    /// Overlap window of each poll.
-    pub overlap: Duration,
+    /// Overlap window of each poll (`None`: the source's default).
+    pub overlap: Option<Duration>,
     /// The webhook, or `None` for pull-only.
     pub webhook: Option<Webhook>,
     /// Attempts per delivery before dead-lettering (at least 1).
@@ -141,8 +142,8 @@ pub struct NewSubscription {
 pub struct SubscriptionPatch {
     /// New poll interval.
     pub poll_interval: Option<Duration>,
-    /// New overlap window.
-    pub overlap: Option<Duration>,
+    /// New overlap window (`Some(None)`: back to the source's default).
+    pub overlap: Option<Option<Duration>>,
     /// New attempt limit.
     pub max_attempts: Option<u32>,
     /// `Some(Some(w))` sets the webhook, `Some(None)` makes the subscription pull-only.

@@ -13,33 +13,28 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use brickwire_api::SecretString;
-use brickwire_client::{ApiRequest, Client};
+use brickwire_client::Client;
 use brickwire_emulator::{Emulator, EmulatorOptions};
 use brickwire_service::SqliteStore;
 use brickwire_service::crypto::MasterKey;
 use brickwire_service::store::{Credential, LinkedAccount, NewLinkedAccount, Store};
-use brickwire_service::triggers::{InvalidField, NewEvent, PollRequest, PollResult, Poller};
+use brickwire_service::triggers::{InvalidField, PollRequest, PollResult, Poller, SyncPoller};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use url::Url;
 
 pub const SECRET: &str = "whsec_test_0123456789abcdef";
 
-/// A poller of new jobs: an event per job id not seen before; the cursor is the seen ids.
+/// The service's sync poller, counting its polls.
 #[derive(Debug, Default)]
 pub struct JobsPoller {
+    pub inner: SyncPoller,
     pub polls: AtomicU64,
 }
 
 impl Poller for JobsPoller {
-    fn validate(&self, source: &Value, _start_from: &Value) -> Result<(), InvalidField> {
-        if source.get("kind").and_then(Value::as_str) != Some("test_jobs") {
-            return Err(InvalidField {
-                field: "source.kind".into(),
-                message: "only test_jobs here".into(),
-            });
-        }
-        Ok(())
+    fn validate(&self, source: &Value, start_from: &Value) -> Result<(), InvalidField> {
+        self.inner.validate(source, start_from)
     }
 
     fn poll<'a>(
@@ -47,40 +42,8 @@ impl Poller for JobsPoller {
         client: &'a Client,
         request: PollRequest<'a>,
     ) -> BoxFuture<'a, Result<PollResult, String>> {
-        Box::pin(async move {
-            self.polls.fetch_add(1, Ordering::SeqCst);
-            let mut seen: Vec<i64> = request
-                .cursor
-                .and_then(|c| c.get("seen"))
-                .and_then(|s| serde_json::from_value(s.clone()).ok())
-                .unwrap_or_default();
-            let mut events = Vec::new();
-            let mut token: Option<String> = None;
-            loop {
-                let req = ApiRequest::get("/api/2.2/jobs/list")
-                    .query("limit", 100)
-                    .query_opt("page_token", token.as_deref());
-                let page: Value = client.call(req).await.map_err(|e| e.to_string())?;
-                for job in page["jobs"].as_array().into_iter().flatten() {
-                    let id = job["job_id"].as_i64().unwrap_or_default();
-                    if !seen.contains(&id) {
-                        seen.push(id);
-                        events.push(NewEvent {
-                            id: format!("test_jobs:{id}:1"),
-                            body: json!({"id": format!("test_jobs:{id}:1"), "key": id.to_string(), "data": job}),
-                        });
-                    }
-                }
-                match page["next_page_token"].as_str() {
-                    Some(t) => token = Some(t.to_owned()),
-                    None => break,
-                }
-            }
-            Ok(PollResult {
-                events,
-                cursor: json!({ "seen": seen }),
-            })
-        })
+        self.polls.fetch_add(1, Ordering::SeqCst);
+        self.inner.poll(client, request)
     }
 }
 

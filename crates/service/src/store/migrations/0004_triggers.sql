@@ -8,7 +8,8 @@ CREATE TABLE trigger_subscriptions (
     source            TEXT NOT NULL,
     start_from        TEXT NOT NULL,
     poll_interval_ms  INTEGER NOT NULL,
-    overlap_ms        INTEGER NOT NULL,
+    -- NULL: the source's default overlap.
+    overlap_ms        INTEGER,
     -- NULL for pull-only subscriptions.
     webhook_url       TEXT,
     -- Sealed under the master key; never returned by the API.
