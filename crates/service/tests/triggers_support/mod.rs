@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -101,6 +101,8 @@ pub async fn create_job(emulator: &Emulator, name: &str) -> i64 {
 pub struct Received {
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The status answered; 0 while the receiver hangs (never answered).
+    pub status: u16,
 }
 
 impl Received {
@@ -114,28 +116,46 @@ impl Received {
 pub struct Receiver {
     pub url: Url,
     pub status: Arc<AtomicU16>,
+    /// While set, requests are recorded and never answered.
+    pub hang: Arc<AtomicBool>,
     pub received: Arc<Mutex<Vec<Received>>>,
 }
 
 #[derive(Clone)]
 struct ReceiverState {
     status: Arc<AtomicU16>,
+    hang: Arc<AtomicBool>,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 async fn receive(State(s): State<ReceiverState>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    s.received.lock().unwrap().push(Received { headers, body });
-    StatusCode::from_u16(s.status.load(Ordering::SeqCst)).unwrap()
+    if s.hang.load(Ordering::SeqCst) {
+        s.received.lock().unwrap().push(Received {
+            headers,
+            body,
+            status: 0,
+        });
+        return std::future::pending().await;
+    }
+    let status = s.status.load(Ordering::SeqCst);
+    s.received.lock().unwrap().push(Received {
+        headers,
+        body,
+        status,
+    });
+    StatusCode::from_u16(status).unwrap()
 }
 
 impl Receiver {
     pub async fn start(status: u16) -> Self {
         let status = Arc::new(AtomicU16::new(status));
+        let hang = Arc::new(AtomicBool::new(false));
         let received = Arc::new(Mutex::new(Vec::new()));
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
             .with_state(ReceiverState {
                 status: status.clone(),
+                hang: hang.clone(),
                 received: received.clone(),
             });
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -146,6 +166,7 @@ impl Receiver {
         Self {
             url: Url::parse(&format!("http://{addr}/hook")).unwrap(),
             status,
+            hang,
             received,
         }
     }
@@ -156,8 +177,17 @@ impl Receiver {
 
     /// Every event id received, in order (with repeats).
     pub fn event_ids(&self) -> Vec<String> {
-        self.requests()
-            .iter()
+        Self::ids_of(self.requests().iter())
+    }
+
+    /// Every event id the receiver acknowledged with a 2xx.
+    pub fn acknowledged_ids(&self) -> Vec<String> {
+        let requests = self.requests();
+        Self::ids_of(requests.iter().filter(|r| (200..300).contains(&r.status)))
+    }
+
+    pub fn ids_of<'a>(requests: impl Iterator<Item = &'a Received>) -> Vec<String> {
+        requests
             .flat_map(|r| {
                 r.json()["events"]
                     .as_array()
