@@ -633,3 +633,214 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates() {
         .unwrap_err();
     assert!(err.is_not_found());
 }
+
+/// A poller that holds each poll open for a while and records how many run at once.
+#[derive(Debug, Default)]
+struct SlowPoller {
+    inner: JobsPoller,
+    running: std::sync::atomic::AtomicUsize,
+    max_running: std::sync::atomic::AtomicUsize,
+}
+
+impl Poller for SlowPoller {
+    fn validate(&self, source: &Value, start_from: &Value) -> Result<(), InvalidField> {
+        self.inner.validate(source, start_from)
+    }
+
+    fn poll<'a>(
+        &'a self,
+        client: &'a brickwire_client::Client,
+        request: PollRequest<'a>,
+    ) -> futures::future::BoxFuture<'a, Result<PollResult, String>> {
+        Box::pin(async move {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_running.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let result = self.inner.poll(client, request).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            result
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_more_polls_run_at_once_than_the_limit() {
+    let env = env().await;
+    create_job(&env.emulator, "a").await;
+    let poller = Arc::new(SlowPoller::default());
+    let engine = TriggerEngine::new(
+        Arc::new(env.store.clone()),
+        clients(&env),
+        poller.clone(),
+        EngineOptions {
+            max_concurrent_polls: 2,
+            ..fast_options()
+        },
+    );
+    for _ in 0..6 {
+        env.store
+            .insert_subscription(new_subscription(&env, None, 60_000))
+            .await
+            .unwrap();
+    }
+    let handle = engine.start().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env
+        .store
+        .list_subscriptions()
+        .await
+        .unwrap()
+        .iter()
+        .any(|s| s.cursor.is_none())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "every subscription polled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    handle.stop();
+    assert_eq!(poller.max_running.load(Ordering::SeqCst), 2);
+    for s in env.store.list_subscriptions().await.unwrap() {
+        // Each was polled once: the long interval keeps the second poll a minute away.
+        assert_eq!(s.cursor.unwrap()["polls"], json!(1));
+    }
+}
+
+#[tokio::test]
+async fn deliveries_take_batches_in_order_and_progress_moves_past_dead_letters() {
+    let env = env().await;
+    let store: &SqliteStore = &env.store;
+    let receiver_url = url::Url::parse("http://127.0.0.1:9/hook").unwrap();
+    let sub = store
+        .insert_subscription(new_subscription(
+            &env,
+            Some(Webhook {
+                url: receiver_url,
+                secret: SecretString::new(SECRET),
+            }),
+            1000,
+        ))
+        .await
+        .unwrap();
+    let events = (0..5)
+        .map(|i| NewEvent {
+            id: format!("e{i}"),
+            body: json!({"id": format!("e{i}")}),
+        })
+        .collect();
+    store
+        .commit_poll(sub.id.clone(), events, json!({}))
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now();
+    let NextDelivery::Due(first, batch) =
+        store.next_delivery(sub.id.clone(), now, 2).await.unwrap()
+    else {
+        panic!("a delivery is due");
+    };
+    assert_eq!(
+        batch
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["e0", "e1"]
+    );
+    // While the first batch is open, asking again returns the same one, not the next.
+    let NextDelivery::Due(again, _) = store.next_delivery(sub.id.clone(), now, 2).await.unwrap()
+    else {
+        panic!("still due");
+    };
+    assert_eq!(again.id, first.id);
+    // A retry later: nothing else is opened meanwhile (order is kept).
+    let later = now + Duration::from_secs(60);
+    store
+        .record_delivery_attempt(
+            first.id.clone(),
+            AttemptOutcome::Retry {
+                status: Some(503),
+                error: "the receiver answered 503".into(),
+                retry_at: later,
+            },
+        )
+        .await
+        .unwrap();
+    let next = store.next_delivery(sub.id.clone(), now, 2).await.unwrap();
+    assert!(
+        matches!(next, NextDelivery::Later(at) if at.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() == later.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()),
+        "{next:?}"
+    );
+    // Dead-lettered: progress moves past it and the next batch opens.
+    store
+        .record_delivery_attempt(
+            first.id.clone(),
+            AttemptOutcome::DeadLetter {
+                status: Some(503),
+                error: "gave up".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let NextDelivery::Due(second, batch) =
+        store.next_delivery(sub.id.clone(), now, 2).await.unwrap()
+    else {
+        panic!("the next batch is due");
+    };
+    assert_eq!(
+        batch
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["e2", "e3"]
+    );
+    store
+        .record_delivery_attempt(second.id.clone(), AttemptOutcome::Delivered { status: 200 })
+        .await
+        .unwrap();
+    let NextDelivery::Due(third, batch) =
+        store.next_delivery(sub.id.clone(), now, 2).await.unwrap()
+    else {
+        panic!("the last batch is due");
+    };
+    assert_eq!(batch.len(), 1);
+    store
+        .record_delivery_attempt(third.id.clone(), AttemptOutcome::Delivered { status: 204 })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.next_delivery(sub.id.clone(), now, 2).await.unwrap(),
+        NextDelivery::Idle
+    );
+    let s = store.subscription(sub.id.clone()).await.unwrap();
+    assert_eq!(s.delivered_seq, third.last_seq);
+    // Redelivering the old dead letter does not move progress back.
+    store
+        .redeliver(sub.id.clone(), first.id.clone(), now)
+        .await
+        .unwrap();
+    let NextDelivery::Due(redo, batch) = store.next_delivery(sub.id.clone(), now, 2).await.unwrap()
+    else {
+        panic!("the redelivery is due");
+    };
+    assert_eq!(redo.id, first.id);
+    assert_eq!(batch.len(), 2);
+    store
+        .record_delivery_attempt(redo.id, AttemptOutcome::Delivered { status: 200 })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .subscription(sub.id.clone())
+            .await
+            .unwrap()
+            .delivered_seq,
+        third.last_seq
+    );
+    // Another subscription's delivery cannot be redelivered through this one.
+    let other = store
+        .insert_subscription(new_subscription(&env, None, 1000))
+        .await
+        .unwrap();
+    let err = store.redeliver(other.id, first.id, now).await.unwrap_err();
+    assert!(err.is_not_found());
+}

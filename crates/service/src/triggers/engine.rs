@@ -157,6 +157,22 @@ impl RetryBackoff {
     }
 }
 
+/// A poll interval stretched or shrunk by up to `fraction` of itself, with `random` in
+/// `[0, 1)` (0.5 keeps it), so subscriptions created together drift apart.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use brickwire_service::triggers::engine::jittered_interval;
+/// let i = Duration::from_secs(60);
+/// assert_eq!(jittered_interval(i, 0.1, 0.0), Duration::from_secs(54));
+/// assert_eq!(jittered_interval(i, 0.1, 0.5), Duration::from_secs(60));
+/// assert_eq!(jittered_interval(i, 0.1, 0.75), Duration::from_secs(63));
+/// ```
+pub fn jittered_interval(interval: Duration, fraction: f64, random: f64) -> Duration {
+    let j = fraction.clamp(0.0, 1.0);
+    interval.mul_f64(1.0 + j * (2.0 * random.clamp(0.0, 1.0) - 1.0))
+}
+
 /// Settings of a [`TriggerEngine`].
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -450,8 +466,11 @@ impl TriggerEngine {
     }
 
     fn jittered(&self, interval: Duration) -> Duration {
-        let j = self.inner.options.poll_jitter.clamp(0.0, 1.0);
-        interval.mul_f64(1.0 + j * (2.0 * self.inner.random.unit() - 1.0))
+        jittered_interval(
+            interval,
+            self.inner.options.poll_jitter,
+            self.inner.random.unit(),
+        )
     }
 
     async fn scheduled_poll(&self, id: SubscriptionId) {
