@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -39,22 +39,231 @@ pub const DEFAULT_EVENTS_LIMIT: u32 = 100;
 /// Largest `limit` of the events list.
 pub const MAX_EVENTS_LIMIT: u32 = 1000;
 
-/// The paths this module serves (relative to `/api/v1`), for the OpenAPI document.
-pub const PATHS: &[(&str, &[&str])] = &[
-    ("/subscriptions", &["get", "post"]),
-    ("/subscriptions/{id}", &["get", "patch", "delete"]),
-    ("/subscriptions/{id}/pause", &["post"]),
-    ("/subscriptions/{id}/resume", &["post"]),
-    ("/subscriptions/{id}/poll", &["post"]),
-    ("/subscriptions/{id}/cursor", &["get"]),
-    ("/subscriptions/{id}/cursor/reset", &["post"]),
-    ("/subscriptions/{id}/events", &["get"]),
-    ("/subscriptions/{id}/dead-letters", &["get"]),
-    (
-        "/subscriptions/{id}/dead-letters/{delivery_id}/redeliver",
-        &["post"],
-    ),
+/// One route of the triggers API, as the OpenAPI document describes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    /// `get`, `post`, `patch` or `delete`.
+    pub method: &'static str,
+    /// The path below `/api/v1`, with `{param}` placeholders.
+    pub path: &'static str,
+    /// The OpenAPI `operationId`.
+    pub operation_id: &'static str,
+    /// One line on what it does.
+    pub summary: &'static str,
+    /// Query parameters: (name, description).
+    pub query: &'static [(&'static str, &'static str)],
+    /// The request body's JSON Schema, if it takes one.
+    pub request: Option<fn() -> Value>,
+    /// The success status.
+    pub success: u16,
+}
+
+fn webhook_schema() -> Value {
+    json!({"type": ["object", "null"], "required": ["url", "secret"], "properties": {
+        "url": {"type": "string", "format": "uri"},
+        "secret": {"type": "string", "minLength": 16, "writeOnly": true,
+                   "description": "HMAC-SHA256 signing secret; stored encrypted, never returned"}
+    }})
+}
+
+fn start_from_schema() -> Value {
+    json!({"description": "\"beginning\", \"now\" or {\"time\": <epoch ms>}",
+           "oneOf": [{"enum": ["beginning", "now"]},
+                     {"type": "object", "required": ["time"], "properties": {"time": {"type": "integer"}}}]})
+}
+
+fn create_schema() -> Value {
+    json!({"type": "object", "additionalProperties": false,
+           "required": ["linked_account_id", "source", "start_from"], "properties": {
+        "linked_account_id": {"type": "string"},
+        "source": {"type": "object", "description": "A brickwire-sync source spec, e.g. {\"type\": \"job_runs\"}"},
+        "start_from": start_from_schema(),
+        "poll_interval_ms": {"type": "integer", "minimum": MIN_POLL_INTERVAL_MS, "maximum": MAX_WINDOW_MS, "default": DEFAULT_POLL_INTERVAL_MS},
+        "overlap_ms": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_WINDOW_MS},
+        "webhook": webhook_schema(),
+        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 100, "default": DEFAULT_MAX_ATTEMPTS},
+        "paused": {"type": "boolean", "default": false}
+    }})
+}
+
+fn patch_schema() -> Value {
+    json!({"type": "object", "additionalProperties": false, "properties": {
+        "poll_interval_ms": {"type": "integer", "minimum": MIN_POLL_INTERVAL_MS, "maximum": MAX_WINDOW_MS},
+        "overlap_ms": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_WINDOW_MS},
+        "webhook": webhook_schema(),
+        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 100},
+        "paused": {"type": "boolean"}
+    }})
+}
+
+fn reset_schema() -> Value {
+    json!({"type": "object", "additionalProperties": false, "required": ["start_from"],
+           "properties": {"start_from": start_from_schema()}})
+}
+
+/// Every route of the triggers API (the router serves exactly these; a test checks it).
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/subscriptions",
+        operation_id: "listSubscriptions",
+        summary: "List trigger subscriptions",
+        query: &[],
+        request: None,
+        success: 200,
+    },
+    Operation {
+        method: "post",
+        path: "/subscriptions",
+        operation_id: "createSubscription",
+        summary: "Subscribe a linked account to a sync source (webhook or pull)",
+        query: &[],
+        request: Some(create_schema),
+        success: 201,
+    },
+    Operation {
+        method: "get",
+        path: "/subscriptions/{id}",
+        operation_id: "getSubscription",
+        summary: "A subscription (never its webhook secret)",
+        query: &[],
+        request: None,
+        success: 200,
+    },
+    Operation {
+        method: "patch",
+        path: "/subscriptions/{id}",
+        operation_id: "updateSubscription",
+        summary: "Change interval, overlap, webhook, attempts or pause",
+        query: &[],
+        request: Some(patch_schema),
+        success: 200,
+    },
+    Operation {
+        method: "delete",
+        path: "/subscriptions/{id}",
+        operation_id: "deleteSubscription",
+        summary: "Delete a subscription with its events and deliveries",
+        query: &[],
+        request: None,
+        success: 204,
+    },
+    Operation {
+        method: "post",
+        path: "/subscriptions/{id}/pause",
+        operation_id: "pauseSubscription",
+        summary: "Stop polling (stored events are still delivered)",
+        query: &[],
+        request: None,
+        success: 200,
+    },
+    Operation {
+        method: "post",
+        path: "/subscriptions/{id}/resume",
+        operation_id: "resumeSubscription",
+        summary: "Poll again on the interval",
+        query: &[],
+        request: None,
+        success: 200,
+    },
+    Operation {
+        method: "post",
+        path: "/subscriptions/{id}/poll",
+        operation_id: "pollSubscription",
+        summary: "Poll now and commit the new events with the cursor",
+        query: &[],
+        request: None,
+        success: 200,
+    },
+    Operation {
+        method: "get",
+        path: "/subscriptions/{id}/cursor",
+        operation_id: "getSubscriptionCursor",
+        summary: "The committed cursor",
+        query: &[],
+        request: None,
+        success: 200,
+    },
+    Operation {
+        method: "post",
+        path: "/subscriptions/{id}/cursor/reset",
+        operation_id: "resetSubscriptionCursor",
+        summary: "Forget the cursor; the next poll starts from start_from",
+        query: &[],
+        request: Some(reset_schema),
+        success: 200,
+    },
+    Operation {
+        method: "get",
+        path: "/subscriptions/{id}/events",
+        operation_id: "listSubscriptionEvents",
+        summary: "Pull events after a sequence id",
+        query: &[
+            ("after", "Sequence id to start after (default 0)"),
+            ("limit", "Most events returned, 1 to 1000 (default 100)"),
+        ],
+        request: None,
+        success: 200,
+    },
+    Operation {
+        method: "get",
+        path: "/subscriptions/{id}/dead-letters",
+        operation_id: "listSubscriptionDeadLetters",
+        summary: "Webhook deliveries that failed max_attempts times",
+        query: &[],
+        request: None,
+        success: 200,
+    },
+    Operation {
+        method: "post",
+        path: "/subscriptions/{id}/dead-letters/{delivery_id}/redeliver",
+        operation_id: "redeliverDeadLetter",
+        summary: "Send a dead-lettered delivery again",
+        query: &[],
+        request: None,
+        success: 202,
+    },
 ];
+
+/// The OpenAPI path items of [`OPERATIONS`], keyed by full path (`prefix` + path, e.g.
+/// `/api/v1/subscriptions`), with errors referring to `#/components/schemas/ErrorBody`.
+pub fn openapi_paths(prefix: &str) -> serde_json::Map<String, Value> {
+    let mut paths = serde_json::Map::new();
+    for op in OPERATIONS {
+        let mut parameters: Vec<Value> = op
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        parameters.extend(op.query.iter().map(|(name, description)| {
+            json!({"name": name, "in": "query", "required": false,
+                   "description": description, "schema": {"type": "string"}})
+        }));
+        let mut operation = json!({
+            "operationId": op.operation_id,
+            "summary": op.summary,
+            "tags": ["triggers"],
+            "responses": {
+                op.success.to_string(): {"description": "Success"},
+                "default": {"description": "An error",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+            }
+        });
+        if !parameters.is_empty() {
+            operation["parameters"] = Value::Array(parameters);
+        }
+        if let Some(schema) = op.request {
+            operation["requestBody"] = json!({"required": true,
+                "content": {"application/json": {"schema": schema()}}});
+        }
+        let item = paths
+            .entry(format!("{prefix}{}", op.path))
+            .or_insert_with(|| json!({}));
+        item[op.method] = operation;
+    }
+    paths
+}
 
 /// An error response of the triggers API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,8 +335,18 @@ impl From<EngineError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The triggers routes, with the engine as state. Nest or merge it under `/api/v1`.
+/// The triggers routes, with the engine as state (for tests and standalone use).
 pub fn router(engine: TriggerEngine) -> Router {
+    routes().with_state(engine)
+}
+
+/// The triggers routes over any state the engine can be taken from, so the service merges
+/// them into its own `/api/v1` router (behind its operator authentication).
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    TriggerEngine: FromRef<S>,
+{
     Router::new()
         .route(
             "/subscriptions",
@@ -150,7 +369,6 @@ pub fn router(engine: TriggerEngine) -> Router {
             "/subscriptions/{id}/dead-letters/{delivery_id}/redeliver",
             post(redeliver),
         )
-        .with_state(engine)
 }
 
 fn ms(t: SystemTime) -> i64 {
