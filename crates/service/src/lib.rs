@@ -1,22 +1,31 @@
-//! brickwire-service: the storage and security foundation of `brickwire serve`.
+//! brickwire-service: `brickwire serve`, the service through which end users link their
+//! Databricks workspaces (API key or OAuth) and a product runs actions on them.
 //!
-//! Start at [`store::Store`] (the storage interface the REST API, connect page and OAuth flows
-//! use) and [`store::SqliteStore`] (its embedded implementation). [`crypto`] encrypts every
-//! secret at rest under the master key; [`api_key`] sets up and verifies the operator's API key;
-//! [`scopes`] holds the OAuth scope rules of the app settings; [`rotation`] stores refreshed
-//! OAuth tokens from the client's refresh callback. [`open_data_dir`] does the whole
-//! start-up: master key, store, operator key.
+//! Start at [`server::Service::start`] (run it) or [`server::router`] (the whole HTTP surface
+//! for in-process tests). Underneath: [`store::Store`] (the storage interface) and
+//! [`store::SqliteStore`] (its embedded implementation); [`accounts::AccountClients`] (one shared
+//! Databricks client per linked account, refreshing OAuth tokens); [`link`] (checking a
+//! workspace URL and verifying an API key). [`crypto`] encrypts every secret at rest under the
+//! master key; [`api_key`] sets up and verifies the operator's API key; [`scopes`] holds the
+//! OAuth scope rules of the app settings; [`rotation`] stores refreshed OAuth tokens from the
+//! client's refresh callback. [`open_data_dir`] does the storage start-up: master key, store,
+//! operator key.
 
+pub mod accounts;
 pub mod api_key;
 pub mod crypto;
 pub mod error;
+pub mod link;
 pub mod rotation;
 pub mod scopes;
+pub mod server;
 pub mod store;
 pub mod triggers;
 
 mod startup;
 
+pub use accounts::{AccountClientError, AccountClients, AccountClientsOptions};
 pub use error::{Error, Result};
+pub use server::{AppState, RunningService, ServeOptions, Service, StartError, router};
 pub use startup::{Started, StartupEnv, open_data_dir, open_data_dir_with_clock};
 pub use store::{SqliteStore, Store};

@@ -26,7 +26,19 @@ pub fn rotation_callback(
     client_id: String,
     version: u64,
 ) -> TokenRefreshCallback {
-    let expected = Arc::new(AtomicU64::new(version));
+    rotation_callback_tracking(store, account, client_id, Arc::new(AtomicU64::new(version)))
+}
+
+/// [`rotation_callback`] that keeps the credential version it last wrote in `version` (which
+/// starts as the version the provider's tokens were read at). The account runtime shares it to
+/// tell its own rotations apart from a reconnection, which must rebuild the client.
+pub fn rotation_callback_tracking(
+    store: Arc<dyn Store>,
+    account: LinkedAccountId,
+    client_id: String,
+    version: Arc<AtomicU64>,
+) -> TokenRefreshCallback {
+    let expected = version;
     Arc::new(move |tokens: &OAuthTokenSet| {
         let credential = Credential::OAuth(OAuthCredential::from_token_set(&client_id, tokens));
         let current = expected.load(Ordering::SeqCst);

@@ -58,6 +58,7 @@ fn session(minutes: u32) -> NewConnectSession {
         display_name: Some("Acme prod".into()),
         workspace_url: None,
         expires_in_minutes: minutes,
+        reconnect_account_id: None,
     }
 }
 

@@ -379,7 +379,7 @@ async fn pull_api_pages_with_after_and_validates_its_query() {
             body["error"]["message"]
                 .as_str()
                 .unwrap()
-                .starts_with(field),
+                .contains(&format!("`{field}`")),
             "{body}"
         );
     }

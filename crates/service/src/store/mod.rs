@@ -292,8 +292,11 @@ pub struct ConnectSession {
     pub expires_at: SystemTime,
     /// When it was used; `Some` means it can never be used again.
     pub consumed_at: Option<SystemTime>,
-    /// The account it created, once recorded.
+    /// The account it created (or re-linked), once recorded.
     pub linked_account_id: Option<LinkedAccountId>,
+    /// The existing account this session re-links (a reconnection), if any: using the session
+    /// replaces that account's credential instead of creating a new account.
+    pub reconnect_account_id: Option<LinkedAccountId>,
 }
 
 impl ConnectSession {
@@ -324,6 +327,8 @@ pub struct NewConnectSession {
     pub workspace_url: Option<Url>,
     /// Minutes until it expires (1 to [`MAX_CONNECT_SESSION_MINUTES`]).
     pub expires_in_minutes: u32,
+    /// Re-link this existing account instead of creating one (must exist).
+    pub reconnect_account_id: Option<LinkedAccountId>,
 }
 
 /// A new connect session and its single-use token (stored only hashed: show it once).
@@ -500,11 +505,23 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'_, Result<ConsumedConnectSession>>;
 
     /// Consumes a session by `key` and inserts `account` in one transaction, so an API key
-    /// submitted twice links one account. The session records the account's id.
+    /// submitted twice links one account. The session records the account's id. A reconnect
+    /// session (see [`ConnectSession::reconnect_account_id`]) re-links its account instead, as
+    /// [`Store::relink_linked_account`] does, keeping the account's id and name.
     fn link_account_with_connect_session(
         &self,
         key: ConnectSessionKey,
         account: NewLinkedAccount,
+    ) -> BoxFuture<'_, Result<LinkedAccount>>;
+
+    /// Replaces an account's credential, auth type and workspace in one transaction (a
+    /// reconnection, which may switch between API key and OAuth): bumps the credential version
+    /// and sets the status to active. Keeps id, name, end user reference and creation time.
+    fn relink_linked_account(
+        &self,
+        id: LinkedAccountId,
+        workspace_host: Url,
+        credential: Credential,
     ) -> BoxFuture<'_, Result<LinkedAccount>>;
 
     /// Records the account a consumed session created (the OAuth path).

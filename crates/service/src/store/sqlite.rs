@@ -477,9 +477,34 @@ fn insert_account(
     get_account(tx, &id)
 }
 
+fn relink_in(
+    tx: &Transaction<'_>,
+    inner: &Inner,
+    id: &LinkedAccountId,
+    workspace_host: &Url,
+    credential: &Credential,
+) -> Result<LinkedAccount> {
+    let account = get_account(tx, id)?;
+    let blob = seal_credential(&inner.cipher, id, credential);
+    tx.execute(
+        "UPDATE linked_accounts
+         SET credential = ?1, credential_version = ?2, status = 'active', auth_type = ?3,
+             workspace_host = ?4
+         WHERE id = ?5",
+        rusqlite::params![
+            blob,
+            (account.credential_version + 1) as i64,
+            credential.auth_type().as_str(),
+            workspace_host.as_str(),
+            id.as_str()
+        ],
+    )?;
+    get_account(tx, id)
+}
+
 const SESSION_COLUMNS: &str = "id, end_user_ref, display_name, workspace_url, \
                                oauth_state_hash IS NOT NULL, created_at, expires_at, consumed_at, \
-                               linked_account_id";
+                               linked_account_id, reconnect_account_id";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<(ConnectSession, Option<String>)> {
     let workspace_url: Option<String> = row.get(3)?;
@@ -494,6 +519,7 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<(ConnectSession, Option<S
             expires_at: from_ms(row.get(6)?),
             consumed_at: row.get::<_, Option<i64>>(7)?.map(from_ms),
             linked_account_id: row.get::<_, Option<String>>(8)?.map(LinkedAccountId),
+            reconnect_account_id: row.get::<_, Option<String>>(9)?.map(LinkedAccountId),
         },
         workspace_url,
     ))
@@ -841,14 +867,17 @@ impl Store for SqliteStore {
                 .as_deref()
                 .map(validate_display_name)
                 .transpose()?;
+            if let Some(account) = &session.reconnect_account_id {
+                get_account(tx, account)?;
+            }
             let id = ConnectSessionId::generate();
             let token = random_token("bwcs_");
             let now = inner.clock.now();
             let expires = now + Duration::from_secs(u64::from(session.expires_in_minutes) * 60);
             tx.execute(
                 "INSERT INTO connect_sessions (id, token_hash, end_user_ref, display_name,
-                     workspace_url, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     workspace_url, created_at, expires_at, reconnect_account_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 rusqlite::params![
                     id.as_str(),
                     token_hash(token.expose_secret()).as_slice(),
@@ -857,6 +886,10 @@ impl Store for SqliteStore {
                     session.workspace_url.as_ref().map(Url::as_str),
                     to_ms(now),
                     to_ms(expires),
+                    session
+                        .reconnect_account_id
+                        .as_ref()
+                        .map(LinkedAccountId::as_str),
                 ],
             )?;
             let session = get_session_where(tx, "id = ?1", &id.as_str(), id.as_str())?;
@@ -932,13 +965,27 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, Result<LinkedAccount>> {
         Box::pin(self.write(move |tx, inner| {
             let consumed = consume_in(tx, inner, &key)?;
-            let account = insert_account(tx, inner, account)?;
+            let account = match &consumed.session.reconnect_account_id {
+                Some(id) => relink_in(tx, inner, id, &account.workspace_host, &account.credential)?,
+                None => insert_account(tx, inner, account)?,
+            };
             tx.execute(
                 "UPDATE connect_sessions SET linked_account_id = ?1 WHERE id = ?2",
                 rusqlite::params![account.id.as_str(), consumed.session.id.as_str()],
             )?;
             Ok(account)
         }))
+    }
+
+    fn relink_linked_account(
+        &self,
+        id: LinkedAccountId,
+        workspace_host: Url,
+        credential: Credential,
+    ) -> BoxFuture<'_, Result<LinkedAccount>> {
+        Box::pin(
+            self.write(move |tx, inner| relink_in(tx, inner, &id, &workspace_host, &credential)),
+        )
     }
 
     fn record_connect_session_result(

@@ -1,8 +1,8 @@
 //! The REST routes of triggers, mounted under `/api/v1` by the service's router (which adds
 //! operator authentication). Start at [`router`].
 //!
-//! Errors use the service's shape, `{"error": {"code", "message", "retryable"}}`, with
-//! `INVALID_INPUT` messages naming the field. Times are Unix epoch milliseconds, as in
+//! Errors use the service's shape ([`crate::server::ApiError`]: `{"error": {"code",
+//! "message", "retryable", ...}}`), with `INVALID_INPUT` messages naming the field. Times are Unix epoch milliseconds, as in
 //! Databricks' own APIs. The webhook secret is write-only.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use brickwire_api::SecretString;
 use serde::Deserialize;
@@ -19,11 +19,14 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use url::Url;
 
+use brickwire_connector::ErrorCode;
+
 use super::engine::{EngineError, TriggerEngine};
 use super::model::{
     Delivery, DeliveryId, DeliveryTarget, NewSubscription, Subscription, SubscriptionId,
     SubscriptionPatch, Webhook,
 };
+use crate::server::{ApiError, AppState};
 use crate::store::LinkedAccountId;
 
 /// Default poll interval when the request names none.
@@ -265,71 +268,30 @@ pub fn openapi_paths(prefix: &str) -> serde_json::Map<String, Value> {
     paths
 }
 
-/// An error response of the triggers API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// The stable code (`INVALID_INPUT`, `NOT_FOUND`, ...).
-    pub code: &'static str,
-    /// What went wrong (names the field for invalid input).
-    pub message: String,
-}
-
-impl ApiError {
-    fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "INVALID_INPUT",
-            message: format!("{field}: {message}"),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let retryable = self.status.is_server_error();
-        let body = json!({"error": {
-            "code": self.code,
-            "message": self.message,
-            "status": self.status.as_u16(),
-            "retryable": retryable,
-        }});
-        (self.status, axum::Json(body)).into_response()
-    }
-}
-
-impl From<crate::Error> for ApiError {
-    fn from(e: crate::Error) -> Self {
-        match &e {
-            crate::Error::NotFound { .. } => Self {
-                status: StatusCode::NOT_FOUND,
-                code: "NOT_FOUND",
-                message: e.to_string(),
-            },
-            crate::Error::InvalidInput { field, message } => Self::invalid(field, message),
-            _ => {
-                tracing::error!(error = %e, "triggers store error");
-                Self {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    code: "INTERNAL",
-                    message: "the service's store failed; see its log".into(),
-                }
-            }
-        }
-    }
+fn invalid(field: &str, problem: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid(field, problem)
 }
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Store(e) => e.into(),
-            EngineError::Client { .. } | EngineError::Poll(_) => Self {
-                status: StatusCode::BAD_GATEWAY,
-                code: "UPSTREAM_ERROR",
-                message: e.to_string(),
-            },
+            EngineError::Client { .. } | EngineError::Poll(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamError,
+                e.to_string(),
+            ),
         }
+    }
+}
+
+impl FromRef<AppState> for TriggerEngine {
+    /// The service merges the triggers routes only when its state has an engine.
+    fn from_ref(state: &AppState) -> Self {
+        state
+            .triggers()
+            .cloned()
+            .expect("the triggers routes are mounted only with a trigger engine")
     }
 }
 
@@ -424,7 +386,7 @@ fn parse_body<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "body".to_owned() } else { path };
-        ApiError::invalid(&field, e.inner())
+        invalid(&field, e.inner())
     })
 }
 
@@ -478,7 +440,7 @@ fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
 
 fn interval(field: &str, value: u64) -> ApiResult<Duration> {
     if !(MIN_POLL_INTERVAL_MS..=MAX_WINDOW_MS).contains(&value) {
-        return Err(ApiError::invalid(
+        return Err(invalid(
             field,
             format!("between {MIN_POLL_INTERVAL_MS} and {MAX_WINDOW_MS} milliseconds"),
         ));
@@ -488,7 +450,7 @@ fn interval(field: &str, value: u64) -> ApiResult<Duration> {
 
 fn overlap(value: u64) -> ApiResult<Duration> {
     if value > MAX_WINDOW_MS {
-        return Err(ApiError::invalid(
+        return Err(invalid(
             "overlap_ms",
             format!("at most {MAX_WINDOW_MS} milliseconds"),
         ));
@@ -498,21 +460,18 @@ fn overlap(value: u64) -> ApiResult<Duration> {
 
 fn attempts(value: u32) -> ApiResult<u32> {
     if !(1..=100).contains(&value) {
-        return Err(ApiError::invalid("max_attempts", "between 1 and 100"));
+        return Err(invalid("max_attempts", "between 1 and 100"));
     }
     Ok(value)
 }
 
 fn webhook(w: WebhookIn) -> ApiResult<Webhook> {
-    let url = Url::parse(&w.url).map_err(|e| ApiError::invalid("webhook.url", e))?;
+    let url = Url::parse(&w.url).map_err(|e| invalid("webhook.url", e))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(ApiError::invalid(
-            "webhook.url",
-            "an http or https URL is required",
-        ));
+        return Err(invalid("webhook.url", "an http or https URL is required"));
     }
     if w.secret.expose_secret().len() < 16 {
-        return Err(ApiError::invalid(
+        return Err(invalid(
             "webhook.secret",
             "a signing secret has at least 16 characters",
         ));
@@ -527,7 +486,7 @@ fn validate_source(engine: &TriggerEngine, source: &Value, start_from: &Value) -
     engine
         .poller()
         .validate(source, start_from)
-        .map_err(|e| ApiError::invalid(&e.field, e.message))
+        .map_err(|e| invalid(&e.field, e.message))
 }
 
 async fn create_subscription(
@@ -536,7 +495,7 @@ async fn create_subscription(
 ) -> ApiResult<impl IntoResponse> {
     let input: CreateIn = parse_body(&body)?;
     if input.linked_account_id.trim().is_empty() {
-        return Err(ApiError::invalid("linked_account_id", "is required"));
+        return Err(invalid("linked_account_id", "is required"));
     }
     validate_source(&engine, &input.source, &input.start_from)?;
     let new = NewSubscription {
@@ -704,7 +663,7 @@ async fn list_events(
             .parse::<i64>()
             .ok()
             .filter(|v| *v >= 0)
-            .ok_or_else(|| ApiError::invalid("after", "a sequence id (integer >= 0)"))?,
+            .ok_or_else(|| invalid("after", "a sequence id (integer >= 0)"))?,
     };
     let limit = match q.limit.as_deref() {
         None | Some("") => DEFAULT_EVENTS_LIMIT,
@@ -712,9 +671,7 @@ async fn list_events(
             .parse::<u32>()
             .ok()
             .filter(|v| (1..=MAX_EVENTS_LIMIT).contains(v))
-            .ok_or_else(|| {
-                ApiError::invalid("limit", format!("an integer from 1 to {MAX_EVENTS_LIMIT}"))
-            })?,
+            .ok_or_else(|| invalid("limit", format!("an integer from 1 to {MAX_EVENTS_LIMIT}")))?,
     };
     let events = engine
         .store()

@@ -2,8 +2,9 @@
 //! stored credential and keeps it, so every subscription on the account shares its connection
 //! pool and rate limiter. A new credential version (reconnect, rotation) builds a new client.
 //!
-//! It handles personal access tokens; `brickwire serve` passes its own account clients (with
-//! OAuth refresh and token rotation) instead when it has them.
+//! It handles personal access tokens only; `brickwire serve` uses its
+//! [`crate::accounts::AccountClients`] (OAuth refresh and token rotation too), which implements
+//! [`ClientSource`] below.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,6 +90,17 @@ impl ClientSource for StoreClients {
                     Ok(client)
                 }
             }
+        })
+    }
+}
+
+impl ClientSource for crate::accounts::AccountClients {
+    fn client(&self, account: &LinkedAccountId) -> BoxFuture<'_, Result<Client, String>> {
+        let account = account.clone();
+        Box::pin(async move {
+            crate::accounts::AccountClients::client(self, &account)
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 }

@@ -1,0 +1,367 @@
+//! The HTTP side of `brickwire serve`: start it with [`Service::start`], or build the bare
+//! [`router`] over an [`AppState`] for in-process tests.
+//!
+//! Layout: [`routes`] is the table of operator REST routes (the router and the OpenAPI
+//! document are both built from it, so they cannot drift); `api_*` modules hold their
+//! handlers; [`error`] is the one error shape and the JSON/query extractors; `auth` checks the
+//! operator key; `connect` and `oauth` serve the end user's connect page and OAuth callback;
+//! `html` renders pages.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use brickwire_api::SecretString;
+use brickwire_client::ClientOptions;
+use brickwire_client::credentials::{Clock, SystemClock};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use url::Url;
+
+use crate::accounts::{AccountClients, AccountClientsOptions};
+use crate::api_key::OperatorApiKeys;
+use crate::startup::{StartupEnv, open_data_dir_with_clock};
+use crate::store::{SqliteStore, Store};
+
+mod api_accounts;
+mod api_actions;
+mod api_sessions;
+mod api_settings;
+mod auth;
+mod connect;
+pub mod error;
+mod html;
+mod oauth;
+pub mod openapi;
+pub mod routes;
+mod time;
+
+pub use error::ApiError;
+
+/// The largest request body the service reads (1 MiB); bigger ones get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The path of the OAuth redirect URI, relative to the public URL.
+pub const CALLBACK_PATH: &str = "/oauth/callback";
+
+/// How `brickwire serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen; port 0 picks a free port (see [`RunningService::url`]).
+    pub listen: SocketAddr,
+    /// The data directory (database, master key file).
+    pub data_dir: PathBuf,
+    /// The URL end users and Databricks reach the service at (connect links, OAuth callback).
+    /// Defaults to `http://<bound address>/`.
+    pub public_url: Option<Url>,
+    /// `BRICKWIRE_MASTER_KEY` and `BRICKWIRE_API_KEY`, captured once.
+    pub env: StartupEnv,
+    /// The clock of the store (session expiry) and of OAuth token caches.
+    pub clock: Arc<dyn Clock>,
+    /// Transport settings of each linked account's client.
+    pub client_options: ClientOptions,
+    /// Timeout of verifying an API key and of OAuth discovery and code exchange.
+    pub link_timeout: Duration,
+    /// Scheduling and delivery settings of the trigger engine.
+    pub triggers: crate::triggers::EngineOptions,
+}
+
+impl ServeOptions {
+    /// Defaults: listen on `127.0.0.1:0`, the system clock, the environment captured empty
+    /// (use [`StartupEnv::from_process`] for the real one).
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            data_dir: data_dir.into(),
+            public_url: None,
+            env: StartupEnv::default(),
+            clock: Arc::new(SystemClock),
+            client_options: ClientOptions::default(),
+            link_timeout: crate::link::DEFAULT_VERIFY_TIMEOUT,
+            triggers: crate::triggers::EngineOptions::default(),
+        }
+    }
+}
+
+/// The shared state of every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+    triggers: Option<crate::triggers::TriggerEngine>,
+}
+
+struct StateInner {
+    store: Arc<dyn Store>,
+    api_keys: OperatorApiKeys,
+    public_url: Url,
+    accounts: AccountClients,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("public_url", &self.inner.public_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over `store`, accepting `api_keys`, announcing `public_url`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        api_keys: OperatorApiKeys,
+        public_url: Url,
+        accounts: AccountClients,
+        link_timeout: Duration,
+    ) -> Self {
+        Self {
+            inner: Arc::new(StateInner {
+                store,
+                api_keys,
+                public_url,
+                accounts,
+                http: crate::link::verification_http_client(link_timeout),
+            }),
+            triggers: None,
+        }
+    }
+
+    /// The same state with a trigger engine: the router then serves `/api/v1/subscriptions`.
+    pub fn with_triggers(mut self, engine: crate::triggers::TriggerEngine) -> Self {
+        self.triggers = Some(engine);
+        self
+    }
+
+    /// The trigger engine, if the service runs one.
+    pub fn triggers(&self) -> Option<&crate::triggers::TriggerEngine> {
+        self.triggers.as_ref()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The linked-account runtime.
+    pub fn accounts(&self) -> &AccountClients {
+        &self.inner.accounts
+    }
+
+    /// The public URL (always ends with `/`).
+    pub fn public_url(&self) -> &Url {
+        &self.inner.public_url
+    }
+
+    /// The OAuth redirect URI to register in the Databricks app connection.
+    pub fn callback_url(&self) -> String {
+        self.public_link(CALLBACK_PATH)
+    }
+
+    /// `public_url` joined with an absolute `path`.
+    pub fn public_link(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.inner.public_url.as_str().trim_end_matches('/'),
+            path
+        )
+    }
+
+    pub(crate) fn api_keys(&self) -> &OperatorApiKeys {
+        &self.inner.api_keys
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+}
+
+/// The whole service as one router: `/api/v1/...` (operator key required), `/connect/...`
+/// and `/oauth/callback` (single-use session tokens), with the body size limit.
+pub fn router(state: AppState) -> Router {
+    let api = routes::api_router(state.clone());
+    Router::new()
+        .merge(connect::routes())
+        .merge(oauth::routes())
+        .with_state(state)
+        .merge(api)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// Starts services; see [`Service::start`].
+#[derive(Debug)]
+pub struct Service;
+
+impl Service {
+    /// Opens the data directory (master key, store, operator key), binds `opts.listen` and
+    /// serves until [`RunningService::shutdown`].
+    pub async fn start(opts: ServeOptions) -> Result<RunningService, StartError> {
+        let started = open_data_dir_with_clock(&opts.data_dir, &opts.env, opts.clock.clone())
+            .await
+            .map_err(StartError::Store)?;
+        let listener = TcpListener::bind(opts.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                listen: opts.listen,
+                source,
+            })?;
+        let bound = listener.local_addr().map_err(|source| StartError::Bind {
+            listen: opts.listen,
+            source,
+        })?;
+        let url = bound_url(bound);
+        let public_url = opts.public_url.clone().unwrap_or_else(|| url.clone());
+        let store: Arc<dyn Store> = Arc::new(started.store.clone());
+        let accounts = AccountClients::new(
+            store.clone(),
+            AccountClientsOptions {
+                client: opts.client_options.clone(),
+                clock: opts.clock.clone(),
+                ..AccountClientsOptions::default()
+            },
+        );
+        let triggers = crate::triggers::TriggerEngine::new(
+            Arc::new(started.store.clone()),
+            Arc::new(accounts.clone()),
+            Arc::new(crate::triggers::SyncPoller::default()),
+            opts.triggers.clone(),
+        );
+        let triggers_task = triggers.start().await.map_err(StartError::Triggers)?;
+        let state = AppState::new(
+            store,
+            started.api_keys.clone(),
+            public_url.clone(),
+            accounts.clone(),
+            opts.link_timeout,
+        )
+        .with_triggers(triggers);
+        let app = router(state.clone());
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        });
+        tracing::info!(%url, public_url = %public_url, "brickwire serve listening");
+        Ok(RunningService {
+            url,
+            public_url,
+            generated_api_key: started.generated_api_key,
+            store: started.store,
+            state,
+            stop: Some(stop_tx),
+            task: Some(task),
+            triggers: Some(triggers_task),
+        })
+    }
+}
+
+/// Why the service did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The data directory could not be opened.
+    #[error("{0}")]
+    Store(#[source] crate::Error),
+    /// The trigger engine could not load its subscriptions.
+    #[error("triggers: {0}")]
+    Triggers(#[source] crate::triggers::EngineError),
+    /// The address could not be bound.
+    #[error("cannot listen on {listen}: {source}")]
+    Bind {
+        /// The address asked for.
+        listen: SocketAddr,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn bound_url(addr: SocketAddr) -> Url {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    Url::parse(&format!("http://{}/", SocketAddr::new(ip, addr.port())))
+        .expect("a socket address makes a URL")
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct RunningService {
+    url: Url,
+    public_url: Url,
+    generated_api_key: Option<SecretString>,
+    store: SqliteStore,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    triggers: Option<crate::triggers::EngineHandle>,
+}
+
+impl RunningService {
+    /// Where it listens, e.g. `http://127.0.0.1:41234/`.
+    pub fn url(&self) -> Url {
+        self.url.clone()
+    }
+
+    /// The public URL (connect links and the OAuth callback use it).
+    pub fn public_url(&self) -> Url {
+        self.public_url.clone()
+    }
+
+    /// The operator API key generated by this start (first start without
+    /// `BRICKWIRE_API_KEY`); show it once.
+    pub fn generated_api_key(&self) -> Option<&SecretString> {
+        self.generated_api_key.as_ref()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
+    /// The linked-account runtime (one shared client per account).
+    pub fn accounts(&self) -> &AccountClients {
+        self.state.accounts()
+    }
+
+    /// The handlers' state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections, waits for open requests, and returns.
+    pub async fn shutdown(mut self) {
+        if let Some(triggers) = self.triggers.take() {
+            triggers.stop();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningService {
+    fn drop(&mut self) {
+        if let Some(triggers) = self.triggers.take() {
+            triggers.stop();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

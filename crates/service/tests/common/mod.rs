@@ -1,0 +1,307 @@
+//! Shared set-up of the service's integration tests: a service on a temporary data directory
+//! with a manual clock, the emulator, and an HTTP client that does not follow redirects.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use brickwire_client::ClientOptions;
+use brickwire_client::credentials::ManualClock;
+use brickwire_emulator::{Emulator, EmulatorOptions};
+use brickwire_service::{RunningService, ServeOptions, Service};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A running service and what tests need around it.
+pub struct Svc {
+    pub dir: tempfile::TempDir,
+    pub service: Option<RunningService>,
+    pub key: String,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub fn options(dir: &std::path::Path, clock: Arc<ManualClock>) -> ServeOptions {
+    let mut options = ServeOptions::new(dir);
+    options.clock = clock;
+    options.client_options = ClientOptions {
+        rate_limit: None,
+        http_timeout: Duration::from_secs(30),
+        retry_timeout: Duration::from_secs(30),
+    };
+    options.link_timeout = Duration::from_secs(5);
+    options
+}
+
+impl Svc {
+    pub async fn start() -> Svc {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(SystemTime::now()));
+        let service = Service::start(options(dir.path(), clock.clone()))
+            .await
+            .unwrap();
+        let key = service
+            .generated_api_key()
+            .expect("a first start generates a key")
+            .expose_secret()
+            .to_owned();
+        Svc {
+            dir,
+            service: Some(service),
+            key,
+            clock,
+            http: http_client(),
+        }
+    }
+
+    /// Stops the service and starts a new one on the same data directory.
+    pub async fn restart(&mut self) {
+        self.service.take().unwrap().shutdown().await;
+        let service = Service::start(options(self.dir.path(), self.clock.clone()))
+            .await
+            .unwrap();
+        assert!(
+            service.generated_api_key().is_none(),
+            "the key is generated once"
+        );
+        self.service = Some(service);
+    }
+
+    pub fn service(&self) -> &RunningService {
+        self.service.as_ref().unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.service().url().as_str().trim_end_matches('/'),
+            path
+        )
+    }
+
+    /// Calls the operator API with the key; returns status and JSON (Null for no body).
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        (status, json)
+    }
+
+    pub async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, json) = self.api(method.clone(), path, body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {json}");
+        json
+    }
+
+    /// Creates a connect session; returns (id, connect_url).
+    pub async fn session(&self, body: Value) -> (String, String) {
+        let created = self
+            .ok(Method::POST, "/api/v1/connect-sessions", Some(body))
+            .await;
+        (
+            created["id"].as_str().unwrap().to_owned(),
+            created["connect_url"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Runs an action on an account.
+    pub async fn action(&self, account: &str, action: &str, input: Value) -> (StatusCode, Value) {
+        self.api(
+            Method::POST,
+            &format!("/api/v1/linked-accounts/{account}/actions/{action}"),
+            Some(input),
+        )
+        .await
+    }
+
+    /// All bytes of the database files (main file and WAL).
+    pub fn database_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("brickwire.db")
+            {
+                all.extend(std::fs::read(&path).unwrap());
+            }
+        }
+        all
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// The emulator and helpers for its admin API and app connections.
+pub struct Workspace {
+    pub emulator: Emulator,
+    pub http: reqwest::Client,
+}
+
+impl Workspace {
+    pub async fn start() -> Workspace {
+        Workspace {
+            emulator: Emulator::start(EmulatorOptions::default()).await.unwrap(),
+            http: http_client(),
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        self.emulator.base_url().trim_end_matches('/').to_owned()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url())
+    }
+
+    pub async fn admin(&self, method: Method, path: &str, body: Value) -> Value {
+        let mut request = self.http.request(method.clone(), self.url(path));
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
+    }
+
+    /// How many requests reached `endpoint`, e.g. `POST /oidc/v1/token`.
+    pub async fn hits(&self, endpoint: &str) -> u64 {
+        self.admin(Method::GET, "/_emulator/counters", Value::Null)
+            .await["endpoints"][endpoint]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Registers an app connection as a workspace admin would; returns its client id.
+    pub async fn app_connection(
+        &self,
+        redirect_url: &str,
+        scopes: &[&str],
+        single_use_refresh_tokens: bool,
+    ) -> String {
+        let settings = self
+            .admin(Method::GET, "/_emulator/settings", Value::Null)
+            .await;
+        let account_id = settings["oauth"]["account_id"].as_str().unwrap().to_owned();
+        let response = self
+            .http
+            .post(self.url(&format!(
+                "/api/2.0/accounts/{account_id}/oauth2/custom-app-integrations"
+            )))
+            .bearer_auth(self.emulator.token())
+            .json(&json!({
+                "name": "brickwire service test",
+                "redirect_urls": [redirect_url],
+                "scopes": scopes,
+                "confidential": false,
+                "token_access_policy": {
+                    "enable_single_use_refresh_tokens": single_use_refresh_tokens
+                },
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let created: Value = response.json().await.unwrap();
+        created["client_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Opens a consent page URL and clicks Allow (or Deny) as the first user; returns the
+    /// `Location` the emulator redirects to.
+    pub async fn consent(&self, authorize_url: &str, allow: bool) -> String {
+        let response = self.http.get(authorize_url).send().await.unwrap();
+        let status = response.status();
+        if status == StatusCode::FOUND {
+            // An error redirect straight back (e.g. invalid_scope).
+            return location(&response);
+        }
+        assert_eq!(status, StatusCode::OK);
+        let cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let html = response.text().await.unwrap();
+        let token = field_value(&html, "consent_token").expect("consent token");
+        let user = field_value(&html, "user_id").expect("a user to sign in as");
+        let response = self
+            .http
+            .post(self.url("/oidc/v1/authorize"))
+            .header("cookie", cookie)
+            .form(&[
+                ("consent_token", token.as_str()),
+                ("user_id", user.as_str()),
+                ("decision", if allow { "allow" } else { "deny" }),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+        location(&response)
+    }
+}
+
+/// The `value` of the first input named `name` in a page.
+pub fn field_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    Some(html[start..][..html[start..].find('"')?].to_owned())
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The `data-linked-account-id` of a success page.
+pub fn linked_account_id(html: &str) -> Option<String> {
+    let marker = "data-linked-account-id=\"";
+    let start = html.find(marker)? + marker.len();
+    Some(html[start..][..html[start..].find('"')?].to_owned())
+}
+
+/// The `data-status` of a result page.
+pub fn result_status(html: &str) -> Option<String> {
+    let marker = "id=\"result\" data-status=\"";
+    let start = html.find(marker)? + marker.len();
+    Some(html[start..][..html[start..].find('"')?].to_owned())
+}
