@@ -2,8 +2,8 @@
 //! delivery, then a restart on the same data directory: every job is still delivered at least
 //! once, the batch in flight is sent again, and delivery progress reaches the last event.
 //!
-//! The runner is `src/bin/triggers_test_node.rs` (the same engine `brickwire serve` runs),
-//! as a child process so SIGKILL stops it with no chance to clean up. The emulator and the
+//! The runner is `src/bin/triggers_test_node.rs` (`Service::start`, what `brickwire serve`
+//! runs, with a fast tick), as a child process so SIGKILL stops it with no chance to clean up. The emulator and the
 //! webhook receiver run in this process; the emulator's latency fault holds a poll open, and
 //! the receiver's hang mode holds a delivery open.
 
@@ -40,7 +40,7 @@ impl Node {
         })
         .await
         .unwrap();
-        assert_eq!(line.trim(), "ready");
+        assert!(line.starts_with("ready "), "{line}");
         Node(child)
     }
 
@@ -160,7 +160,7 @@ async fn a_killed_runner_loses_nothing_mid_poll_and_mid_delivery() {
     let node = Node::spawn(env.dir.path(), &master_key).await;
     wait_all_acknowledged(&receiver, &jobs).await;
 
-    // 1. kill -9 while a poll is in flight: the emulator holds jobs/list for 10 s.
+    // 1. kill -9 while a poll is in flight: the emulator holds jobs/list for 3 s.
     for i in 20..25 {
         jobs.insert(
             create_job(&env.emulator, &format!("job-{i}"))
@@ -172,7 +172,7 @@ async fn a_killed_runner_loses_nothing_mid_poll_and_mid_delivery() {
         &url,
         reqwest::Method::PATCH,
         "/_emulator/settings",
-        Some(json!({"faults": {"endpoints": {"/api/2.2/jobs/list": {"latency_ms": 10000}}}})),
+        Some(json!({"faults": {"endpoints": {"/api/2.2/jobs/list": {"latency_ms": 3000}}}})),
     )
     .await;
     let before = jobs_list_requests(&url).await;
