@@ -116,3 +116,79 @@ async fn usage_errors_exit_2_and_name_the_field() {
     let out = sync(&emulator, &["jobs"]).await;
     assert_eq!(out.status.code(), Some(2), "--once or --follow is required");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_keeps_polling_and_prints_new_events_as_they_come() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let emulator = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    seed_runs(&emulator, 3, 1_000_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("follow.cursor");
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_brickwire"))
+            .args([
+                "sync",
+                "job-runs",
+                "--follow",
+                "--interval",
+                "0.05",
+                "--state",
+            ])
+            .arg(&state)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", "/nonexistent")
+            .env("DATABRICKS_HOST", emulator.base_url())
+            .env("DATABRICKS_TOKEN", emulator.token())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Duration::from_secs(60);
+    let mut next = async || {
+        tokio::time::timeout(deadline, rx.recv())
+            .await
+            .expect("an event within the deadline")
+            .expect("the command is still running")
+    };
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(next().await);
+    }
+    seed_runs(&emulator, 2, 1_000_100).await;
+    for _ in 0..2 {
+        seen.push(next().await);
+    }
+    drop(child);
+    let starts: Vec<i64> = seen
+        .iter()
+        .map(|e| e["watermark"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        starts,
+        [1_000_000, 1_000_001, 1_000_002, 1_000_100, 1_000_101]
+    );
+}
+
+/// Stops the child process when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

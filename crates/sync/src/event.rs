@@ -23,7 +23,9 @@ pub struct Event {
     /// content-hash sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<i64>,
-    /// The item as Databricks returned it (a SQL row as an object of column to value).
+    /// The item as Databricks returned it; a SQL row is an object of column name to value,
+    /// values as the Statement Execution API's `JSON_ARRAY` format gives them (strings or
+    /// `null`).
     pub data: serde_json::Value,
 }
 
@@ -36,5 +38,23 @@ impl Event {
             h.update(part.as_bytes());
         }
         hex(&h.finalize())[..32].to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_depend_on_every_part() {
+        let id = Event::id_for("jobs:abc", "42", "1700000000000");
+        assert_eq!(id.len(), 32);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(id, Event::id_for("jobs:abc", "42", "1700000000000"));
+        assert_ne!(id, Event::id_for("jobs:abd", "42", "1700000000000"));
+        assert_ne!(id, Event::id_for("jobs:abc", "43", "1700000000000"));
+        assert_ne!(id, Event::id_for("jobs:abc", "42", "1700000000001"));
+        // Parts are length-prefixed, so moving a character between them changes the id.
+        assert_ne!(Event::id_for("a", "bc", "d"), Event::id_for("ab", "c", "d"));
     }
 }

@@ -1,6 +1,6 @@
 //! Incremental sync: find what changed in a Databricks workspace since the last poll.
 //!
-//! Start with [`poll`]: give it a [`SourceSpec`] (what to watch), the [`Cursor`] of the
+//! Start with [`poll()`]: give it a [`SourceSpec`] (what to watch), the [`Cursor`] of the
 //! previous poll (or `None` with a [`StartFrom`] in [`PollOptions`] for the first poll), and it
 //! returns a [`PollBatch`]: the new [`Event`]s and the cursor to store *together with them*.
 //! `poll` reads Databricks and nothing else; the caller owns storage, so committing the batch
@@ -22,6 +22,8 @@
 //! Modules: [`spec`] (sources and their validation), [`cursor`] (cursor, start), [`event`],
 //! [`poll`](mod@poll) (the state machine), `sources` (one fetch per source), `value` (reading
 //! watermarks out of JSON).
+
+#![warn(missing_docs)]
 
 pub mod cursor;
 pub mod error;

@@ -127,6 +127,14 @@ pub async fn poll(
         poll_hashes(client, spec, cursor, opts, &source).await?
     };
     batch.cursor.polls = cursor.map_or(0, |c| c.polls) + 1;
+    tracing::debug!(
+        source = %source,
+        events = batch.events.len(),
+        watermark = ?batch.cursor.watermark,
+        seen = batch.cursor.seen.len(),
+        more = batch.more,
+        "sync poll"
+    );
     Ok(batch)
 }
 
@@ -164,7 +172,12 @@ async fn poll_watermark(
         (w, s) => w.or(s),
     };
     let mut seen = cursor.map(|c| c.seen.clone()).unwrap_or_default();
-    let limit = opts.batch_size.saturating_add(seen.len()).saturating_add(1);
+    // A baseline records the whole window (it is bounded by the overlap), so no limit.
+    let limit = if baseline {
+        usize::MAX
+    } else {
+        opts.batch_size.saturating_add(seen.len()).saturating_add(1)
+    };
     let window = sources::fetch(client, spec, lower, limit).await?;
 
     let mut items: Vec<Item> = window

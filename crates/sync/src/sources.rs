@@ -387,16 +387,17 @@ async fn job_runs(
 }
 
 const RUNS_PATH: &str = "/api/2.2/jobs/runs/list";
-const FIRST_SPAN_MS: i64 = 60_000;
-
 /// Finished runs from `lower` on. `runs/list` answers newest first, so the oldest `limit`
-/// runs of a large window sit on its last pages. Steady state reads the open window (a few
-/// new runs). When the open window holds more than a batch (the rest of a backfill),
-/// the read stops early and reads `[lower, lower + span]` with `start_time_to` instead,
-/// doubling `span` from a minute until the window holds `limit` runs, so each batch costs
-/// about its own size in pages rather than a full listing. Without a lower bound (the first
-/// batch of a backfill) there is nowhere to start a window, so that one batch reads the
-/// whole listing. Returns the runs and whether the window was bounded (more may follow).
+/// runs of a large window sit on its last pages.
+///
+/// Steady state reads the open window (a few new runs, at most four pages). When it holds
+/// more (the rest of a backfill), the runs already read give a density, and the read moves
+/// to a window `[lower, lower + span]` (`start_time_to`) sized for about twice `limit` runs;
+/// a window with fewer than `limit` runs doubles, one with more than four times `limit`
+/// halves (bisection), so each batch costs a few times its own size in pages instead of a
+/// full listing. Without a lower bound (the first batch of a backfill) there is nowhere to
+/// start a window, so that one batch reads the whole listing. Returns the runs and whether
+/// the window was bounded (more may follow it).
 async fn completed_runs(
     client: &Client,
     query: Vec<(String, String)>,
@@ -413,14 +414,32 @@ async fn completed_runs(
     let Some(lower) = lower else {
         return Ok((open.collect().await?, false));
     };
-    // Up to one batch comes from the open window; more means a backfill is under way.
-    let cap = limit.max(RUNS_PAGE);
-    let runs = open.clone().max_items(cap + 1).collect().await?;
-    if runs.len() <= cap {
-        return Ok((runs, false));
+    let open_cap = limit.clamp(RUNS_PAGE, RUNS_PAGE * 4);
+    let newest = open
+        .clone()
+        .max_items(open_cap.saturating_add(1))
+        .collect()
+        .await?;
+    if newest.len() <= open_cap {
+        return Ok((newest, false));
     }
+    let window_cap = limit.saturating_mul(4).max(RUNS_PAGE * 4);
+    let starts: Vec<i64> = newest
+        .iter()
+        .filter_map(|r| at(r, "start_time").and_then(watermark))
+        .collect();
+    let mut span = match (starts.first(), starts.last()) {
+        (Some(&n), Some(&o)) if n > o => {
+            let per_run = (n - o) as f64 / starts.len() as f64;
+            (per_run * 2.0 * limit as f64).ceil() as i64
+        }
+        _ => 1,
+    }
+    .max(1);
     let now = now_watermark_ms(client);
-    let mut span = FIRST_SPAN_MS;
+    // Spans known to hold too few runs (`too_few`) and too many (`too_many`).
+    let mut too_few = 0_i64;
+    let mut too_many: Option<i64> = None;
     loop {
         let upper = lower.saturating_add(span);
         if upper >= now {
@@ -429,15 +448,29 @@ async fn completed_runs(
         let mut bounded = query.clone();
         bounded.push(("start_time_to".into(), upper.to_string()));
         let window = paginator(client, RUNS_PATH, bounded, "runs", Pagination::HasMore);
-        let runs = window.clone().max_items(cap + 1).collect().await?;
-        if runs.len() > cap {
-            // A burst: more than a few batches within one span. Take the window whole.
+        if too_many == Some(span) {
+            // Narrowed to one millisecond and still too many: ties; take them all.
             return Ok((window.collect().await?, true));
         }
-        if runs.len() >= limit {
+        let runs = window
+            .max_items(window_cap.saturating_add(1))
+            .collect()
+            .await?;
+        if runs.len() > window_cap {
+            too_many = Some(span);
+        } else if runs.len() >= limit {
             return Ok((runs, true));
+        } else if starts.first().is_some_and(|&newest| upper >= newest) {
+            // The window reaches the newest run: it is the whole rest, not too few.
+            return Ok((runs, false));
+        } else {
+            too_few = span;
         }
-        span = span.saturating_mul(2);
+        span = match too_many {
+            Some(m) if m - too_few <= 1 => m,
+            Some(m) => too_few + (m - too_few) / 2,
+            None => span.saturating_mul(2),
+        };
     }
 }
 
@@ -569,9 +602,12 @@ impl Sql<'_> {
             statement.push_str(&format!(" AND {wm} >= :sync_from"));
             parameters.push(self.parameter(lower));
         }
-        statement.push_str(&format!(" ORDER BY {wm}, {key} LIMIT {limit}"));
+        statement.push_str(&format!(" ORDER BY {wm}, {key}"));
+        if limit != usize::MAX {
+            statement.push_str(&format!(" LIMIT {limit}"));
+        }
         let (columns, rows) = self.execute(client, statement, parameters).await?;
-        let truncated = rows.len() >= limit;
+        let truncated = limit != usize::MAX && rows.len() >= limit;
         let wm_index = column(&columns, self.watermark_column)?;
         let key_index = column(&columns, self.key_column)?;
         let items = rows

@@ -19,7 +19,10 @@ use crate::error::SyncError;
 pub enum SourceSpec {
     /// Job runs that finished (any result state), of one job or of all jobs. Watermark: the
     /// run's `start_time`, read with `completed_only=true&start_time_from=`; runs still in
-    /// progress hold the watermark back so they are reported when they finish.
+    /// progress hold the watermark back so they are reported when they finish. Version: the
+    /// run's `end_time`. A backfill reads `start_time_to` windows so each batch costs about
+    /// its own size in pages (the first batch of a backfill from the beginning reads the
+    /// whole listing once).
     JobRuns {
         /// Only runs of this job.
         #[serde(default, skip_serializing_if = "Option::is_none")]

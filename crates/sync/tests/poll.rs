@@ -169,7 +169,7 @@ async fn a_backfill_comes_in_bounded_batches_and_ties_split_across_batches_are_k
 #[tokio::test]
 async fn a_job_runs_backfill_reads_time_windows_instead_of_the_whole_listing_per_batch() {
     let env = Env::start().await;
-    const RUNS: usize = 2_000;
+    const RUNS: usize = 1_000;
     env.seed_runs(RUNS as u64, 1_000_000, 1000).await;
     let spec = SourceSpec::JobRuns { job_id: None };
     let o = PollOptions {
@@ -188,10 +188,29 @@ async fn a_job_runs_backfill_reads_time_windows_instead_of_the_whole_listing_per
     );
     assert_eq!(cursor.watermark, Some(1_000_000 + 1000 * (RUNS as i64 - 1)));
     let requests = env.requests().await["total"].as_u64().unwrap();
-    // Re-reading the whole listing for each of the 100 batches would cost about
-    // 100 * (2000 / 2 / 24 + 1) = 4,300 requests; windows cost about 9 per batch.
+    // Re-reading the whole listing for each of the 50 batches would cost about
+    // 50 * (1000 / 2 / 24 + 1) = 1,090 requests; windows cost about 6 per batch.
     println!("job_runs backfill of {RUNS} in batches of 20: {requests} requests");
-    assert!(requests < 1_200, "{requests} requests");
+    assert!(requests < 400, "{requests} requests");
+}
+
+#[tokio::test]
+async fn a_job_runs_backfill_through_a_burst_of_tied_runs_delivers_each_once() {
+    let env = Env::start().await;
+    env.seed_runs(50, 1_000_000, 1000).await;
+    env.seed_runs(200, 1_020_500, 0).await;
+    env.seed_runs(50, 1_100_000, 1000).await;
+    let spec = SourceSpec::JobRuns { job_id: None };
+    let o = PollOptions {
+        batch_size: 10,
+        overlap: Some(0),
+        ..PollOptions::default()
+    };
+    let (events, _) = env.drain(&spec, None, &o).await;
+    assert_eq!(events.len(), 300);
+    assert_unique(&events);
+    let starts: Vec<i64> = events.iter().map(|e| e.watermark.unwrap()).collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "oldest first");
 }
 
 #[tokio::test]
@@ -719,4 +738,35 @@ fn specs_are_validated_with_the_field_and_what_was_expected() {
         SourceSpec::JobRuns { job_id: Some(1) }.source_id(),
         SourceSpec::JobRuns { job_id: Some(2) }.source_id()
     );
+}
+
+#[tokio::test]
+async fn a_now_baseline_records_the_whole_overlap_window_whatever_the_batch_size() {
+    let env = Env::start().await;
+    let wh = env.warehouse().await;
+    env.sql(
+        &wh,
+        "CREATE TABLE main.default.dense AS SELECT id, id AS ts FROM range(300)",
+    )
+    .await;
+    let spec = sql_spec(&wh, "main.default.dense", WatermarkType::Number);
+    let o = PollOptions {
+        start_from: StartFrom::Now,
+        overlap: Some(250),
+        batch_size: 10,
+        ..PollOptions::default()
+    };
+    let baseline = env.poll(&spec, None, &o).await;
+    assert!(baseline.events.is_empty());
+    assert_eq!(
+        baseline.cursor.seen.len(),
+        251,
+        "ts 49..=299 are in the window"
+    );
+    let next = env.poll(&spec, Some(&baseline.cursor), &o).await;
+    assert!(next.events.is_empty(), "{:?}", keys(&next.events));
+    env.sql(&wh, "INSERT INTO main.default.dense VALUES (1000, 299)")
+        .await;
+    let tie = env.poll(&spec, Some(&next.cursor), &o).await;
+    assert_eq!(keys(&tie.events), ["1000"]);
 }
