@@ -2,6 +2,7 @@
 
 mod actions_cmd;
 mod demo;
+mod serve_cmd;
 mod sql_cmd;
 mod sync_cmd;
 
@@ -34,6 +35,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         state_dir: Option<std::path::PathBuf>,
     },
+    /// Serve the REST API and connect page for linking Databricks workspaces.
+    Serve(serve_cmd::ServeArgs),
     /// Run a SQL statement on a warehouse and stream its whole result (csv, json, ndjson, arrow).
     Sql(sql_cmd::SqlArgs),
     /// Print what changed in a workspace as NDJSON events, keeping a cursor in a state file.
@@ -57,6 +60,7 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Sql(args) => return sql_cmd::run(args).await,
         Command::Sync(args) => return sync_cmd::run(*args).await,
+        Command::Serve(args) => return serve_cmd::run(args).await,
         Command::Emulator {
             listen,
             token,

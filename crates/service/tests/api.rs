@@ -245,6 +245,12 @@ async fn bad_input_is_a_4xx_in_the_error_shape_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // A path segment that is not UTF-8.
+    let (status, json) = svc
+        .api(Method::GET, "/api/v1/linked-accounts/%FF%FE", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    assert_eq!(json["error"]["code"], "INVALID_INPUT");
     // Unknown query parameter.
     let (status, json) = svc
         .api(Method::GET, "/api/v1/linked-accounts?color=red", None)
@@ -445,4 +451,43 @@ async fn linked_account_routes_answer_404_for_unknown_ids() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_public_url_sets_links_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = brickwire_service::ServeOptions::new(dir.path());
+    options.public_url = Some("https://connect.example.com/bw/".parse().unwrap());
+    let service = brickwire_service::Service::start(options).await.unwrap();
+    let key = service
+        .generated_api_key()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}api/v1/connect-sessions", service.url()))
+        .bearer_auth(&key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        created["connect_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://connect.example.com/bw/connect/bwcs_"),
+        "{created}"
+    );
+    service.shutdown().await;
+
+    let mut options = brickwire_service::ServeOptions::new(dir.path());
+    options.public_url = Some("ftp://connect.example.com/".parse().unwrap());
+    let err = brickwire_service::Service::start(options)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("public URL"), "{err}");
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Svc, Workspace, contains, linked_account_id, result_status};
+use common::{Svc, Workspace, assert_not_logged, contains, linked_account_id, result_status};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -44,7 +44,23 @@ async fn api_key_account_runs_actions_and_survives_a_restart() {
     let got = svc
         .ok(Method::GET, &format!("/api/v1/linked-accounts/{id}"), None)
         .await;
-    assert!(got["last_used_at"].is_string(), "{got}");
+    let first_use = got["last_used_at"]
+        .as_str()
+        .expect("set by the first action")
+        .to_owned();
+    // Within a minute it is not written again; after that it is.
+    svc.clock.advance(std::time::Duration::from_secs(30));
+    svc.action(&id, "list-users", json!({})).await;
+    let got = svc
+        .ok(Method::GET, &format!("/api/v1/linked-accounts/{id}"), None)
+        .await;
+    assert_eq!(got["last_used_at"], first_use.as_str());
+    svc.clock.advance(std::time::Duration::from_secs(31));
+    svc.action(&id, "list-users", json!({})).await;
+    let got = svc
+        .ok(Method::GET, &format!("/api/v1/linked-accounts/{id}"), None)
+        .await;
+    assert_ne!(got["last_used_at"], first_use.as_str());
 
     // Action errors keep the catalog's shape and status.
     let (status, out) = svc
@@ -205,6 +221,7 @@ async fn api_key_failures_are_told_apart_and_never_echo_the_token() {
 
     let list = svc.ok(Method::GET, "/api/v1/linked-accounts", None).await;
     assert_eq!(list["linked_accounts"], json!([]), "nothing was stored");
+    assert_not_logged(secret);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,4 +289,6 @@ async fn connect_page_links_by_api_key_once() {
 
     let (status, out) = svc.action(&id, "list-users", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{out}");
+    assert_not_logged(ws.emulator.token());
+    assert_not_logged("dapi-typo-123456");
 }

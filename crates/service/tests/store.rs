@@ -999,3 +999,102 @@ async fn debug_of_secret_bearing_types_shows_no_secret() {
     }
     assert!(printed[1].contains("[redacted]"));
 }
+
+#[tokio::test]
+async fn a_reconnect_session_relinks_the_same_account_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+    let account = store
+        .insert_linked_account(NewLinkedAccount {
+            display_name: "Acme".into(),
+            end_user_ref: Some("user-42".into()),
+            workspace_host: host(),
+            credential: oauth("at-0", "rt-0"),
+        })
+        .await
+        .unwrap();
+    store
+        .set_linked_account_status(account.id.clone(), AccountStatus::NeedsReconnect)
+        .await
+        .unwrap();
+
+    // A reconnect session must name an existing account.
+    let mut missing = session(15);
+    missing.reconnect_account_id = Some(LinkedAccountId::new("la_missing"));
+    assert!(
+        store
+            .create_connect_session(missing)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    let mut reconnect = session(15);
+    reconnect.reconnect_account_id = Some(account.id.clone());
+    let created = store.create_connect_session(reconnect).await.unwrap();
+    assert_eq!(
+        created.session.reconnect_account_id.as_ref(),
+        Some(&account.id)
+    );
+    // Re-linked by API key: same id, name and creation time; new auth type, host, credential.
+    let other_host = Url::parse("https://dbc-5678.cloud.databricks.com").unwrap();
+    let relinked = store
+        .link_account_with_connect_session(
+            ConnectSessionKey::Token(created.token.clone()),
+            NewLinkedAccount {
+                display_name: "ignored".into(),
+                end_user_ref: None,
+                workspace_host: other_host.clone(),
+                credential: Credential::ApiKey {
+                    token: SecretString::new("dapi-new"),
+                },
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(relinked.id, account.id);
+    assert_eq!(relinked.display_name, "Acme");
+    assert_eq!(relinked.created_at, account.created_at);
+    assert_eq!(relinked.auth_type, AuthType::ApiKey);
+    assert_eq!(relinked.workspace_host, other_host);
+    assert_eq!(relinked.status, AccountStatus::Active);
+    assert_eq!(relinked.credential_version, account.credential_version + 1);
+    let stored = store
+        .linked_account_credential(account.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.credential,
+        Credential::ApiKey {
+            token: SecretString::new("dapi-new")
+        }
+    );
+    let used = store
+        .connect_session(created.session.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(used.linked_account_id.as_ref(), Some(&account.id));
+    assert_eq!(
+        store
+            .list_linked_accounts(Default::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Back to OAuth through relink_linked_account (the OAuth callback's path).
+    let back = store
+        .relink_linked_account(account.id.clone(), host(), oauth("at-1", "rt-1"))
+        .await
+        .unwrap();
+    assert_eq!(back.auth_type, AuthType::OAuth);
+    assert_eq!(back.credential_version, account.credential_version + 2);
+    assert!(
+        store
+            .relink_linked_account(LinkedAccountId::new("la_nope"), host(), oauth("a", "b"))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}

@@ -2,7 +2,7 @@
 //! reconnect link. Only metadata is ever returned; credentials stay in the store.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use brickwire_api::SecretString;
 use schemars::JsonSchema;
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::api_sessions::{ConnectSessionCreated, CreateConnectSession, check_end_user_ref};
-use super::error::{ApiError, ApiJson, ApiQuery, MaybeJson};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, MaybeJson};
 use super::time::rfc3339;
 use crate::link::{check_workspace_url, verify_api_key};
 use crate::store::{
@@ -130,7 +130,7 @@ pub async fn list(
 /// `GET /api/v1/linked-accounts/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<LinkedAccountView>, ApiError> {
     let account = state
         .store()
@@ -142,7 +142,7 @@ pub async fn get(
 /// `PATCH /api/v1/linked-accounts/{id}`: rename.
 pub async fn rename(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RenameAccount>,
 ) -> Result<Json<LinkedAccountView>, ApiError> {
     let account = state
@@ -155,7 +155,7 @@ pub async fn rename(
 /// `DELETE /api/v1/linked-accounts/{id}`.
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = LinkedAccountId::new(id);
     state.store().delete_linked_account(id.clone()).await?;
@@ -180,6 +180,7 @@ pub async fn create(
             credential: Credential::ApiKey { token: body.token },
         })
         .await?;
+    tracing::info!(account = %account.id, auth_type = "api_key", "linked an account");
     Ok((StatusCode::CREATED, Json(view(&account))))
 }
 
@@ -187,7 +188,7 @@ pub async fn create(
 /// account (same id) by API key or OAuth.
 pub async fn reconnect(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     MaybeJson(body): MaybeJson<ReconnectBody>,
 ) -> Result<(StatusCode, Json<ConnectSessionCreated>), ApiError> {
     let body = body.unwrap_or_default();

@@ -2,8 +2,10 @@
 //! input schemas; `POST /api/v1/linked-accounts/{id}/actions/{action_id}` runs one on a linked
 //! account through its shared client and answers `{"output": ...}` or the error shape.
 
+use std::time::Duration;
+
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use brickwire_connector::{Catalog, ErrorCode};
 use schemars::JsonSchema;
@@ -11,9 +13,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::AppState;
-use super::error::{ApiError, body_bytes, parse_json};
+use super::ReconnectLink;
+use super::error::{ApiError, ApiPath, body_bytes, parse_json};
 use crate::accounts::AccountClientError;
-use crate::store::{AccountStatus, LinkedAccountId};
+use crate::store::{AccountStatus, ConnectSessionId, LinkedAccountId};
 
 /// The answer of `GET /api/v1/actions`.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -50,7 +53,7 @@ fn unknown_action(id: &str) -> ApiError {
 }
 
 /// `GET /api/v1/actions/{id}`.
-pub async fn get(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get(ApiPath(id): ApiPath<String>) -> Result<Json<Value>, ApiError> {
     Catalog::global()
         .get(&id)
         .map(|a| Json(a.describe()))
@@ -61,7 +64,7 @@ pub async fn get(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
 /// empty body is `{}`).
 pub async fn run(
     State(state): State<AppState>,
-    Path((id, action_id)): Path<(String, String)>,
+    ApiPath((id, action_id)): ApiPath<(String, String)>,
     req: Request,
 ) -> Result<Json<ActionOutput>, ApiError> {
     let action = Catalog::global()
@@ -87,9 +90,7 @@ pub async fn run(
         }
         Err(e) => return Err(e.into()),
     };
-    if let Err(e) = state.store().touch_linked_account(id.clone()).await {
-        tracing::warn!(account = %id, error = %e, "cannot record the account's last use");
-    }
+    state.touch(&id).await;
     match action.run(&client, input).await {
         Ok(output) => Ok(Json(ActionOutput { output })),
         Err(e) if e.code == ErrorCode::Unauthenticated => {
@@ -105,19 +106,43 @@ pub async fn run(
     }
 }
 
-/// 401 `UNAUTHENTICATED` with a fresh reconnect link for the account.
+/// 401 `UNAUTHENTICATED` with a reconnect link for the account: the one handed out before while
+/// its session is unused and valid, else a new one (so failing calls do not pile up sessions).
 async fn needs_reconnect(state: &AppState, id: &LinkedAccountId) -> ApiError {
-    match super::api_accounts::reconnect_session(state, id, None).await {
-        Ok(created) => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthenticated,
-            format!(
-                "linked account {id} needs to be reconnected: its OAuth refresh token no longer \
-                 works (expired or revoked). Send the end user this link to connect the same \
-                 account again (single use, expires {}): {}",
-                created.session.expires_at, created.connect_url
-            ),
-        ),
-        Err(e) => e,
+    let mut links = state.reconnect_links().lock().await;
+    let mut reusable = None;
+    if let Some(link) = links.get(id) {
+        let now = state.accounts().clock().now();
+        match state.store().connect_session(link.session.clone()).await {
+            Ok(s) if !s.is_consumed() && !s.is_expired_at(now + Duration::from_secs(60)) => {
+                reusable = Some(link.clone());
+            }
+            _ => {}
+        }
     }
+    let link = match reusable {
+        Some(link) => link,
+        None => match super::api_accounts::reconnect_session(state, id, None).await {
+            Ok(created) => {
+                let link = ReconnectLink {
+                    session: ConnectSessionId::new(created.session.id),
+                    url: created.connect_url,
+                    expires_at: created.session.expires_at,
+                };
+                links.insert(id.clone(), link.clone());
+                link
+            }
+            Err(e) => return e,
+        },
+    };
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthenticated,
+        format!(
+            "linked account {id} needs to be reconnected: its OAuth refresh token no longer \
+             works (expired or revoked). Send the end user this link to connect the same \
+             account again (single use, expires {}): {}",
+            link.expires_at, link.url
+        ),
+    )
 }

@@ -2,14 +2,14 @@
 //! an operator hands to an end user to link (or re-link) a workspace.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use brickwire_api::SecretString;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiError, ApiJson, ApiPath};
 use super::time::rfc3339;
 use crate::link::check_workspace_url;
 use crate::store::{
@@ -168,7 +168,7 @@ pub async fn create(
 /// `GET /api/v1/connect-sessions/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ConnectSessionView>, ApiError> {
     let session = state
         .store()

@@ -253,6 +253,7 @@ async fn api_key(
         .await;
     match linked {
         Ok(account) => {
+            tracing::info!(account = %account.id, auth_type = "api_key", "linked an account from the connect page");
             state.accounts().forget(&account.id);
             html::success(&account, session.reconnect_account_id.is_some())
         }

@@ -266,6 +266,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Path parameters; a segment that does not decode is 400 `INVALID_INPUT` (never plain text).
+#[derive(Debug, Clone)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|e| ApiError::invalid("path", e.body_text()))
+    }
+}
+
 /// Query parameters; an unknown or malformed parameter is 400 `INVALID_INPUT`.
 #[derive(Debug, Clone)]
 pub struct ApiQuery<T>(pub T);

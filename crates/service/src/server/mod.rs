@@ -56,7 +56,8 @@ pub struct ServeOptions {
     /// The data directory (database, master key file).
     pub data_dir: PathBuf,
     /// The URL end users and Databricks reach the service at (connect links, OAuth callback).
-    /// Defaults to `http://<bound address>/`.
+    /// Defaults to `http://<bound address>/`. With a path (`https://example.com/bw/`), a proxy
+    /// in front must strip it: the service serves its routes at the root.
     pub public_url: Option<Url>,
     /// `BRICKWIRE_MASTER_KEY` and `BRICKWIRE_API_KEY`, captured once.
     pub env: StartupEnv,
@@ -100,7 +101,26 @@ struct StateInner {
     public_url: Url,
     accounts: AccountClients,
     http: reqwest::Client,
+    /// When each account's `last_used_at` was last written by this process.
+    touched: std::sync::Mutex<
+        std::collections::HashMap<crate::store::LinkedAccountId, std::time::SystemTime>,
+    >,
+    /// The reconnect link handed out per account: (session id, link, expires at (RFC 3339),
+    /// expiry), reused while its session is unused.
+    reconnect_links:
+        tokio::sync::Mutex<std::collections::HashMap<crate::store::LinkedAccountId, ReconnectLink>>,
 }
+
+/// A reconnect link already handed out for an account.
+#[derive(Clone)]
+pub(crate) struct ReconnectLink {
+    pub(crate) session: crate::store::ConnectSessionId,
+    pub(crate) url: String,
+    pub(crate) expires_at: String,
+}
+
+/// How often an account's `last_used_at` is written at most (each write is a durable commit).
+pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,6 +146,8 @@ impl AppState {
                 public_url,
                 accounts,
                 http: crate::link::verification_http_client(link_timeout),
+                touched: Default::default(),
+                reconnect_links: Default::default(),
             }),
             triggers: None,
         }
@@ -171,6 +193,31 @@ impl AppState {
         )
     }
 
+    /// Records that an account was used: writes `last_used_at` at most every [`TOUCH_EVERY`]
+    /// per account, so a burst of actions does not become a burst of disk syncs.
+    pub(crate) async fn touch(&self, id: &crate::store::LinkedAccountId) {
+        let now = self.accounts().clock().now();
+        {
+            let mut touched = self.inner.touched.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(last) = touched.get(id)
+                && now.duration_since(*last).unwrap_or_default() < TOUCH_EVERY
+            {
+                return;
+            }
+            touched.insert(id.clone(), now);
+        }
+        if let Err(e) = self.store().touch_linked_account(id.clone()).await {
+            tracing::warn!(account = %id, error = %e, "cannot record the account's last use");
+        }
+    }
+
+    pub(crate) fn reconnect_links(
+        &self,
+    ) -> &tokio::sync::Mutex<std::collections::HashMap<crate::store::LinkedAccountId, ReconnectLink>>
+    {
+        &self.inner.reconnect_links
+    }
+
     pub(crate) fn api_keys(&self) -> &OperatorApiKeys {
         &self.inner.api_keys
     }
@@ -200,6 +247,15 @@ impl Service {
     /// Opens the data directory (master key, store, operator key), binds `opts.listen` and
     /// serves until [`RunningService::shutdown`].
     pub async fn start(opts: ServeOptions) -> Result<RunningService, StartError> {
+        if let Some(url) = &opts.public_url
+            && (!matches!(url.scheme(), "http" | "https")
+                || url.host_str().is_none()
+                || url.query().is_some())
+        {
+            return Err(StartError::PublicUrl(format!(
+                "`{url}` must be an http(s) URL with a host and no query"
+            )));
+        }
         let started = open_data_dir_with_clock(&opts.data_dir, &opts.env, opts.clock.clone())
             .await
             .map_err(StartError::Store)?;
@@ -251,6 +307,7 @@ impl Service {
                 tracing::error!(error = %e, "the HTTP server stopped");
             }
         });
+        let pruner = tokio::spawn(prune_sessions(started.store.clone(), opts.clock.clone()));
         tracing::info!(%url, public_url = %public_url, "brickwire serve listening");
         Ok(RunningService {
             url,
@@ -261,6 +318,7 @@ impl Service {
             stop: Some(stop_tx),
             task: Some(task),
             triggers: Some(triggers_task),
+            pruner,
         })
     }
 }
@@ -275,6 +333,9 @@ pub enum StartError {
     /// The trigger engine could not load its subscriptions.
     #[error("triggers: {0}")]
     Triggers(#[source] crate::triggers::EngineError),
+    /// The public URL is not usable for links.
+    #[error("invalid public URL: {0}")]
+    PublicUrl(String),
     /// The address could not be bound.
     #[error("cannot listen on {listen}: {source}")]
     Bind {
@@ -284,6 +345,24 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// How often expired connect sessions are deleted, and how long after expiry they are kept
+/// (so `GET /api/v1/connect-sessions/{id}` can still say `expired` for a while).
+const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+const KEEP_EXPIRED: Duration = Duration::from_secs(24 * 3600);
+
+async fn prune_sessions(store: SqliteStore, clock: Arc<dyn Clock>) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tick.tick().await;
+        let before = clock.now() - KEEP_EXPIRED;
+        match store.prune_connect_sessions(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "pruned expired connect sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune connect sessions"),
+        }
+    }
 }
 
 fn bound_url(addr: SocketAddr) -> Url {
@@ -307,6 +386,7 @@ pub struct RunningService {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     triggers: Option<crate::triggers::EngineHandle>,
+    pruner: JoinHandle<()>,
 }
 
 impl RunningService {
@@ -346,6 +426,7 @@ impl RunningService {
         if let Some(triggers) = self.triggers.take() {
             triggers.stop();
         }
+        self.pruner.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -360,6 +441,7 @@ impl Drop for RunningService {
         if let Some(triggers) = self.triggers.take() {
             triggers.stop();
         }
+        self.pruner.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

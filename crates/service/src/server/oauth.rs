@@ -169,6 +169,7 @@ async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
     {
         tracing::error!(session = %session.id, error = %e, "cannot record the linked account");
     }
+    tracing::info!(account = %account.id, auth_type = "oauth", reconnected, "linked an account");
     html::success(&account, reconnected)
 }
 

@@ -1,4 +1,4 @@
-//! The OpenAPI 3.1 document of the operator API, built from [`super::routes::ENDPOINTS`] with
+//! The OpenAPI 3.1 document of the operator API, built from [`super::routes::all_endpoints`] with
 //! body schemas derived by schemars (JSON Schema 2020-12, which OpenAPI 3.1 uses as is).
 
 use axum::Json;
@@ -7,7 +7,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::routes::ENDPOINTS;
+use super::routes::all_endpoints;
 
 /// The document, with `servers` set to the public URL.
 pub fn document(server_url: &str) -> Value {
@@ -15,7 +15,7 @@ pub fn document(server_url: &str) -> Value {
         .with(|s| s.definitions_path = "/components/schemas".into())
         .into_generator();
     let mut paths: Map<String, Value> = Map::new();
-    for endpoint in ENDPOINTS {
+    for endpoint in all_endpoints() {
         let mut operation = Map::new();
         operation.insert("operationId".into(), json!(endpoint.operation_id));
         operation.insert("summary".into(), json!(endpoint.summary));

@@ -13,6 +13,37 @@ use brickwire_service::{RunningService, ServeOptions, Service};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+/// Everything logged (at every level) by this test binary, for "no secret in the logs" checks.
+pub static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures every log line into [`LOGS`] (once per test binary).
+pub fn capture_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(|| LogWriter)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// Panics if `secret` was logged.
+pub fn assert_not_logged(secret: &str) {
+    let logs = LOGS.lock().unwrap();
+    assert!(!logs.is_empty(), "logs were captured");
+    assert!(!contains(&logs, secret), "a secret was logged");
+}
+
 /// A running service and what tests need around it.
 pub struct Svc {
     pub dir: tempfile::TempDir,
@@ -43,6 +74,7 @@ pub fn options(dir: &std::path::Path, clock: Arc<ManualClock>) -> ServeOptions {
 
 impl Svc {
     pub async fn start() -> Svc {
+        capture_logs();
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(SystemTime::now()));
         let service = Service::start(options(dir.path(), clock.clone()))
