@@ -872,3 +872,55 @@ async fn every_documented_operation_is_routed_and_every_route_documented() {
     let documented: usize = paths.values().map(|v| v.as_object().unwrap().len()).sum();
     assert_eq!(documented, api::OPERATIONS.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_committed_outside_the_engine_are_delivered_after_a_reload() {
+    let env = env().await;
+    let receiver = Receiver::start(200).await;
+    let engine = engine_on(&env, Arc::new(JobsPoller::default()), clients(&env));
+    let sub = env
+        .store
+        .insert_subscription(new_subscription(&env, Some(hook(&receiver)), 600_000))
+        .await
+        .unwrap();
+    let handle = engine.start().await.unwrap();
+    // The first poll finds nothing; the delivery worker goes idle.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env
+        .store
+        .subscription(sub.id.clone())
+        .await
+        .unwrap()
+        .cursor
+        .is_none()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "first poll");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Another process (e.g. the CLI on the same data directory) commits an event.
+    let cursor = env
+        .store
+        .subscription(sub.id.clone())
+        .await
+        .unwrap()
+        .cursor
+        .unwrap();
+    env.store
+        .commit_poll(
+            sub.id.clone(),
+            vec![NewEvent {
+                id: "outside:1:1".into(),
+                body: json!({"id": "outside:1:1", "key": "1"}),
+            }],
+            cursor,
+        )
+        .await
+        .unwrap();
+    engine.reload().await.unwrap();
+    eventually("the outside event delivered", || {
+        receiver.event_ids() == ["outside:1:1"]
+    })
+    .await;
+    handle.stop();
+}

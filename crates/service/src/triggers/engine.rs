@@ -250,6 +250,17 @@ struct Slot {
     polling: bool,
     next_delivery: Option<Instant>,
     delivering: bool,
+    /// Counts requests to deliver (new events, redelivery); a delivery run that sees it change
+    /// while it ran stays due, so events committed during a run are not left waiting.
+    delivery_wakes: u64,
+    wakes_seen: u64,
+}
+
+impl Slot {
+    fn request_delivery(&mut self, now: Instant) {
+        self.next_delivery = Some(now);
+        self.delivery_wakes += 1;
+    }
 }
 
 struct Inner {
@@ -385,13 +396,16 @@ impl TriggerEngine {
                     polling: false,
                     next_delivery: webhook.then_some(now),
                     delivering: false,
+                    delivery_wakes: 0,
+                    wakes_seen: 0,
                 });
                 if slot.interval != s.poll_interval {
                     slot.next_poll = slot.next_poll.min(now + s.poll_interval);
                 }
                 slot.paused = s.paused;
-                if webhook && !slot.webhook {
-                    slot.next_delivery = Some(now);
+                // Also a safety net: events committed by another process get delivered.
+                if webhook && slot.next_delivery.is_none() {
+                    slot.request_delivery(now);
                 }
                 slot.webhook = webhook;
                 slot.interval = s.poll_interval;
@@ -404,7 +418,7 @@ impl TriggerEngine {
     /// Marks a subscription's deliveries due now (after a redelivery request).
     pub fn wake_delivery(&self, id: &SubscriptionId) {
         if let Some(slot) = self.slots().get_mut(id) {
-            slot.next_delivery = Some(self.inner.clock.now());
+            slot.request_delivery(self.inner.clock.now());
         }
         self.inner.wake.notify_one();
     }
@@ -459,6 +473,7 @@ impl TriggerEngine {
             }
             if slot.webhook && !slot.delivering && slot.next_delivery.is_some_and(|t| t <= now) {
                 slot.delivering = true;
+                slot.wakes_seen = slot.delivery_wakes;
                 deliveries.push(id.clone());
             }
         }
@@ -487,7 +502,7 @@ impl TriggerEngine {
                 now + self.jittered(slot.interval)
             };
             if matches!(&result, Ok(r) if r.commit.inserted > 0) && slot.webhook {
-                slot.next_delivery = Some(now);
+                slot.request_delivery(now);
             }
         }
         self.inner.wake.notify_one();
@@ -520,7 +535,7 @@ impl TriggerEngine {
                     if let Some(slot) = self.slots().get_mut(id)
                         && slot.webhook
                     {
-                        slot.next_delivery = Some(now);
+                        slot.request_delivery(now);
                     }
                     self.inner.wake.notify_one();
                 }
@@ -587,6 +602,9 @@ impl TriggerEngine {
                     Some(now + self.inner.options.tick * 10)
                 }
             };
+            if slot.delivery_wakes != slot.wakes_seen {
+                slot.next_delivery = Some(now);
+            }
         }
     }
 
