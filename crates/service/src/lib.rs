@@ -20,6 +20,7 @@ pub mod rotation;
 pub mod scopes;
 pub mod server;
 pub mod store;
+pub mod triggers;
 
 mod startup;
 

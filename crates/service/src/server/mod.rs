@@ -67,6 +67,8 @@ pub struct ServeOptions {
     pub client_options: ClientOptions,
     /// Timeout of verifying an API key and of OAuth discovery and code exchange.
     pub link_timeout: Duration,
+    /// Scheduling and delivery settings of the trigger engine.
+    pub triggers: crate::triggers::EngineOptions,
 }
 
 impl ServeOptions {
@@ -81,6 +83,7 @@ impl ServeOptions {
             clock: Arc::new(SystemClock),
             client_options: ClientOptions::default(),
             link_timeout: crate::link::DEFAULT_VERIFY_TIMEOUT,
+            triggers: crate::triggers::EngineOptions::default(),
         }
     }
 }
@@ -89,6 +92,7 @@ impl ServeOptions {
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<StateInner>,
+    triggers: Option<crate::triggers::TriggerEngine>,
 }
 
 struct StateInner {
@@ -145,7 +149,19 @@ impl AppState {
                 touched: Default::default(),
                 reconnect_links: Default::default(),
             }),
+            triggers: None,
         }
+    }
+
+    /// The same state with a trigger engine: the router then serves `/api/v1/subscriptions`.
+    pub fn with_triggers(mut self, engine: crate::triggers::TriggerEngine) -> Self {
+        self.triggers = Some(engine);
+        self
+    }
+
+    /// The trigger engine, if the service runs one.
+    pub fn triggers(&self) -> Option<&crate::triggers::TriggerEngine> {
+        self.triggers.as_ref()
     }
 
     /// The store.
@@ -264,13 +280,21 @@ impl Service {
                 ..AccountClientsOptions::default()
             },
         );
+        let triggers = crate::triggers::TriggerEngine::new(
+            Arc::new(started.store.clone()),
+            Arc::new(accounts.clone()),
+            Arc::new(crate::triggers::SyncPoller::default()),
+            opts.triggers.clone(),
+        );
+        let triggers_task = triggers.start().await.map_err(StartError::Triggers)?;
         let state = AppState::new(
             store,
             started.api_keys.clone(),
             public_url.clone(),
             accounts.clone(),
             opts.link_timeout,
-        );
+        )
+        .with_triggers(triggers);
         let app = router(state.clone());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -293,6 +317,7 @@ impl Service {
             state,
             stop: Some(stop_tx),
             task: Some(task),
+            triggers: Some(triggers_task),
             pruner,
         })
     }
@@ -305,6 +330,9 @@ pub enum StartError {
     /// The data directory could not be opened.
     #[error("{0}")]
     Store(#[source] crate::Error),
+    /// The trigger engine could not load its subscriptions.
+    #[error("triggers: {0}")]
+    Triggers(#[source] crate::triggers::EngineError),
     /// The public URL is not usable for links.
     #[error("invalid public URL: {0}")]
     PublicUrl(String),
@@ -357,6 +385,7 @@ pub struct RunningService {
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    triggers: Option<crate::triggers::EngineHandle>,
     pruner: JoinHandle<()>,
 }
 
@@ -394,6 +423,9 @@ impl RunningService {
 
     /// Stops accepting connections, waits for open requests, and returns.
     pub async fn shutdown(mut self) {
+        if let Some(triggers) = self.triggers.take() {
+            triggers.stop();
+        }
         self.pruner.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -406,6 +438,9 @@ impl RunningService {
 
 impl Drop for RunningService {
     fn drop(&mut self) {
+        if let Some(triggers) = self.triggers.take() {
+            triggers.stop();
+        }
         self.pruner.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

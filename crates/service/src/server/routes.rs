@@ -297,6 +297,9 @@ pub fn api_router(state: AppState) -> Router {
     for (path, handler) in by_path {
         api = api.route(path, handler);
     }
+    if state.triggers().is_some() {
+        api = api.merge(crate::triggers::api::routes::<AppState>());
+    }
     let api = api
         .fallback(|| async {
             ApiError::not_found("no such route; GET /api/v1/openapi.json lists them")

@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "reconnect_sessions",
         sql: include_str!("migrations/0003_reconnect_sessions.sql"),
     },
+    Migration {
+        version: 4,
+        name: "triggers",
+        sql: include_str!("migrations/0004_triggers.sql"),
+    },
 ];
 
 /// The schema version this build writes.
@@ -140,8 +145,8 @@ mod tests {
     #[test]
     fn fresh_database_gets_every_migration_and_a_rerun_is_a_no_op() {
         let mut conn = Connection::open_in_memory().unwrap();
-        assert_eq!(apply(&mut conn).unwrap(), vec![1, 2, 3]);
-        assert_eq!(current_version(&conn).unwrap(), 3);
+        assert_eq!(apply(&mut conn).unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(current_version(&conn).unwrap(), 4);
         let before = tables(&conn);
         assert!(before.contains(&"connect_sessions".to_owned()));
         assert_eq!(apply(&mut conn).unwrap(), Vec::<i64>::new());
@@ -149,7 +154,7 @@ mod tests {
         let rows: i64 = conn
             .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 3);
+        assert_eq!(rows, 4);
     }
 
     #[test]
@@ -163,7 +168,7 @@ mod tests {
             [],
         )
         .unwrap();
-        assert_eq!(apply(&mut conn).unwrap(), vec![2, 3]);
+        assert_eq!(apply(&mut conn).unwrap(), vec![2, 3, 4]);
         assert!(tables(&conn).contains(&"connect_sessions".to_owned()));
         let kept: i64 = conn
             .query_row("SELECT COUNT(*) FROM operator_api_keys", [], |r| r.get(0))

@@ -31,6 +31,9 @@ use crate::crypto::{Aad, Cipher, MasterKey, random_token, token_hash};
 use crate::scopes::ScopeSettings;
 use crate::{Error, Result};
 
+#[path = "sqlite_triggers.rs"]
+mod triggers;
+
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "brickwire.db";
 

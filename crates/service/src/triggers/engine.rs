@@ -1,0 +1,706 @@
+//! [`TriggerEngine`]: runs every subscription: polls on its interval with jitter (a bounded
+//! number at once), commits events and cursor together, and delivers webhooks with retries.
+//!
+//! The engine is a state machine over the stored rows, like kube's `watcher`: everything it needs
+//! to resume is in the [`TriggerStore`] (cursor, event log, open deliveries, delivery progress),
+//! and its in-memory state is only timing (when each subscription is next due). So a restart on
+//! the same data directory picks up where the last commit left off: a poll that was cut short
+//! runs again from the committed cursor, and a delivery that was cut short is sent again.
+//!
+//! Two seams keep it testable and independent of who builds clients and sources:
+//! [`ClientSource`] gives the (shared, rate-limited) `brickwire_client::Client` of a linked
+//! account, and [`Poller`] runs one poll of a source spec.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use brickwire_client::Client;
+use brickwire_client::http::{Clock, TokioClock};
+use futures::future::BoxFuture;
+use rand::Rng as _;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::model::{
+    AttemptOutcome, Delivery, DeliveryTarget, NewEvent, NextDelivery, PollCommit, StoredEvent,
+    Subscription, SubscriptionId,
+};
+use super::signature::{SIGNATURE_HEADER, sign};
+use super::store::TriggerStore;
+use crate::store::LinkedAccountId;
+
+/// Gives the `Client` of a linked account. Implementations should hand out one shared client
+/// per linked account, so every subscription on it shares the client's rate limiter.
+pub trait ClientSource: Send + Sync + fmt::Debug {
+    /// The client for `account`; errors are short messages without secrets.
+    fn client(&self, account: &LinkedAccountId) -> BoxFuture<'_, Result<Client, String>>;
+}
+
+/// What one poll needs from the stored subscription.
+#[derive(Debug, Clone, Copy)]
+pub struct PollRequest<'a> {
+    /// The source spec (JSON).
+    pub source: &'a Value,
+    /// Where to start when there is no cursor (JSON).
+    pub start_from: &'a Value,
+    /// The committed cursor, if any (JSON).
+    pub cursor: Option<&'a Value>,
+    /// How far to reach back behind the cursor's watermark (`None`: the source's default).
+    pub overlap: Option<Duration>,
+}
+
+/// What one poll produced: new events and the cursor after them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollResult {
+    /// The events, each with a stable id.
+    pub events: Vec<NewEvent>,
+    /// The cursor to commit with them.
+    pub cursor: Value,
+    /// The poll stopped at its batch size: poll again without waiting (a backfill).
+    pub more: bool,
+}
+
+/// An input field the poller rejects, named as the REST API names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidField {
+    /// The field, e.g. `source.kind`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Runs polls of source specs (the sync library behind a seam).
+pub trait Poller: Send + Sync + fmt::Debug {
+    /// Checks a source spec and a start choice before they are stored.
+    fn validate(&self, source: &Value, start_from: &Value) -> Result<(), InvalidField>;
+
+    /// One poll from `request.cursor` (or `request.start_from`).
+    fn poll<'a>(
+        &'a self,
+        client: &'a Client,
+        request: PollRequest<'a>,
+    ) -> BoxFuture<'a, Result<PollResult, String>>;
+}
+
+/// A source of randomness in `[0, 1)` for jitter (injectable so tests are exact).
+pub trait Random: Send + Sync + fmt::Debug {
+    /// The next value in `[0, 1)`.
+    fn unit(&self) -> f64;
+}
+
+/// `rand`'s thread generator.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ThreadRandom;
+
+impl Random for ThreadRandom {
+    fn unit(&self) -> f64 {
+        rand::rng().random::<f64>()
+    }
+}
+
+/// Always the same value (for tests).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedRandom(pub f64);
+
+impl Random for FixedRandom {
+    fn unit(&self) -> f64 {
+        self.0
+    }
+}
+
+/// Exponential backoff of webhook retries: `initial * 2^(attempt-1)`, capped at `max`, then
+/// reduced by up to `jitter` (a fraction) at random so receivers that failed together do not
+/// get retried together.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryBackoff {
+    /// Delay after the first failure.
+    pub initial: Duration,
+    /// Longest delay.
+    pub max: Duration,
+    /// Fraction of the delay taken off at random, in `[0, 1]`.
+    pub jitter: f64,
+}
+
+impl Default for RetryBackoff {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(3600),
+            jitter: 0.5,
+        }
+    }
+}
+
+impl RetryBackoff {
+    /// The delay after `attempt` failed attempts (1-based), with `random` in `[0, 1)`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use brickwire_service::triggers::RetryBackoff;
+    /// let b = RetryBackoff { initial: Duration::from_secs(1), max: Duration::from_secs(60), jitter: 0.5 };
+    /// assert_eq!(b.delay(1, 0.0), Duration::from_secs(1));
+    /// assert_eq!(b.delay(3, 0.0), Duration::from_secs(4));
+    /// assert_eq!(b.delay(3, 0.5), Duration::from_secs(3));
+    /// assert_eq!(b.delay(30, 0.0), Duration::from_secs(60));
+    /// ```
+    pub fn delay(&self, attempt: u32, random: f64) -> Duration {
+        let exp = attempt.saturating_sub(1).min(32);
+        let base = self
+            .initial
+            .saturating_mul(1u32 << exp.min(31))
+            .min(self.max);
+        base.mul_f64(1.0 - self.jitter.clamp(0.0, 1.0) * random.clamp(0.0, 1.0))
+    }
+}
+
+/// A poll interval stretched or shrunk by up to `fraction` of itself, with `random` in
+/// `[0, 1)` (0.5 keeps it), so subscriptions created together drift apart.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use brickwire_service::triggers::engine::jittered_interval;
+/// let i = Duration::from_secs(60);
+/// assert_eq!(jittered_interval(i, 0.1, 0.0), Duration::from_secs(54));
+/// assert_eq!(jittered_interval(i, 0.1, 0.5), Duration::from_secs(60));
+/// assert_eq!(jittered_interval(i, 0.1, 0.75), Duration::from_secs(63));
+/// ```
+pub fn jittered_interval(interval: Duration, fraction: f64, random: f64) -> Duration {
+    let j = fraction.clamp(0.0, 1.0);
+    interval.mul_f64(1.0 + j * (2.0 * random.clamp(0.0, 1.0) - 1.0))
+}
+
+/// Settings of a [`TriggerEngine`].
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Polls running at once, over all subscriptions (default 4).
+    pub max_concurrent_polls: usize,
+    /// Webhook deliveries running at once (default 8).
+    pub max_concurrent_deliveries: usize,
+    /// Each poll interval is stretched or shrunk at random by up to this fraction (default 0.1).
+    pub poll_jitter: f64,
+    /// How often the scheduler looks for due work (default 200 ms).
+    pub tick: Duration,
+    /// How often the subscription list is re-read from the store (default 10 s), to pick up
+    /// changes made by another process.
+    pub reload_every: Duration,
+    /// Most events in one webhook POST (default 100).
+    pub delivery_batch_size: u32,
+    /// Timeout of one webhook POST (default 10 s).
+    pub delivery_timeout: Duration,
+    /// Backoff between delivery attempts.
+    pub retry_backoff: RetryBackoff,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            max_concurrent_polls: 4,
+            max_concurrent_deliveries: 8,
+            poll_jitter: 0.1,
+            tick: Duration::from_millis(200),
+            reload_every: Duration::from_secs(10),
+            delivery_batch_size: 100,
+            delivery_timeout: Duration::from_secs(10),
+            retry_backoff: RetryBackoff::default(),
+        }
+    }
+}
+
+/// Why an engine operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The store failed or the subscription does not exist.
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+    /// No client for the linked account.
+    #[error("no client for linked account {account}: {message}")]
+    Client {
+        /// The account.
+        account: LinkedAccountId,
+        /// Why.
+        message: String,
+    },
+    /// The source could not be polled (Databricks failed, or the spec is wrong).
+    #[error("poll failed: {0}")]
+    Poll(String),
+}
+
+/// What [`TriggerEngine::poll_now`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollReport {
+    /// New and duplicate event counts.
+    pub commit: PollCommit,
+    /// The committed cursor.
+    pub cursor: Value,
+    /// More is waiting: the scheduler polls again at once.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    paused: bool,
+    webhook: bool,
+    interval: Duration,
+    next_poll: Instant,
+    polling: bool,
+    next_delivery: Option<Instant>,
+    delivering: bool,
+    /// Counts requests to deliver (new events, redelivery); a delivery run that sees it change
+    /// while it ran stays due, so events committed during a run are not left waiting.
+    delivery_wakes: u64,
+    wakes_seen: u64,
+}
+
+impl Slot {
+    fn request_delivery(&mut self, now: Instant) {
+        self.next_delivery = Some(now);
+        self.delivery_wakes += 1;
+    }
+}
+
+struct Inner {
+    store: Arc<dyn TriggerStore>,
+    clients: Arc<dyn ClientSource>,
+    poller: Arc<dyn Poller>,
+    http: reqwest::Client,
+    options: EngineOptions,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    poll_permits: Semaphore,
+    delivery_permits: Semaphore,
+    slots: Mutex<HashMap<SubscriptionId, Slot>>,
+    poll_locks: Mutex<HashMap<SubscriptionId, Arc<tokio::sync::Mutex<()>>>>,
+    wake: Notify,
+}
+
+/// Runs the subscriptions of a [`TriggerStore`]. Cheap to clone.
+#[derive(Clone)]
+pub struct TriggerEngine {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for TriggerEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TriggerEngine")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The running scheduler; dropping it does not stop it, [`EngineHandle::stop`] does.
+#[derive(Debug)]
+pub struct EngineHandle {
+    task: JoinHandle<()>,
+}
+
+impl EngineHandle {
+    /// Stops scheduling (polls and deliveries in flight finish on their own tasks).
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl TriggerEngine {
+    /// An engine with the real clock and randomness.
+    pub fn new(
+        store: Arc<dyn TriggerStore>,
+        clients: Arc<dyn ClientSource>,
+        poller: Arc<dyn Poller>,
+        options: EngineOptions,
+    ) -> Self {
+        Self::with_time(
+            store,
+            clients,
+            poller,
+            options,
+            Arc::new(TokioClock),
+            Arc::new(ThreadRandom),
+        )
+    }
+
+    /// An engine with an injected clock and random source.
+    pub fn with_time(
+        store: Arc<dyn TriggerStore>,
+        clients: Arc<dyn ClientSource>,
+        poller: Arc<dyn Poller>,
+        options: EngineOptions,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(options.delivery_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a reqwest client with rustls builds");
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                clients,
+                poller,
+                http,
+                poll_permits: Semaphore::new(options.max_concurrent_polls.max(1)),
+                delivery_permits: Semaphore::new(options.max_concurrent_deliveries.max(1)),
+                options,
+                clock,
+                random,
+                slots: Mutex::new(HashMap::new()),
+                poll_locks: Mutex::new(HashMap::new()),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// The store the engine runs on.
+    pub fn store(&self) -> &Arc<dyn TriggerStore> {
+        &self.inner.store
+    }
+
+    /// The wall-clock time as the engine's clock sees it.
+    pub fn now(&self) -> SystemTime {
+        self.inner.clock.system_time()
+    }
+
+    /// The poller (the REST API validates source specs with it).
+    pub fn poller(&self) -> &Arc<dyn Poller> {
+        &self.inner.poller
+    }
+
+    /// Loads the subscriptions and starts the scheduler. Each subscription's first poll is due
+    /// at once; deliveries left open by a previous run are due at once too.
+    pub async fn start(&self) -> Result<EngineHandle, EngineError> {
+        self.reload().await?;
+        let engine = self.clone();
+        let task = tokio::spawn(async move { engine.run().await });
+        Ok(EngineHandle { task })
+    }
+
+    /// Re-reads the subscription list (call after creating, changing or deleting one).
+    pub async fn reload(&self) -> Result<(), EngineError> {
+        let subscriptions = self.inner.store.list_subscriptions().await?;
+        let now = self.inner.clock.now();
+        {
+            let mut slots = self.slots();
+            slots.retain(|id, _| subscriptions.iter().any(|s| &s.id == id));
+            for s in &subscriptions {
+                let webhook = matches!(s.delivery, DeliveryTarget::Webhook { .. });
+                let slot = slots.entry(s.id.clone()).or_insert_with(|| Slot {
+                    paused: s.paused,
+                    webhook,
+                    interval: s.poll_interval,
+                    next_poll: now,
+                    polling: false,
+                    next_delivery: webhook.then_some(now),
+                    delivering: false,
+                    delivery_wakes: 0,
+                    wakes_seen: 0,
+                });
+                if slot.interval != s.poll_interval {
+                    slot.next_poll = slot.next_poll.min(now + s.poll_interval);
+                }
+                slot.paused = s.paused;
+                // Also a safety net: events committed by another process get delivered.
+                if webhook && slot.next_delivery.is_none() {
+                    slot.request_delivery(now);
+                }
+                slot.webhook = webhook;
+                slot.interval = s.poll_interval;
+            }
+        }
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// Marks a subscription's deliveries due now (after a redelivery request).
+    pub fn wake_delivery(&self, id: &SubscriptionId) {
+        if let Some(slot) = self.slots().get_mut(id) {
+            slot.request_delivery(self.inner.clock.now());
+        }
+        self.inner.wake.notify_one();
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<SubscriptionId, Slot>> {
+        self.inner.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn poll_lock(&self, id: &SubscriptionId) -> Arc<tokio::sync::Mutex<()>> {
+        self.inner
+            .poll_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.clone())
+            .or_default()
+            .clone()
+    }
+
+    async fn run(&self) {
+        let mut last_reload = self.inner.clock.now();
+        loop {
+            let now = self.inner.clock.now();
+            if now.duration_since(last_reload) >= self.inner.options.reload_every {
+                last_reload = now;
+                if let Err(e) = self.reload().await {
+                    tracing::warn!(error = %e, "could not reload subscriptions");
+                }
+            }
+            let (polls, deliveries) = self.take_due(now);
+            for id in polls {
+                let engine = self.clone();
+                tokio::spawn(async move { engine.scheduled_poll(id).await });
+            }
+            for id in deliveries {
+                let engine = self.clone();
+                tokio::spawn(async move { engine.deliver(id).await });
+            }
+            tokio::select! {
+                _ = self.inner.clock.sleep(self.inner.options.tick) => {}
+                _ = self.inner.wake.notified() => {}
+            }
+        }
+    }
+
+    fn take_due(&self, now: Instant) -> (Vec<SubscriptionId>, Vec<SubscriptionId>) {
+        let mut polls = Vec::new();
+        let mut deliveries = Vec::new();
+        for (id, slot) in self.slots().iter_mut() {
+            if !slot.paused && !slot.polling && slot.next_poll <= now {
+                slot.polling = true;
+                polls.push(id.clone());
+            }
+            if slot.webhook && !slot.delivering && slot.next_delivery.is_some_and(|t| t <= now) {
+                slot.delivering = true;
+                slot.wakes_seen = slot.delivery_wakes;
+                deliveries.push(id.clone());
+            }
+        }
+        (polls, deliveries)
+    }
+
+    fn jittered(&self, interval: Duration) -> Duration {
+        jittered_interval(
+            interval,
+            self.inner.options.poll_jitter,
+            self.inner.random.unit(),
+        )
+    }
+
+    async fn scheduled_poll(&self, id: SubscriptionId) {
+        let result = self.poll_now(&id).await;
+        if let Err(e) = &result {
+            tracing::warn!(subscription = %id, error = %e, "poll failed");
+        }
+        let now = self.inner.clock.now();
+        if let Some(slot) = self.slots().get_mut(&id) {
+            slot.polling = false;
+            slot.next_poll = if matches!(&result, Ok(r) if r.more) {
+                now
+            } else {
+                now + self.jittered(slot.interval)
+            };
+            if matches!(&result, Ok(r) if r.commit.inserted > 0) && slot.webhook {
+                slot.request_delivery(now);
+            }
+        }
+        self.inner.wake.notify_one();
+    }
+
+    /// Polls a subscription now (waiting for a poll permit and for a poll of it in flight),
+    /// and commits its events and cursor in one transaction. Runs even when it is paused.
+    pub async fn poll_now(&self, id: &SubscriptionId) -> Result<PollReport, EngineError> {
+        let lock = self.poll_lock(id);
+        let _serial = lock.lock().await;
+        let _permit = self
+            .inner
+            .poll_permits
+            .acquire()
+            .await
+            .expect("the poll semaphore is never closed");
+        let sub = self.inner.store.subscription(id.clone()).await?;
+        let result = self.poll_once(&sub).await;
+        match result {
+            Ok(polled) => {
+                let cursor = polled.cursor.clone();
+                let more = polled.more;
+                let commit = self
+                    .inner
+                    .store
+                    .commit_poll(id.clone(), polled.events, polled.cursor)
+                    .await?;
+                if commit.inserted > 0 {
+                    let now = self.inner.clock.now();
+                    if let Some(slot) = self.slots().get_mut(id)
+                        && slot.webhook
+                    {
+                        slot.request_delivery(now);
+                    }
+                    self.inner.wake.notify_one();
+                }
+                Ok(PollReport {
+                    commit,
+                    cursor,
+                    more,
+                })
+            }
+            Err(e) => {
+                self.inner
+                    .store
+                    .record_poll_error(id.clone(), e.to_string())
+                    .await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn poll_once(&self, sub: &Subscription) -> Result<PollResult, EngineError> {
+        let client = self
+            .inner
+            .clients
+            .client(&sub.linked_account_id)
+            .await
+            .map_err(|message| EngineError::Client {
+                account: sub.linked_account_id.clone(),
+                message,
+            })?;
+        let request = PollRequest {
+            source: &sub.source,
+            start_from: &sub.start_from,
+            cursor: sub.cursor.as_ref(),
+            overlap: sub.overlap,
+        };
+        self.inner
+            .poller
+            .poll(&client, request)
+            .await
+            .map_err(EngineError::Poll)
+    }
+
+    async fn deliver(&self, id: SubscriptionId) {
+        let next = {
+            let _permit = self
+                .inner
+                .delivery_permits
+                .acquire()
+                .await
+                .expect("the delivery semaphore is never closed");
+            self.deliver_due(&id).await
+        };
+        let now = self.inner.clock.now();
+        let system_now = self.inner.clock.system_time();
+        if let Some(slot) = self.slots().get_mut(&id) {
+            slot.delivering = false;
+            slot.next_delivery = match next {
+                Ok(NextDelivery::Later(at)) => {
+                    Some(now + at.duration_since(system_now).unwrap_or_default())
+                }
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(subscription = %id, error = %e, "delivery bookkeeping failed");
+                    Some(now + self.inner.options.tick * 10)
+                }
+            };
+            if slot.delivery_wakes != slot.wakes_seen {
+                slot.next_delivery = Some(now);
+            }
+        }
+    }
+
+    /// Sends every delivery of `id` that is due, one after the other. Returns what is left.
+    pub async fn deliver_due(&self, id: &SubscriptionId) -> Result<NextDelivery, EngineError> {
+        loop {
+            let now = self.inner.clock.system_time();
+            let next = self
+                .inner
+                .store
+                .next_delivery(id.clone(), now, self.inner.options.delivery_batch_size)
+                .await?;
+            let NextDelivery::Due(delivery, events) = next else {
+                return Ok(next);
+            };
+            let sub = self.inner.store.subscription(id.clone()).await?;
+            let outcome = self.attempt(&sub, &delivery, &events).await?;
+            self.inner
+                .store
+                .record_delivery_attempt(delivery.id.clone(), outcome)
+                .await?;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        sub: &Subscription,
+        delivery: &Delivery,
+        events: &[StoredEvent],
+    ) -> Result<AttemptOutcome, EngineError> {
+        let DeliveryTarget::Webhook { url } = &sub.delivery else {
+            // Turned pull-only after the delivery was opened: nothing to send it to.
+            return Ok(AttemptOutcome::DeadLetter {
+                status: None,
+                error: "the subscription has no webhook".into(),
+            });
+        };
+        let Some(secret) = self.inner.store.webhook_secret(sub.id.clone()).await? else {
+            return Ok(AttemptOutcome::DeadLetter {
+                status: None,
+                error: "the subscription has no webhook secret".into(),
+            });
+        };
+        let body = webhook_body(&sub.id, delivery, events);
+        let signature = sign(&secret, self.inner.clock.system_time(), &body);
+        let sent = self
+            .inner
+            .http
+            .post(url.clone())
+            .header("content-type", "application/json")
+            .header(SIGNATURE_HEADER, signature)
+            .header("Brickwire-Delivery", delivery.id.as_str())
+            .body(body)
+            .send()
+            .await;
+        let (status, error) = match sent {
+            Ok(resp) if resp.status().is_success() => {
+                return Ok(AttemptOutcome::Delivered {
+                    status: resp.status().as_u16(),
+                });
+            }
+            Ok(resp) => (
+                Some(resp.status().as_u16()),
+                format!("the receiver answered {}", resp.status()),
+            ),
+            Err(e) if e.is_timeout() => (None, "the receiver did not answer in time".into()),
+            Err(e) if e.is_connect() => (None, "could not connect to the receiver".into()),
+            Err(_) => (None, "the request to the receiver failed".into()),
+        };
+        let attempts = delivery.attempts + 1;
+        if attempts >= sub.max_attempts {
+            return Ok(AttemptOutcome::DeadLetter { status, error });
+        }
+        let delay = self
+            .inner
+            .options
+            .retry_backoff
+            .delay(attempts, self.inner.random.unit());
+        Ok(AttemptOutcome::Retry {
+            status,
+            error,
+            retry_at: self.inner.clock.system_time() + delay,
+        })
+    }
+}
+
+/// The JSON body of a webhook POST.
+pub fn webhook_body(
+    subscription: &SubscriptionId,
+    delivery: &Delivery,
+    events: &[StoredEvent],
+) -> Vec<u8> {
+    let body = json!({
+        "subscription_id": subscription,
+        "delivery_id": delivery.id,
+        "events": events.iter().map(StoredEvent::to_json).collect::<Vec<_>>(),
+    });
+    serde_json::to_vec(&body).expect("JSON values serialize")
+}

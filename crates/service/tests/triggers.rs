@@ -1,0 +1,926 @@
+//! Triggers end to end against the in-process emulator and a local webhook receiver: steady
+//! state (one event per change), signatures, retries with backoff then dead-letter and
+//! redelivery, the pull API, pause/resume/reset, shared clients, and the store's durability
+//! rules (events and cursor in one transaction, secrets encrypted at rest).
+
+mod triggers_support;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use brickwire_api::SecretString;
+use brickwire_client::ClientOptions;
+use brickwire_client::http::{Clock, ManualClock};
+use brickwire_service::SqliteStore;
+use brickwire_service::triggers::*;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+use triggers_support::*;
+
+fn fast_options() -> EngineOptions {
+    EngineOptions {
+        tick: Duration::from_millis(20),
+        poll_jitter: 0.0,
+        retry_backoff: RetryBackoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_secs(1),
+            jitter: 0.0,
+        },
+        ..EngineOptions::default()
+    }
+}
+
+fn engine_on(env: &Env, poller: Arc<JobsPoller>, clients: Arc<StoreClients>) -> TriggerEngine {
+    TriggerEngine::new(Arc::new(env.store.clone()), clients, poller, fast_options())
+}
+
+fn clients(env: &Env) -> Arc<StoreClients> {
+    Arc::new(StoreClients::new(
+        Arc::new(env.store.clone()),
+        ClientOptions::default(),
+    ))
+}
+
+fn new_subscription(env: &Env, webhook: Option<Webhook>, interval_ms: u64) -> NewSubscription {
+    NewSubscription {
+        linked_account_id: env.account.id.clone(),
+        source: json!({"type": "jobs"}),
+        start_from: json!("beginning"),
+        poll_interval: Duration::from_millis(interval_ms),
+        overlap: None,
+        webhook,
+        max_attempts: 3,
+        paused: false,
+    }
+}
+
+fn hook(receiver: &Receiver) -> Webhook {
+    Webhook {
+        url: receiver.url.clone(),
+        secret: SecretString::new(SECRET),
+    }
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(match body {
+            Some(b) => Body::from(b.to_string()),
+            None => Body::empty(),
+        })
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    (status, value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_state_delivers_each_change_once_with_a_verifiable_signature() {
+    let env = env().await;
+    let receiver = Receiver::start(200).await;
+    for i in 0..3 {
+        create_job(&env.emulator, &format!("job-{i}")).await;
+    }
+    let engine = engine_on(&env, Arc::new(JobsPoller::default()), clients(&env));
+    let sub = env
+        .store
+        .insert_subscription(new_subscription(&env, Some(hook(&receiver)), 100))
+        .await
+        .unwrap();
+    let handle = engine.start().await.unwrap();
+
+    eventually("3 events delivered", || receiver.event_ids().len() >= 3).await;
+    create_job(&env.emulator, "job-3").await;
+    create_job(&env.emulator, "job-4").await;
+    eventually("5 events delivered", || receiver.event_ids().len() >= 5).await;
+    // Steady state: further polls find nothing new.
+    for _ in 0..3 {
+        let report = engine.poll_now(&sub.id).await.unwrap();
+        assert_eq!(report.commit.inserted, 0);
+    }
+    let last_seq = env
+        .store
+        .events_after(sub.id.clone(), 0, 100)
+        .await
+        .unwrap()[4]
+        .seq;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env
+        .store
+        .subscription(sub.id.clone())
+        .await
+        .unwrap()
+        .delivered_seq
+        < last_seq
+    {
+        assert!(tokio::time::Instant::now() < deadline, "delivery progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    handle.stop();
+
+    let mut ids = receiver.event_ids();
+    assert_eq!(ids.len(), 5, "one event per change: {ids:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+
+    let first = &receiver.requests()[0];
+    let header = first.headers[SIGNATURE_HEADER].to_str().unwrap().to_owned();
+    let secret = SecretString::new(SECRET);
+    let now = std::time::SystemTime::now();
+    let tolerance = Duration::from_secs(3600);
+    assert_eq!(
+        verify_signature(&secret, &header, &first.body, now, tolerance),
+        Ok(())
+    );
+    let mut tampered = first.body.to_vec();
+    let last = tampered.len() - 2;
+    tampered[last] ^= 1;
+    assert_eq!(
+        verify_signature(&secret, &header, &tampered, now, tolerance),
+        Err(SignatureError::Mismatch)
+    );
+    let body = first.json();
+    assert_eq!(body["subscription_id"], json!(sub.id.as_str()));
+    assert!(body["delivery_id"].as_str().unwrap().starts_with("dlv_"));
+    assert!(body["events"][0]["sequence"].as_i64().unwrap() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_deliveries_back_off_then_dead_letter_and_redeliver_from_there() {
+    let env = env().await;
+    let receiver = Receiver::start(500).await;
+    create_job(&env.emulator, "a").await;
+    create_job(&env.emulator, "b").await;
+    let clock = Arc::new(ManualClock::new());
+    let engine = TriggerEngine::with_time(
+        Arc::new(env.store.clone()),
+        clients(&env),
+        Arc::new(JobsPoller::default()),
+        EngineOptions {
+            retry_backoff: RetryBackoff {
+                initial: Duration::from_secs(10),
+                max: Duration::from_secs(3600),
+                jitter: 0.5,
+            },
+            ..EngineOptions::default()
+        },
+        clock.clone(),
+        Arc::new(FixedRandom(0.5)),
+    );
+    let sub = env
+        .store
+        .insert_subscription(new_subscription(&env, Some(hook(&receiver)), 60_000))
+        .await
+        .unwrap();
+    assert_eq!(engine.poll_now(&sub.id).await.unwrap().commit.inserted, 2);
+
+    // Attempt 1 fails: retry after 10 s * (1 - 0.5 * 0.5) = 7.5 s.
+    let next = engine.deliver_due(&sub.id).await.unwrap();
+    assert_eq!(
+        next,
+        NextDelivery::Later(clock.system_time() + Duration::from_millis(7500))
+    );
+    // Not due yet: nothing is sent.
+    clock.advance(Duration::from_millis(7499));
+    assert!(matches!(
+        engine.deliver_due(&sub.id).await.unwrap(),
+        NextDelivery::Later(_)
+    ));
+    assert_eq!(receiver.requests().len(), 1);
+    // Attempt 2 fails: 20 s * 0.75 = 15 s.
+    clock.advance(Duration::from_millis(1));
+    let next = engine.deliver_due(&sub.id).await.unwrap();
+    assert_eq!(
+        next,
+        NextDelivery::Later(clock.system_time() + Duration::from_secs(15))
+    );
+    // Attempt 3 fails: max_attempts = 3, so it is dead-lettered.
+    clock.advance(Duration::from_secs(15));
+    assert_eq!(
+        engine.deliver_due(&sub.id).await.unwrap(),
+        NextDelivery::Idle
+    );
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 3);
+    let delivery_ids: Vec<Value> = requests
+        .iter()
+        .map(|r| r.json()["delivery_id"].clone())
+        .collect();
+    assert!(
+        delivery_ids.iter().all(|d| d == &delivery_ids[0]),
+        "retries resend the same batch"
+    );
+
+    let app = api::router(engine.clone());
+    let uri = format!("/subscriptions/{}/dead-letters", sub.id);
+    let (status, body) = call(&app, "GET", &uri, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let dead = body["dead_letters"].as_array().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["attempts"], json!(3));
+    assert_eq!(dead[0]["state"], json!("dead_letter"));
+    assert_eq!(dead[0]["last_status"], json!(500));
+    let delivery_id = dead[0]["id"].as_str().unwrap().to_owned();
+    // Progress moved past the dead letter, so new events are not blocked behind it.
+    let s = env.store.subscription(sub.id.clone()).await.unwrap();
+    assert_eq!(s.delivered_seq, dead[0]["last_sequence"].as_i64().unwrap());
+
+    // The receiver is fixed; redeliver from the dead-letter list.
+    receiver.status.store(200, Ordering::SeqCst);
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!(
+            "/subscriptions/{}/dead-letters/{delivery_id}/redeliver",
+            sub.id
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["state"], json!("pending"));
+    assert_eq!(
+        engine.deliver_due(&sub.id).await.unwrap(),
+        NextDelivery::Idle
+    );
+    assert_eq!(receiver.requests().len(), 4);
+    assert_eq!(
+        receiver.requests()[3].json()["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let delivered = env
+        .store
+        .delivery(DeliveryId::new(delivery_id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(delivered.state, DeliveryState::Delivered);
+    let (_, body) = call(&app, "GET", &uri, None).await;
+    assert_eq!(body["dead_letters"], json!([]));
+    // Only dead letters can be redelivered.
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!(
+            "/subscriptions/{}/dead-letters/{delivery_id}/redeliver",
+            sub.id
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("delivery_id")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_api_pages_with_after_and_validates_its_query() {
+    let env = env().await;
+    for i in 0..5 {
+        create_job(&env.emulator, &format!("j{i}")).await;
+    }
+    let engine = engine_on(&env, Arc::new(JobsPoller::default()), clients(&env));
+    let app = api::router(engine.clone());
+    let (status, created) = call(
+        &app,
+        "POST",
+        "/subscriptions",
+        Some(json!({
+            "linked_account_id": env.account.id,
+            "source": {"type": "jobs"},
+            "start_from": "beginning",
+            "poll_interval_ms": 60000,
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["delivery"], json!({"type": "pull"}));
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, polled) = call(&app, "POST", &format!("/subscriptions/{id}/poll"), None).await;
+    assert_eq!(status, StatusCode::OK, "{polled}");
+    assert_eq!(polled["new_events"], json!(5));
+
+    let (_, page1) = call(
+        &app,
+        "GET",
+        &format!("/subscriptions/{id}/events?after=0&limit=2"),
+        None,
+    )
+    .await;
+    let events1 = page1["events"].as_array().unwrap();
+    assert_eq!(events1.len(), 2);
+    let after = page1["next_after"].as_i64().unwrap();
+    assert_eq!(after, events1[1]["sequence"].as_i64().unwrap());
+    let (_, page2) = call(
+        &app,
+        "GET",
+        &format!("/subscriptions/{id}/events?after={after}&limit=10"),
+        None,
+    )
+    .await;
+    let events2 = page2["events"].as_array().unwrap();
+    assert_eq!(events2.len(), 3);
+    assert!(
+        events2
+            .iter()
+            .all(|e| e["sequence"].as_i64().unwrap() > after)
+    );
+    let (_, page3) = call(
+        &app,
+        "GET",
+        &format!("/subscriptions/{id}/events?after={}", page2["next_after"]),
+        None,
+    )
+    .await;
+    assert_eq!(page3["events"], json!([]));
+    assert_eq!(page3["next_after"], page2["next_after"]);
+
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=5000", "limit"),
+        ("after=-1", "after"),
+        ("after=x", "after"),
+    ] {
+        let (status, body) = call(
+            &app,
+            "GET",
+            &format!("/subscriptions/{id}/events?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(body["error"]["code"], json!("INVALID_INPUT"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("`{field}`")),
+            "{body}"
+        );
+    }
+    let (status, body) = call(&app, "GET", "/subscriptions/sub_missing/events", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_and_patch_validate_fields_and_never_return_the_secret() {
+    let env = env().await;
+    let engine = engine_on(&env, Arc::new(JobsPoller::default()), clients(&env));
+    let app = api::router(engine);
+    let base = json!({
+        "linked_account_id": env.account.id,
+        "source": {"type": "jobs"},
+        "start_from": "now",
+    });
+    let cases = [
+        (json!({"source": {"type": "nope"}}), "source"),
+        (
+            json!({"source": {"type": "tables", "catalog": "main"}}),
+            "source.schema",
+        ),
+        (json!({"start_from": "yesterday"}), "start_from"),
+        (json!({"poll_interval_ms": 5}), "poll_interval_ms"),
+        (json!({"max_attempts": 0}), "max_attempts"),
+        (
+            json!({"webhook": {"url": "ftp://x", "secret": SECRET}}),
+            "webhook.url",
+        ),
+        (
+            json!({"webhook": {"url": "http://x/h", "secret": "short"}}),
+            "webhook.secret",
+        ),
+        (
+            json!({"linked_account_id": "la_missing"}),
+            "linked_account_id",
+        ),
+        (json!({"poll_interval_ms": "fast"}), "poll_interval_ms"),
+        (json!({"surprise": 1}), "surprise"),
+    ];
+    for (change, field) in cases {
+        let mut body = base.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, resp) = call(&app, "POST", "/subscriptions", Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {resp}");
+        let message = resp["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(field) || message.contains(field),
+            "{field}: {message}"
+        );
+    }
+    let mut body = base.clone();
+    body["webhook"] = json!({"url": "http://127.0.0.1:9/hook", "secret": SECRET});
+    let (status, created) = call(&app, "POST", "/subscriptions", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(!created.to_string().contains(SECRET));
+    let id = created["id"].as_str().unwrap();
+    let (status, patched) = call(
+        &app,
+        "PATCH",
+        &format!("/subscriptions/{id}"),
+        Some(json!({"poll_interval_ms": 2000, "webhook": null})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["poll_interval_ms"], json!(2000));
+    assert_eq!(patched["delivery"], json!({"type": "pull"}));
+    let (_, listed) = call(&app, "GET", "/subscriptions", None).await;
+    assert_eq!(listed["subscriptions"].as_array().unwrap().len(), 1);
+    assert!(!listed.to_string().contains(SECRET));
+    let (status, _) = call(&app, "DELETE", &format!("/subscriptions/{id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(&app, "GET", &format!("/subscriptions/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The secret is encrypted at rest: the raw database never holds it.
+    env.store.checkpoint().await.unwrap();
+    let raw = std::fs::read(env.store.path()).unwrap();
+    assert!(!raw.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_and_cursor_reset() {
+    let env = env().await;
+    create_job(&env.emulator, "a").await;
+    let poller = Arc::new(JobsPoller::default());
+    let engine = engine_on(&env, poller.clone(), clients(&env));
+    let app = api::router(engine.clone());
+    let sub = env
+        .store
+        .insert_subscription(new_subscription(&env, None, 100))
+        .await
+        .unwrap();
+    let handle = engine.start().await.unwrap();
+    eventually("first poll", || poller.polls.load(Ordering::SeqCst) >= 1).await;
+
+    let (status, paused) = call(
+        &app,
+        "POST",
+        &format!("/subscriptions/{}/pause", sub.id),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(paused["paused"], json!(true));
+    // A scheduled poll may have been in flight when the pause landed; after that, none run.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let at_pause = poller.polls.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        poller.polls.load(Ordering::SeqCst),
+        at_pause,
+        "no polls while paused"
+    );
+    // Poll-now still works on a paused subscription.
+    create_job(&env.emulator, "b").await;
+    let (_, polled) = call(
+        &app,
+        "POST",
+        &format!("/subscriptions/{}/poll", sub.id),
+        None,
+    )
+    .await;
+    assert_eq!(polled["new_events"], json!(1));
+
+    let (_, resumed) = call(
+        &app,
+        "POST",
+        &format!("/subscriptions/{}/resume", sub.id),
+        None,
+    )
+    .await;
+    assert_eq!(resumed["paused"], json!(false));
+    let before = poller.polls.load(Ordering::SeqCst);
+    eventually("polls after resume", || {
+        poller.polls.load(Ordering::SeqCst) >= before + 2
+    })
+    .await;
+    handle.stop();
+
+    let (_, cursor) = call(
+        &app,
+        "GET",
+        &format!("/subscriptions/{}/cursor", sub.id),
+        None,
+    )
+    .await;
+    assert!(cursor["cursor"]["polls"].as_u64().unwrap() >= 2, "{cursor}");
+    let (status, reset) = call(
+        &app,
+        "POST",
+        &format!("/subscriptions/{}/cursor/reset", sub.id),
+        Some(json!({"start_from": "beginning"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reset}");
+    let (_, cursor) = call(
+        &app,
+        "GET",
+        &format!("/subscriptions/{}/cursor", sub.id),
+        None,
+    )
+    .await;
+    assert_eq!(cursor["cursor"], Value::Null);
+    // After a reset the source yields both jobs again; stable ids keep them stored once.
+    let report = engine.poll_now(&sub.id).await.unwrap();
+    assert_eq!(report.commit.inserted, 0);
+    assert_eq!(report.commit.duplicates, 2);
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!("/subscriptions/{}/cursor/reset", sub.id),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("start_from"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_of_one_linked_account_share_one_client() {
+    let env = env().await;
+    create_job(&env.emulator, "a").await;
+    let clients = clients(&env);
+    let engine = engine_on(&env, Arc::new(JobsPoller::default()), clients.clone());
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let s = env
+            .store
+            .insert_subscription(new_subscription(&env, None, 60_000))
+            .await
+            .unwrap();
+        ids.push(s.id);
+    }
+    let polls = ids.iter().map(|id| engine.poll_now(id));
+    for report in futures::future::join_all(polls).await {
+        assert_eq!(report.unwrap().commit.inserted, 1);
+    }
+    assert_eq!(clients.clients_built(), 1);
+}
+
+#[tokio::test]
+async fn a_poll_commits_events_and_cursor_together_and_deduplicates() {
+    let env = env().await;
+    let store: &SqliteStore = &env.store;
+    let sub = store
+        .insert_subscription(new_subscription(&env, None, 1000))
+        .await
+        .unwrap();
+    let ev = |id: &str| NewEvent {
+        id: id.into(),
+        body: json!({"id": id}),
+    };
+    let c = store
+        .commit_poll(
+            sub.id.clone(),
+            vec![ev("a"), ev("b"), ev("a")],
+            json!({"w": 1}),
+        )
+        .await
+        .unwrap();
+    assert_eq!((c.inserted, c.duplicates), (2, 1));
+    let c = store
+        .commit_poll(sub.id.clone(), vec![ev("b"), ev("c")], json!({"w": 2}))
+        .await
+        .unwrap();
+    assert_eq!((c.inserted, c.duplicates), (1, 1));
+    let stored = store.events_after(sub.id.clone(), 0, 100).await.unwrap();
+    let ids: Vec<&str> = stored.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["a", "b", "c"]);
+    assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(
+        store.subscription(sub.id.clone()).await.unwrap().cursor,
+        Some(json!({"w": 2}))
+    );
+    // A commit for a deleted subscription writes nothing (the cursor update and the inserts are
+    // one transaction).
+    store.delete_subscription(sub.id.clone()).await.unwrap();
+    let err = store
+        .commit_poll(sub.id.clone(), vec![ev("d")], json!({"w": 3}))
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found());
+}
+
+/// A poller that holds each poll open for a while and records how many run at once.
+#[derive(Debug, Default)]
+struct SlowPoller {
+    inner: JobsPoller,
+    running: std::sync::atomic::AtomicUsize,
+    max_running: std::sync::atomic::AtomicUsize,
+}
+
+impl Poller for SlowPoller {
+    fn validate(&self, source: &Value, start_from: &Value) -> Result<(), InvalidField> {
+        self.inner.validate(source, start_from)
+    }
+
+    fn poll<'a>(
+        &'a self,
+        client: &'a brickwire_client::Client,
+        request: PollRequest<'a>,
+    ) -> futures::future::BoxFuture<'a, Result<PollResult, String>> {
+        Box::pin(async move {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_running.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let result = self.inner.poll(client, request).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            result
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_more_polls_run_at_once_than_the_limit() {
+    let env = env().await;
+    create_job(&env.emulator, "a").await;
+    let poller = Arc::new(SlowPoller::default());
+    let engine = TriggerEngine::new(
+        Arc::new(env.store.clone()),
+        clients(&env),
+        poller.clone(),
+        EngineOptions {
+            max_concurrent_polls: 2,
+            ..fast_options()
+        },
+    );
+    for _ in 0..6 {
+        env.store
+            .insert_subscription(new_subscription(&env, None, 60_000))
+            .await
+            .unwrap();
+    }
+    let handle = engine.start().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env
+        .store
+        .list_subscriptions()
+        .await
+        .unwrap()
+        .iter()
+        .any(|s| s.cursor.is_none())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "every subscription polled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    handle.stop();
+    assert_eq!(poller.max_running.load(Ordering::SeqCst), 2);
+    for s in env.store.list_subscriptions().await.unwrap() {
+        // Each was polled once: the long interval keeps the second poll a minute away.
+        assert_eq!(s.cursor.unwrap()["polls"], json!(1));
+    }
+}
+
+#[tokio::test]
+async fn deliveries_take_batches_in_order_and_progress_moves_past_dead_letters() {
+    let env = env().await;
+    let store: &SqliteStore = &env.store;
+    let receiver_url = url::Url::parse("http://127.0.0.1:9/hook").unwrap();
+    let sub = store
+        .insert_subscription(new_subscription(
+            &env,
+            Some(Webhook {
+                url: receiver_url,
+                secret: SecretString::new(SECRET),
+            }),
+            1000,
+        ))
+        .await
+        .unwrap();
+    let events = (0..5)
+        .map(|i| NewEvent {
+            id: format!("e{i}"),
+            body: json!({"id": format!("e{i}")}),
+        })
+        .collect();
+    store
+        .commit_poll(sub.id.clone(), events, json!({}))
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now();
+    let NextDelivery::Due(first, batch) =
+        store.next_delivery(sub.id.clone(), now, 2).await.unwrap()
+    else {
+        panic!("a delivery is due");
+    };
+    assert_eq!(
+        batch
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["e0", "e1"]
+    );
+    // While the first batch is open, asking again returns the same one, not the next.
+    let NextDelivery::Due(again, _) = store.next_delivery(sub.id.clone(), now, 2).await.unwrap()
+    else {
+        panic!("still due");
+    };
+    assert_eq!(again.id, first.id);
+    // A retry later: nothing else is opened meanwhile (order is kept).
+    let later = now + Duration::from_secs(60);
+    store
+        .record_delivery_attempt(
+            first.id.clone(),
+            AttemptOutcome::Retry {
+                status: Some(503),
+                error: "the receiver answered 503".into(),
+                retry_at: later,
+            },
+        )
+        .await
+        .unwrap();
+    let next = store.next_delivery(sub.id.clone(), now, 2).await.unwrap();
+    assert!(
+        matches!(next, NextDelivery::Later(at) if at.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() == later.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()),
+        "{next:?}"
+    );
+    // Dead-lettered: progress moves past it and the next batch opens.
+    store
+        .record_delivery_attempt(
+            first.id.clone(),
+            AttemptOutcome::DeadLetter {
+                status: Some(503),
+                error: "gave up".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let NextDelivery::Due(second, batch) =
+        store.next_delivery(sub.id.clone(), now, 2).await.unwrap()
+    else {
+        panic!("the next batch is due");
+    };
+    assert_eq!(
+        batch
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["e2", "e3"]
+    );
+    store
+        .record_delivery_attempt(second.id.clone(), AttemptOutcome::Delivered { status: 200 })
+        .await
+        .unwrap();
+    let NextDelivery::Due(third, batch) =
+        store.next_delivery(sub.id.clone(), now, 2).await.unwrap()
+    else {
+        panic!("the last batch is due");
+    };
+    assert_eq!(batch.len(), 1);
+    store
+        .record_delivery_attempt(third.id.clone(), AttemptOutcome::Delivered { status: 204 })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.next_delivery(sub.id.clone(), now, 2).await.unwrap(),
+        NextDelivery::Idle
+    );
+    let s = store.subscription(sub.id.clone()).await.unwrap();
+    assert_eq!(s.delivered_seq, third.last_seq);
+    // Redelivering the old dead letter does not move progress back.
+    store
+        .redeliver(sub.id.clone(), first.id.clone(), now)
+        .await
+        .unwrap();
+    let NextDelivery::Due(redo, batch) = store.next_delivery(sub.id.clone(), now, 2).await.unwrap()
+    else {
+        panic!("the redelivery is due");
+    };
+    assert_eq!(redo.id, first.id);
+    assert_eq!(batch.len(), 2);
+    store
+        .record_delivery_attempt(redo.id, AttemptOutcome::Delivered { status: 200 })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .subscription(sub.id.clone())
+            .await
+            .unwrap()
+            .delivered_seq,
+        third.last_seq
+    );
+    // Another subscription's delivery cannot be redelivered through this one.
+    let other = store
+        .insert_subscription(new_subscription(&env, None, 1000))
+        .await
+        .unwrap();
+    let err = store.redeliver(other.id, first.id, now).await.unwrap_err();
+    assert!(err.is_not_found());
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed_and_every_route_documented() {
+    let env = env().await;
+    let engine = engine_on(&env, Arc::new(JobsPoller::default()), clients(&env));
+    let app = api::router(engine);
+    let paths = api::openapi_paths("/api/v1");
+    for op in api::OPERATIONS {
+        let uri = op
+            .path
+            .replace("{id}", "sub_missing")
+            .replace("{delivery_id}", "dlv_missing");
+        let (status, body) = call(&app, &op.method.to_uppercase(), &uri, Some(json!({}))).await;
+        // Unknown ids: each route answers with the API's own error (never axum's 404/405).
+        assert!(
+            status.is_success() || body["error"]["code"].is_string(),
+            "{} {}: {status} {body}",
+            op.method,
+            op.path
+        );
+        assert!(paths[&format!("/api/v1{}", op.path)][op.method].is_object());
+    }
+    // A method not in the table is not routed.
+    let (status, _) = call(&app, "PUT", "/subscriptions", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let documented: usize = paths.values().map(|v| v.as_object().unwrap().len()).sum();
+    assert_eq!(documented, api::OPERATIONS.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_committed_outside_the_engine_are_delivered_after_a_reload() {
+    let env = env().await;
+    let receiver = Receiver::start(200).await;
+    let engine = engine_on(&env, Arc::new(JobsPoller::default()), clients(&env));
+    let sub = env
+        .store
+        .insert_subscription(new_subscription(&env, Some(hook(&receiver)), 600_000))
+        .await
+        .unwrap();
+    let handle = engine.start().await.unwrap();
+    // The first poll finds nothing; the delivery worker goes idle.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env
+        .store
+        .subscription(sub.id.clone())
+        .await
+        .unwrap()
+        .cursor
+        .is_none()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "first poll");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Another process (e.g. the CLI on the same data directory) commits an event.
+    let cursor = env
+        .store
+        .subscription(sub.id.clone())
+        .await
+        .unwrap()
+        .cursor
+        .unwrap();
+    env.store
+        .commit_poll(
+            sub.id.clone(),
+            vec![NewEvent {
+                id: "outside:1:1".into(),
+                body: json!({"id": "outside:1:1", "key": "1"}),
+            }],
+            cursor,
+        )
+        .await
+        .unwrap();
+    engine.reload().await.unwrap();
+    eventually("the outside event delivered", || {
+        receiver.event_ids() == ["outside:1:1"]
+    })
+    .await;
+    handle.stop();
+}
