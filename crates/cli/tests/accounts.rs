@@ -11,13 +11,16 @@ use std::time::Duration;
 
 use brickwire_api::SecretString;
 use brickwire_client::credentials::{exchange_authorization_code, pkce_challenge};
+use brickwire_emulator::oauth::drive::{
+    AppConnection, Decision, answer_consent, register_app_connection,
+};
 use brickwire_emulator::{Emulator, EmulatorOptions};
 use brickwire_service::store::{
     AccountStatus, Credential, LinkedAccountId, NewLinkedAccount, OAuthCredential,
 };
 use brickwire_service::{StartupEnv, Store, open_data_dir};
 use reqwest::{StatusCode, Url};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_brickwire");
 
@@ -359,31 +362,16 @@ async fn oauth_tokens(env: &Env) -> (String, brickwire_client::credentials::OAut
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let settings: Value = http
-        .get(format!("{base}/_emulator/settings"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let account_id = settings["oauth"]["account_id"].as_str().unwrap();
     let redirect = "http://localhost:9/callback";
-    let created: Value = http
-        .post(format!(
-            "{base}/api/2.0/accounts/{account_id}/oauth2/custom-app-integrations"
-        ))
-        .bearer_auth(env.emulator.token())
-        .json(&json!({"name": "svc", "redirect_urls": [redirect],
-                      "scopes": ["all-apis", "offline_access"], "confidential": false,
-                      "token_access_policy": {"enable_single_use_refresh_tokens": true}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let app = AppConnection {
+        name: "svc",
+        redirect_urls: &[redirect],
+        scopes: &["all-apis", "offline_access"],
+        single_use_refresh_tokens: true,
+    };
+    let client_id = register_app_connection(&http, base, env.emulator.token(), &app)
         .await
         .unwrap();
-    let client_id = created["client_id"].as_str().unwrap().to_owned();
     let verifier = SecretString::new("a-verifier-that-is-long-enough-0123456789-abcdefgh");
     let url = Url::parse_with_params(
         &format!("{base}/oidc/v1/authorize"),
@@ -398,35 +386,10 @@ async fn oauth_tokens(env: &Env) -> (String, brickwire_client::credentials::OAut
         ],
     )
     .unwrap();
-    let page = http.get(url).send().await.unwrap();
-    let cookie = page.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let html = page.text().await.unwrap();
-    let field = |marker: &str| {
-        let start = html.find(marker).expect(marker) + marker.len();
-        html[start..][..html[start..].find('"').unwrap()].to_owned()
-    };
-    let (token, user) = (
-        field("name=\"consent_token\" value=\""),
-        field("name=\"user_id\" value=\""),
-    );
-    let back = http
-        .post(format!("{base}/oidc/v1/authorize"))
-        .header("cookie", cookie)
-        .form(&[
-            ("consent_token", token.as_str()),
-            ("user_id", user.as_str()),
-            ("decision", "allow"),
-        ])
-        .send()
+    let back = answer_consent(&http, url.as_str(), None, Decision::Allow)
         .await
         .unwrap();
-    let location = Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
+    let location = Url::parse(&back).unwrap();
     let code = location
         .query_pairs()
         .find(|(k, _)| k == "code")

@@ -13,6 +13,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use brickwire_emulator::oauth::drive::{
+    AppConnection, Decision, answer_consent, register_app_connection,
+};
 use brickwire_emulator::{Emulator, EmulatorOptions};
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
@@ -48,37 +51,15 @@ impl Env {
     /// Creates a public app connection (single-use refresh tokens) that redirects to
     /// `redirect`, the way a user does it with a PAT; returns its client id.
     async fn create_app(&self, redirect: &str) -> String {
-        let settings: Value = self
-            .http
-            .get(format!("{}/_emulator/settings", self.base()))
-            .send()
+        let app = AppConnection {
+            name: "brickwire cli test",
+            redirect_urls: &[redirect],
+            scopes: &["all-apis", "offline_access"],
+            single_use_refresh_tokens: true,
+        };
+        register_app_connection(&self.http, self.base(), self.emulator.token(), &app)
             .await
             .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let account_id = settings["oauth"]["account_id"].as_str().unwrap();
-        let created: Value = self
-            .http
-            .post(format!(
-                "{}/api/2.0/accounts/{account_id}/oauth2/custom-app-integrations",
-                self.base()
-            ))
-            .bearer_auth(self.emulator.token())
-            .json(&json!({
-                "name": "brickwire cli test",
-                "redirect_urls": [redirect],
-                "scopes": ["all-apis", "offline_access"],
-                "confidential": false,
-                "token_access_policy": {"enable_single_use_refresh_tokens": true},
-            }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        created["client_id"].as_str().unwrap().to_owned()
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -115,37 +96,11 @@ impl Env {
 
     /// Opens the consent page at `url` and submits `decision` for the first user; returns
     /// where the emulator redirects the browser.
-    async fn consent(&self, url: &Url, decision: &str) -> Url {
-        let response = self.http.get(url.clone()).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let cookie = response.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        let html = response.text().await.unwrap();
-        let field = |marker: &str| {
-            let start = html.find(marker).expect(marker) + marker.len();
-            html[start..][..html[start..].find('"').unwrap()].to_owned()
-        };
-        let token = field("name=\"consent_token\" value=\"");
-        let user = field("name=\"user_id\" value=\"");
-        let response = self
-            .http
-            .post(format!("{}/oidc/v1/authorize", self.base()))
-            .header("cookie", cookie)
-            .form(&[
-                ("consent_token", token.as_str()),
-                ("user_id", user.as_str()),
-                ("decision", decision),
-            ])
-            .send()
+    async fn consent(&self, url: &Url, decision: Decision) -> Url {
+        let back = answer_consent(&self.http, url.as_str(), None, decision)
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::FOUND);
-        Url::parse(response.headers()["location"].to_str().unwrap()).unwrap()
+        Url::parse(&back).unwrap()
     }
 }
 
@@ -284,7 +239,7 @@ async fn log_in(env: &Env) -> String {
     }
     assert_eq!(std::fs::read_to_string(&opened).unwrap(), url.as_str());
 
-    let back = env.consent(&url, "allow").await;
+    let back = env.consent(&url, Decision::Allow).await;
     assert_eq!(
         back.as_str().split('?').next(),
         Some(format!("{redirect}/").as_str())
@@ -521,7 +476,7 @@ async fn a_callback_with_another_state_is_refused_and_nothing_is_saved() {
     let (mut login, redirect) = start_login(&env, "120").await;
     let url = login.printed_url();
     // a genuine code, delivered with a forged state
-    let back = env.consent(&url, "allow").await;
+    let back = env.consent(&url, Decision::Allow).await;
     let code = param(&back, "code").unwrap();
     let forged =
         Url::parse_with_params(&redirect, &[("code", code.as_str()), ("state", "forged")]).unwrap();
@@ -543,7 +498,7 @@ async fn a_denied_consent_fails_the_login() {
     let env = Env::start().await;
     let (mut login, _) = start_login(&env, "120").await;
     let url = login.printed_url();
-    let back = env.consent(&url, "deny").await;
+    let back = env.consent(&url, Decision::Deny).await;
     assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
     let page = env.http.get(back).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::BAD_REQUEST);
@@ -722,7 +677,7 @@ async fn logging_in_again_by_profile_reuses_its_host_and_client_id() {
     ]));
     let url = login.printed_url();
     assert!(url.as_str().starts_with(env.base()), "{url}");
-    let back = env.consent(&url, "allow").await;
+    let back = env.consent(&url, Decision::Allow).await;
     env.http.get(back).send().await.unwrap();
     let (ok, stderr) = login.finish().await;
     assert!(ok, "{stderr}");

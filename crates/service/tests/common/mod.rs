@@ -8,10 +8,13 @@ use std::time::{Duration, SystemTime};
 
 use brickwire_client::ClientOptions;
 use brickwire_client::credentials::ManualClock;
+use brickwire_emulator::oauth::drive::{
+    AppConnection, Decision, answer_consent, register_app_connection,
+};
 use brickwire_emulator::{Emulator, EmulatorOptions};
 use brickwire_service::{RunningService, ServeOptions, Service};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Everything logged (at every level) by this test binary, for "no secret in the logs" checks.
 pub static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
@@ -250,67 +253,28 @@ impl Workspace {
         scopes: &[&str],
         single_use_refresh_tokens: bool,
     ) -> String {
-        let settings = self
-            .admin(Method::GET, "/_emulator/settings", Value::Null)
-            .await;
-        let account_id = settings["oauth"]["account_id"].as_str().unwrap().to_owned();
-        let response = self
-            .http
-            .post(self.url(&format!(
-                "/api/2.0/accounts/{account_id}/oauth2/custom-app-integrations"
-            )))
-            .bearer_auth(self.emulator.token())
-            .json(&json!({
-                "name": "brickwire service test",
-                "redirect_urls": [redirect_url],
-                "scopes": scopes,
-                "confidential": false,
-                "token_access_policy": {
-                    "enable_single_use_refresh_tokens": single_use_refresh_tokens
-                },
-            }))
-            .send()
+        let app = AppConnection {
+            name: "brickwire service test",
+            redirect_urls: &[redirect_url],
+            scopes,
+            single_use_refresh_tokens,
+        };
+        register_app_connection(&self.http, &self.base_url(), self.emulator.token(), &app)
             .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let created: Value = response.json().await.unwrap();
-        created["client_id"].as_str().unwrap().to_owned()
+            .unwrap()
     }
 
     /// Opens a consent page URL and clicks Allow (or Deny) as the first user; returns the
     /// `Location` the emulator redirects to.
     pub async fn consent(&self, authorize_url: &str, allow: bool) -> String {
-        let response = self.http.get(authorize_url).send().await.unwrap();
-        let status = response.status();
-        if status == StatusCode::FOUND {
-            // An error redirect straight back (e.g. invalid_scope).
-            return location(&response);
-        }
-        assert_eq!(status, StatusCode::OK);
-        let cookie = response.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        let html = response.text().await.unwrap();
-        let token = field_value(&html, "consent_token").expect("consent token");
-        let user = field_value(&html, "user_id").expect("a user to sign in as");
-        let response = self
-            .http
-            .post(self.url("/oidc/v1/authorize"))
-            .header("cookie", cookie)
-            .form(&[
-                ("consent_token", token.as_str()),
-                ("user_id", user.as_str()),
-                ("decision", if allow { "allow" } else { "deny" }),
-            ])
-            .send()
+        let decision = if allow {
+            Decision::Allow
+        } else {
+            Decision::Deny
+        };
+        answer_consent(&self.http, authorize_url, None, decision)
             .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::FOUND);
-        location(&response)
+            .unwrap()
     }
 }
 
