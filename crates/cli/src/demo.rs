@@ -8,8 +8,9 @@
 //! service's operator API, the API-key account through the connect page's form, the OAuth
 //! account through the connect page, the emulator's consent page (Allow) and the service's
 //! callback (choosing a workspace user added through SCIM), and every tour step is
-//! `POST /api/v1/linked-accounts/{id}/actions/{action}`. Nothing reaches into either server's
-//! state.
+//! `POST /api/v1/linked-accounts/{id}/actions/{action}`. Last, an Incremental Sync subscription
+//! on finished job runs is polled and read through the pull API ([`sync_tour`]). Nothing reaches
+//! into either server's state.
 //!
 //! Start at [`run`]; [`tour`] is the list of steps run on each account; [`Summary`] records each
 //! step's outcome and time and turns a failure into an error that names the step.
@@ -183,6 +184,7 @@ async fn with_servers(
         })
         .await?;
 
+    let sync_account = api_key_account.id.clone();
     for account in [
         Account {
             label: "API key",
@@ -198,7 +200,88 @@ async fn with_servers(
         summary.section(&format!("{} account {}", account.label, account.linked.id));
         tour(summary, &account).await?;
     }
-    Ok(())
+    summary.section(&format!("Incremental Sync on account {sync_account}"));
+    sync_tour(summary, &operator, &sync_account).await
+}
+
+/// Incremental Sync through the service: a pull subscription on finished job runs of the
+/// workspace, polled now. The tours' runs arrive as one event each, and polling again delivers
+/// nothing twice.
+async fn sync_tour(summary: &mut Summary, operator: &Operator, account_id: &str) -> DemoResult<()> {
+    let subscription = summary
+        .step(
+            "subscribe to finished job runs (pull API, backfill)",
+            async {
+                let created = operator
+                    .call(
+                        Method::POST,
+                        "/api/v1/subscriptions",
+                        Some(json!({
+                            "linked_account_id": account_id,
+                            "source": {"type": "job_runs"},
+                            "start_from": "beginning",
+                        })),
+                    )
+                    .await?;
+                let id = text(&created, "/id")?;
+                let outcome = format!("{id}, delivered by the pull API");
+                Ok((id, outcome))
+            },
+        )
+        .await?;
+    let events_path = format!("/api/v1/subscriptions/{subscription}/events");
+    let next_after = summary
+        .step("poll now and pull the new events", async {
+            operator
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/subscriptions/{subscription}/poll"),
+                    None,
+                )
+                .await?;
+            let page = operator
+                .call(Method::GET, &format!("{events_path}?after=0"), None)
+                .await?;
+            let events = page["events"].as_array().cloned().unwrap_or_default();
+            if events.is_empty() {
+                return Err("no event for the finished job runs".into());
+            }
+            let runs: Vec<String> = events
+                .iter()
+                .map(|e| {
+                    format!(
+                        "run {} {}",
+                        e["data"]["run_id"],
+                        e["data"]["state"]["result_state"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect();
+            let outcome = format!("{} events: {}", events.len(), runs.join(", "));
+            Ok((page["next_after"].as_i64().unwrap_or(0), outcome))
+        })
+        .await?;
+    summary
+        .step("poll again: nothing is delivered twice", async {
+            operator
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/subscriptions/{subscription}/poll"),
+                    None,
+                )
+                .await?;
+            let page = operator
+                .call(
+                    Method::GET,
+                    &format!("{events_path}?after={next_after}"),
+                    None,
+                )
+                .await?;
+            match page["events"].as_array().map_or(0, Vec::len) {
+                0 => Ok(((), "0 new events".to_owned())),
+                n => Err(format!("{n} events delivered again").into()),
+            }
+        })
+        .await
 }
 
 /// The scopes the app settings request, as the service reports them.

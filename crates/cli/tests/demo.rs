@@ -69,10 +69,14 @@ fn the_demo_links_two_accounts_tours_both_and_exits_0() {
         .filter(|l| l.starts_with("  ") && !l.starts_with("    "))
         .map(str::trim)
         .collect();
-    assert_eq!(sections.len(), 3, "{summary}");
+    assert_eq!(sections.len(), 4, "{summary}");
     assert_eq!(sections[0], "Setup");
     assert!(sections[1].starts_with("API key account "), "{summary}");
     assert!(sections[2].starts_with("OAuth account "), "{summary}");
+    assert!(
+        sections[3].starts_with("Incremental Sync on account "),
+        "{summary}"
+    );
 
     // Setup: each account acts as its own workspace user.
     for line in [
@@ -113,6 +117,17 @@ fn the_demo_links_two_accounts_tours_both_and_exits_0() {
     assert!(summary.contains("demo_api_key.sales.orders (id INT, customer STRING, amount DOUBLE)"));
     assert!(summary.contains("demo_oauth.sales.orders (id INT, customer STRING, amount DOUBLE)"));
     assert_eq!(summary.matches(" is STOPPED").count(), 2, "{summary}");
+
+    // Incremental Sync: the two finished runs arrive once each; a second poll adds nothing.
+    assert!(
+        linked("poll now and pull the new events")
+            .ends_with("2 events: run 1001 SUCCESS, run 1003 SUCCESS"),
+        "{summary}"
+    );
+    assert!(
+        linked("nothing is delivered twice").ends_with("0 new events"),
+        "{summary}"
+    );
 
     // The personal access token the API-key account was linked with is never printed.
     assert!(!stdout.contains(brickwire_emulator::DEFAULT_TOKEN));
