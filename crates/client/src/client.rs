@@ -284,7 +284,7 @@ struct Inner {
     policy: RetryPolicy,
     clock: Arc<dyn Clock>,
     jitter: Arc<dyn Jitter>,
-    rate_limiter: Option<RateLimiter>,
+    rate_limiter: Option<Arc<RateLimiter>>,
 }
 
 /// Builds a [`Client`] with a non-default retry policy, clock or jitter (mostly for tests).
@@ -314,6 +314,56 @@ pub struct ClientBuilder {
     policy: RetryPolicy,
     clock: Arc<dyn Clock>,
     jitter: Arc<dyn Jitter>,
+    shared: Option<SharedTransport>,
+}
+
+/// A rate limit and a connection pool that several clients share, e.g. every client of one
+/// workspace whatever its credentials: the workspace's limits count all of their requests.
+/// Cheap to clone (the clones share both).
+#[derive(Debug, Clone)]
+pub struct SharedTransport {
+    rate_limiter: Option<Arc<RateLimiter>>,
+    http: reqwest::Client,
+}
+
+impl SharedTransport {
+    /// A transport with the rate limit and timeouts of `options`.
+    pub fn new(options: &ClientOptions) -> Result<Self> {
+        Ok(Self {
+            rate_limiter: rate_limiter(options, Arc::new(TokioClock))?.map(Arc::new),
+            http: http_client(options)?,
+        })
+    }
+}
+
+fn rate_limiter(options: &ClientOptions, clock: Arc<dyn Clock>) -> Result<Option<RateLimiter>> {
+    match options.rate_limit {
+        None => Ok(None),
+        Some(rate) => RateLimiter::new(rate, 1, clock).map(Some).ok_or_else(|| {
+            Error::Config(format!(
+                "rate_limit must be a positive number of requests per second, not {rate}"
+            ))
+        }),
+    }
+}
+
+fn check_timeouts(options: &ClientOptions) -> Result<()> {
+    if options.http_timeout.is_zero() || options.retry_timeout.is_zero() {
+        return Err(Error::Config(
+            "http_timeout and retry_timeout must be longer than zero".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn http_client(options: &ClientOptions) -> Result<reqwest::Client> {
+    check_timeouts(options)?;
+    reqwest::Client::builder()
+        .user_agent(user_agent())
+        .connect_timeout(options.http_timeout)
+        .read_timeout(options.http_timeout)
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
 }
 
 impl ClientBuilder {
@@ -342,30 +392,26 @@ impl ClientBuilder {
         self
     }
 
+    /// Shares `transport`'s rate limit and connection pool instead of making its own (the
+    /// options' `rate_limit` then no longer applies; their timeouts still do).
+    pub fn shared_transport(mut self, transport: SharedTransport) -> Self {
+        self.shared = Some(transport);
+        self
+    }
+
     /// Builds the client and its connection pool.
     pub fn build(self) -> Result<Client> {
         let options = self.options;
-        let rate_limiter = match options.rate_limit {
-            None => None,
-            Some(rate) => Some(
-                RateLimiter::new(rate, 1, self.clock.clone()).ok_or_else(|| {
-                    Error::Config(format!(
-                        "rate_limit must be a positive number of requests per second, not {rate}"
-                    ))
-                })?,
+        let (rate_limiter, http) = match self.shared {
+            Some(shared) => {
+                check_timeouts(&options)?;
+                (shared.rate_limiter, shared.http)
+            }
+            None => (
+                rate_limiter(&options, self.clock.clone())?.map(Arc::new),
+                http_client(&options)?,
             ),
         };
-        if options.http_timeout.is_zero() || options.retry_timeout.is_zero() {
-            return Err(Error::Config(
-                "http_timeout and retry_timeout must be longer than zero".to_owned(),
-            ));
-        }
-        let http = reqwest::Client::builder()
-            .user_agent(user_agent())
-            .connect_timeout(options.http_timeout)
-            .read_timeout(options.http_timeout)
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 host: self.host,
@@ -457,6 +503,16 @@ impl Client {
             policy: RetryPolicy::default(),
             clock: Arc::new(TokioClock),
             jitter: Arc::new(UniformJitter::new()),
+            shared: None,
+        }
+    }
+
+    /// Whether this client and `other` draw on one rate limit (clones, or clients built with
+    /// the same [`SharedTransport`]).
+    pub fn shares_rate_limit_with(&self, other: &Client) -> bool {
+        match (&self.inner.rate_limiter, &other.inner.rate_limiter) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
         }
     }
 
@@ -920,6 +976,52 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn client_on(transport: Option<&SharedTransport>, options: ClientOptions) -> Result<Client> {
+        let builder = Client::builder(
+            "https://dbc-1.cloud.databricks.com".parse().unwrap(),
+            Arc::new(crate::credentials::PatCredentials::new(
+                &crate::SecretString::new("dapi-1"),
+            )),
+        )
+        .options(options);
+        match transport {
+            Some(t) => builder.shared_transport(t.clone()).build(),
+            None => builder.build(),
+        }
+    }
+
+    #[tokio::test]
+    async fn clients_on_one_shared_transport_share_its_rate_limit() {
+        let shared = SharedTransport::new(&ClientOptions::default()).unwrap();
+        let a = client_on(Some(&shared), ClientOptions::default()).unwrap();
+        let b = client_on(Some(&shared), ClientOptions::default()).unwrap();
+        let own = client_on(None, ClientOptions::default()).unwrap();
+        assert!(a.shares_rate_limit_with(&b));
+        assert!(a.shares_rate_limit_with(&a.clone()));
+        assert!(!a.shares_rate_limit_with(&own));
+        // Without a limit there is nothing to share.
+        let unlimited = ClientOptions {
+            rate_limit: None,
+            ..ClientOptions::default()
+        };
+        let free = SharedTransport::new(&unlimited).unwrap();
+        let c = client_on(Some(&free), unlimited.clone()).unwrap();
+        assert!(!c.shares_rate_limit_with(&c.clone()));
+        // The options are still checked when the transport is shared.
+        let zero = ClientOptions {
+            http_timeout: Duration::ZERO,
+            ..ClientOptions::default()
+        };
+        assert!(client_on(Some(&shared), zero).is_err());
+        assert!(
+            SharedTransport::new(&ClientOptions {
+                rate_limit: Some(-1.0),
+                ..ClientOptions::default()
+            })
+            .is_err()
+        );
+    }
 
     #[test]
     fn debug_output_withholds_credentials() {

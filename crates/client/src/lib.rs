@@ -18,6 +18,7 @@ pub mod waiter;
 pub use brickwire_api::SecretString;
 pub use client::{
     ApiRequest, ApiResponse, ApiStream, Client, ClientBuilder, ClientOptions, RequestBody,
+    SharedTransport,
 };
 pub use config::Config;
 pub use credentials::CredentialsProvider;

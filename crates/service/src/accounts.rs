@@ -3,7 +3,8 @@
 //!
 //! Every request on an account goes through the same `Client`, so concurrent actions share
 //! its connection pool and its token cache (for OAuth, one refresh at a time; the client crate
-//! single-flights it). The cache entry remembers the credential version it was built from;
+//! single-flights it). The clients of all accounts on one workspace share one rate limit and
+//! one connection pool ([`SharedTransport`]), since the workspace's limits count all of them. The cache entry remembers the credential version it was built from;
 //! the provider's own refreshes move that version forward (through
 //! [`crate::rotation::rotation_callback_tracking`], which stores each rotated refresh token
 //! before the refresh lock is released), so only an outside change, such as a reconnection,
@@ -25,7 +26,7 @@ use brickwire_client::credentials::{
     Clock, CredentialsProvider, DEFAULT_REFRESH_MARGIN, OAuthRefreshCredentials, PatCredentials,
     SystemClock, TokenCache, TokenEndpoint,
 };
-use brickwire_client::{Client, ClientOptions};
+use brickwire_client::{Client, ClientOptions, SharedTransport};
 use futures::future::BoxFuture;
 
 use crate::rotation::rotation_callback_tracking;
@@ -92,6 +93,8 @@ struct Inner {
     options: AccountClientsOptions,
     http: reqwest::Client,
     cache: Mutex<HashMap<LinkedAccountId, Cached>>,
+    /// One transport per workspace URL, shared by the clients of every account on it.
+    workspaces: Mutex<HashMap<String, SharedTransport>>,
     /// Serializes building, so concurrent first uses of an account share one client.
     build: tokio::sync::Mutex<()>,
 }
@@ -127,6 +130,7 @@ impl AccountClients {
                 options,
                 http,
                 cache: Mutex::new(HashMap::new()),
+                workspaces: Mutex::new(HashMap::new()),
                 build: tokio::sync::Mutex::new(()),
             }),
         }
@@ -202,12 +206,14 @@ impl AccountClients {
                 })
             }
         };
-        let client = Client::with_credentials(
-            account.workspace_host.clone(),
-            credentials,
-            self.inner.options.client.clone(),
-        )
-        .map_err(AccountClientError::Client)?;
+        let transport = self
+            .workspace_transport(&account.workspace_host)
+            .map_err(AccountClientError::Client)?;
+        let client = Client::builder(account.workspace_host.clone(), credentials)
+            .options(self.inner.options.client.clone())
+            .shared_transport(transport)
+            .build()
+            .map_err(AccountClientError::Client)?;
         self.inner
             .cache
             .lock()
@@ -229,6 +235,21 @@ impl AccountClients {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
+    }
+
+    /// The transport of the workspace at `host`, made on first use.
+    fn workspace_transport(&self, host: &url::Url) -> brickwire_client::Result<SharedTransport> {
+        let mut workspaces = self
+            .inner
+            .workspaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(transport) = workspaces.get(host.as_str()) {
+            return Ok(transport.clone());
+        }
+        let transport = SharedTransport::new(&self.inner.options.client)?;
+        workspaces.insert(host.as_str().to_owned(), transport.clone());
+        Ok(transport)
     }
 
     fn cached(&self, id: &LinkedAccountId, stored_version: u64) -> Option<Client> {
