@@ -173,6 +173,37 @@ pub fn jittered_interval(interval: Duration, fraction: f64, random: f64) -> Dura
     interval.mul_f64(1.0 + j * (2.0 * random.clamp(0.0, 1.0) - 1.0))
 }
 
+/// How long a subscription waits before its next scheduled poll: none when the last poll
+/// left more waiting (a backfill continues at once), its interval after a success, and after
+/// `failures` failed polls in a row the longer of its interval and `backoff`'s delay, so a
+/// broken source or an unreachable workspace is not polled at full rate.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use brickwire_service::triggers::RetryBackoff;
+/// # use brickwire_service::triggers::engine::next_poll_delay;
+/// let b = RetryBackoff { initial: Duration::from_secs(10), max: Duration::from_secs(600), jitter: 0.0 };
+/// let minute = Duration::from_secs(60);
+/// assert_eq!(next_poll_delay(true, minute, 0, &b, 0.0), Duration::ZERO);
+/// assert_eq!(next_poll_delay(false, minute, 0, &b, 0.0), minute);
+/// assert_eq!(next_poll_delay(false, minute, 1, &b, 0.0), minute); // 10 s < interval
+/// assert_eq!(next_poll_delay(false, minute, 4, &b, 0.0), Duration::from_secs(80));
+/// assert_eq!(next_poll_delay(false, minute, 20, &b, 0.0), Duration::from_secs(600));
+/// ```
+pub fn next_poll_delay(
+    more: bool,
+    interval: Duration,
+    failures: u32,
+    backoff: &RetryBackoff,
+    random: f64,
+) -> Duration {
+    match (more, failures) {
+        (true, 0) => Duration::ZERO,
+        (_, 0) => interval,
+        (_, n) => interval.max(backoff.delay(n, random)),
+    }
+}
+
 /// Settings of a [`TriggerEngine`].
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -191,7 +222,8 @@ pub struct EngineOptions {
     pub delivery_batch_size: u32,
     /// Timeout of one webhook POST (default 10 s).
     pub delivery_timeout: Duration,
-    /// Backoff between delivery attempts.
+    /// Backoff between delivery attempts, and between scheduled polls that keep failing
+    /// (never shorter than the poll interval).
     pub retry_backoff: RetryBackoff,
 }
 
@@ -248,6 +280,8 @@ struct Slot {
     interval: Duration,
     next_poll: Instant,
     polling: bool,
+    /// Scheduled polls that failed in a row (reset by a success).
+    poll_failures: u32,
     next_delivery: Option<Instant>,
     delivering: bool,
     /// Counts requests to deliver (new events, redelivery); a delivery run that sees it change
@@ -394,6 +428,7 @@ impl TriggerEngine {
                     interval: s.poll_interval,
                     next_poll: now,
                     polling: false,
+                    poll_failures: 0,
                     next_delivery: webhook.then_some(now),
                     delivering: false,
                     delivery_wakes: 0,
@@ -496,11 +531,19 @@ impl TriggerEngine {
         let now = self.inner.clock.now();
         if let Some(slot) = self.slots().get_mut(&id) {
             slot.polling = false;
-            slot.next_poll = if matches!(&result, Ok(r) if r.more) {
-                now
-            } else {
-                now + self.jittered(slot.interval)
+            slot.poll_failures = match &result {
+                Ok(_) => 0,
+                Err(_) => slot.poll_failures.saturating_add(1),
             };
+            let more = matches!(&result, Ok(r) if r.more);
+            slot.next_poll = now
+                + next_poll_delay(
+                    more,
+                    self.jittered(slot.interval),
+                    slot.poll_failures,
+                    &self.inner.options.retry_backoff,
+                    self.inner.random.unit(),
+                );
             if matches!(&result, Ok(r) if r.commit.inserted > 0) && slot.webhook {
                 slot.request_delivery(now);
             }
