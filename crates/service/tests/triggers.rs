@@ -924,3 +924,80 @@ async fn events_committed_outside_the_engine_are_delivered_after_a_reload() {
     .await;
     handle.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_events_go_but_undelivered_ones_and_dead_letters_stay() {
+    let env = env().await;
+    create_job(&env.emulator, "a").await;
+    create_job(&env.emulator, "b").await;
+    let failing = Receiver::start(500).await;
+    let engine = TriggerEngine::with_time(
+        Arc::new(env.store.clone()),
+        clients(&env),
+        Arc::new(JobsPoller::default()),
+        EngineOptions {
+            retry_backoff: RetryBackoff {
+                initial: Duration::ZERO,
+                max: Duration::ZERO,
+                jitter: 0.0,
+            },
+            ..EngineOptions::default()
+        },
+        Arc::new(ManualClock::new()),
+        Arc::new(FixedRandom(0.5)),
+    );
+    let pull = env
+        .store
+        .insert_subscription(new_subscription(&env, None, 60_000))
+        .await
+        .unwrap();
+    let waiting = env
+        .store
+        .insert_subscription(new_subscription(&env, Some(hook(&failing)), 60_000))
+        .await
+        .unwrap();
+    let dead = env
+        .store
+        .insert_subscription(new_subscription(&env, Some(hook(&failing)), 60_000))
+        .await
+        .unwrap();
+    for sub in [&pull, &waiting, &dead] {
+        assert_eq!(engine.poll_now(&sub.id).await.unwrap().commit.inserted, 2);
+    }
+    // `dead`: three failed attempts, then a dead letter (delivery progress moves past it).
+    for _ in 0..3 {
+        engine.deliver_due(&dead.id).await.unwrap();
+    }
+    assert_eq!(
+        env.store.dead_letters(dead.id.clone()).await.unwrap().len(),
+        1
+    );
+    let count = |id: SubscriptionId| {
+        let store = env.store.clone();
+        async move { store.events_after(id, 0, 100).await.unwrap().len() }
+    };
+
+    // Nothing is older than a cutoff in the past.
+    let past = std::time::SystemTime::now() - Duration::from_secs(3600);
+    assert_eq!(env.store.prune(past).await.unwrap(), Pruned::default());
+
+    // Once everything has expired: the pull subscription's events go; the undelivered webhook
+    // events stay; the dead letter expires too, and then its events go with it.
+    let future = std::time::SystemTime::now() + Duration::from_secs(3600);
+    let pruned = env.store.prune(future).await.unwrap();
+    assert_eq!(pruned.deliveries, 1, "the dead letter");
+    assert_eq!(count(pull.id.clone()).await, 0);
+    assert_eq!(count(waiting.id.clone()).await, 2, "not delivered yet");
+    assert_eq!(count(dead.id.clone()).await, 0);
+    assert_eq!(pruned.events, 4);
+    // Sequence ids are never reused: a new event after pruning gets a higher one.
+    create_job(&env.emulator, "c").await;
+    engine.poll_now(&pull.id).await.unwrap();
+    let after = env
+        .store
+        .events_after(pull.id.clone(), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    assert!(after[0].seq > 6, "{}", after[0].seq);
+}

@@ -20,7 +20,7 @@ use crate::triggers::model::{
     NextDelivery, PollCommit, StoredEvent, Subscription, SubscriptionId, SubscriptionPatch,
     Webhook,
 };
-use crate::triggers::store::TriggerStore;
+use crate::triggers::store::{Pruned, TriggerStore};
 use crate::{Error, Result};
 
 const SUBSCRIPTION_COLUMNS: &str = "id, linked_account_id, source, start_from, poll_interval_ms, \
@@ -496,6 +496,32 @@ impl TriggerStore for SqliteStore {
                 }
             }
             Ok(commit)
+        }))
+    }
+
+    fn prune(&self, before: SystemTime) -> BoxFuture<'_, Result<Pruned>> {
+        Box::pin(self.write(move |tx, _inner| {
+            let cutoff = to_ms(before);
+            let deliveries = tx.execute(
+                "DELETE FROM trigger_deliveries \
+                 WHERE state IN ('delivered', 'dead_letter') AND updated_at < ?1",
+                [cutoff],
+            )?;
+            let events = tx.execute(
+                "DELETE FROM trigger_events WHERE created_at < ?1 \
+                 AND EXISTS (SELECT 1 FROM trigger_subscriptions s \
+                             WHERE s.id = trigger_events.subscription_id \
+                             AND (s.webhook_url IS NULL OR trigger_events.seq <= s.delivered_seq)) \
+                 AND NOT EXISTS (SELECT 1 FROM trigger_deliveries d \
+                                 WHERE d.subscription_id = trigger_events.subscription_id \
+                                 AND d.state <> 'delivered' \
+                                 AND trigger_events.seq BETWEEN d.first_seq AND d.last_seq)",
+                [cutoff],
+            )?;
+            Ok(Pruned {
+                events: events as u64,
+                deliveries: deliveries as u64,
+            })
         }))
     }
 

@@ -225,6 +225,12 @@ pub struct EngineOptions {
     /// Backoff between delivery attempts, and between scheduled polls that keep failing
     /// (never shorter than the poll interval).
     pub retry_backoff: RetryBackoff,
+    /// How long events and finished deliveries are kept (default 7 days; `None` keeps them
+    /// forever). Pull consumers must read within it; undelivered webhook events and dead
+    /// letters still within it are never deleted. See [`TriggerStore::prune`].
+    pub event_retention: Option<Duration>,
+    /// How often expired events are deleted (default 1 hour; first at start).
+    pub prune_every: Duration,
 }
 
 impl Default for EngineOptions {
@@ -238,6 +244,8 @@ impl Default for EngineOptions {
             delivery_batch_size: 100,
             delivery_timeout: Duration::from_secs(10),
             retry_backoff: RetryBackoff::default(),
+            event_retention: Some(Duration::from_secs(7 * 24 * 3600)),
+            prune_every: Duration::from_secs(3600),
         }
     }
 }
@@ -474,8 +482,17 @@ impl TriggerEngine {
 
     async fn run(&self) {
         let mut last_reload = self.inner.clock.now();
+        let mut last_prune = None;
         loop {
             let now = self.inner.clock.now();
+            if let Some(retention) = self.inner.options.event_retention
+                && last_prune
+                    .is_none_or(|at| now.duration_since(at) >= self.inner.options.prune_every)
+            {
+                last_prune = Some(now);
+                let engine = self.clone();
+                tokio::spawn(async move { engine.prune(retention).await });
+            }
             if now.duration_since(last_reload) >= self.inner.options.reload_every {
                 last_reload = now;
                 if let Err(e) = self.reload().await {
@@ -521,6 +538,22 @@ impl TriggerEngine {
             self.inner.options.poll_jitter,
             self.inner.random.unit(),
         )
+    }
+
+    /// Deletes events and finished deliveries older than `retention`.
+    async fn prune(&self, retention: Duration) {
+        let Some(before) = self.now().checked_sub(retention) else {
+            return;
+        };
+        match self.inner.store.prune(before).await {
+            Ok(pruned) if pruned != Default::default() => tracing::info!(
+                events = pruned.events,
+                deliveries = pruned.deliveries,
+                "deleted expired trigger events and deliveries"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not delete expired trigger events"),
+        }
     }
 
     async fn scheduled_poll(&self, id: SubscriptionId) {

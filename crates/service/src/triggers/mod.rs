@@ -23,5 +23,5 @@ pub use engine::{
 };
 pub use model::*;
 pub use signature::{SIGNATURE_HEADER, SignatureError, sign, verify_signature};
-pub use store::TriggerStore;
+pub use store::{Pruned, TriggerStore};
 pub use sync_source::SyncPoller;

@@ -104,4 +104,19 @@ pub trait TriggerStore: Send + Sync + fmt::Debug {
         delivery: DeliveryId,
         now: SystemTime,
     ) -> BoxFuture<'_, Result<Delivery>>;
+
+    /// Deletes what has outlived `before`: finished deliveries (delivered or dead-lettered)
+    /// last changed before it, then events created before it that nothing needs any more (of a
+    /// pull subscription: all of them; of a webhook subscription: those delivered and in no
+    /// pending, retrying or remaining dead-lettered delivery).
+    fn prune(&self, before: SystemTime) -> BoxFuture<'_, Result<Pruned>>;
+}
+
+/// What [`TriggerStore::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Events deleted.
+    pub events: u64,
+    /// Deliveries deleted.
+    pub deliveries: u64,
 }
