@@ -70,6 +70,9 @@ macro_rules! id_type {
     };
 }
 
+/// Shared with the trigger entities (`crate::triggers::model`).
+pub(crate) use id_type;
+
 id_type!(
     /// The identifier of a linked account, e.g. `la_3f9a...`.
     LinkedAccountId,

@@ -12,50 +12,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use crate::store::LinkedAccountId;
+use crate::store::{LinkedAccountId, id_type};
 
-/// The identifier of a subscription, e.g. `sub_3f9a...`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SubscriptionId(String);
-
-/// The identifier of a webhook delivery, e.g. `dlv_3f9a...`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DeliveryId(String);
-
-macro_rules! id_impl {
-    ($name:ident, $prefix:literal) => {
-        impl $name {
-            /// The prefix of generated identifiers.
-            pub const PREFIX: &'static str = $prefix;
-
-            /// A new random identifier.
-            pub fn generate() -> Self {
-                Self(crate::crypto::random_id($prefix))
-            }
-
-            /// Wraps an identifier received from a caller.
-            pub fn new(id: impl Into<String>) -> Self {
-                Self(id.into())
-            }
-
-            /// The identifier as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-id_impl!(SubscriptionId, "sub_");
-id_impl!(DeliveryId, "dlv_");
+id_type!(
+    /// The identifier of a subscription, e.g. `sub_3f9a...`.
+    SubscriptionId,
+    "sub_"
+);
+id_type!(
+    /// The identifier of a webhook delivery, e.g. `dlv_3f9a...`.
+    DeliveryId,
+    "dlv_"
+);
 
 /// Where a subscription's events go besides the pull API.
 #[derive(Debug, Clone, PartialEq, Eq)]
