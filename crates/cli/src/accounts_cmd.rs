@@ -35,6 +35,8 @@ use brickwire_service::{StartupEnv, Store, open_data_dir};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
+use crate::failure::{Failure, exit_code};
+
 /// The data directory when neither `--data-dir` nor `BRICKWIRE_DATA_DIR` is given.
 pub const DEFAULT_DATA_DIR: &str = "brickwire-data";
 /// How long verifying a token may take (the workspace may be far away).
@@ -122,15 +124,6 @@ pub struct RemoveArgs {
     pub dir: DataDirArgs,
 }
 
-/// Why a command failed: usage (exit 2) or the operation (exit 1).
-#[derive(Debug)]
-pub enum Failure {
-    /// Fix the command line.
-    Usage(String),
-    /// The operation failed.
-    Failed(String),
-}
-
 /// Runs an `accounts` subcommand and returns the exit code.
 pub async fn run(command: AccountsCommand) -> ExitCode {
     let outcome = match command {
@@ -138,17 +131,7 @@ pub async fn run(command: AccountsCommand) -> ExitCode {
         AccountsCommand::Add(args) => add(&args).await,
         AccountsCommand::Remove(args) => remove(&args).await,
     };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Failed(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(1)
-        }
-    }
+    exit_code(outcome)
 }
 
 /// Opens the store of `dir`. `create` is for `add`; the other commands want an existing

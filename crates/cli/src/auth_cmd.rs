@@ -39,6 +39,8 @@ use clap::{Args, Subcommand};
 use tokio::sync::mpsc;
 use url::Url;
 
+use crate::failure::{Failure, exit_code};
+
 /// The port of the Databricks CLI's redirect URL, `http://localhost:8020`.
 pub const DEFAULT_REDIRECT_PORT: u16 = 8020;
 /// The scopes a login asks for unless `--scopes` says otherwise.
@@ -102,23 +104,6 @@ pub struct TokenArgs {
     pub force_refresh: bool,
 }
 
-/// Why a command failed: usage (exit 2) or the login itself (exit 1).
-#[derive(Debug)]
-pub enum Failure {
-    /// Bad flags or an environment that cannot work; fix the command.
-    Usage(String),
-    /// The login or token request failed.
-    Failed(String),
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Usage(m) | Failure::Failed(m) => f.write_str(m),
-        }
-    }
-}
-
 /// Runs an `auth` subcommand and returns the exit code.
 pub async fn run(command: AuthCommand) -> ExitCode {
     let outcome = match command {
@@ -140,17 +125,7 @@ pub async fn run(command: AuthCommand) -> ExitCode {
         }
         AuthCommand::Token(args) => token(&args).await,
     };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Failed(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(1)
-        }
-    }
+    exit_code(outcome)
 }
 
 /// Where a login writes: the home directory, the config file and how to open a browser.

@@ -5,6 +5,7 @@ mod accounts_cmd;
 mod actions_cmd;
 mod auth_cmd;
 mod demo;
+mod failure;
 mod serve_cmd;
 mod sql_cmd;
 mod sync_cmd;

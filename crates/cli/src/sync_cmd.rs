@@ -19,6 +19,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
 
 use crate::actions_cmd::ConnectionArgs;
+use crate::failure::{Failure, exit_code};
 
 /// The presets of `brickwire sync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -130,36 +131,20 @@ pub struct SyncArgs {
     pub connection: ConnectionArgs,
 }
 
-/// What stops a sync run: a usage error (exit 2) or a failed poll or write (exit 1).
-enum Failure {
-    Usage(String),
-    Run(String),
-}
-
 impl From<SyncError> for Failure {
     fn from(e: SyncError) -> Self {
         match e {
             SyncError::InvalidSpec { .. } | SyncError::InvalidOptions { .. } => {
                 Failure::Usage(e.to_string())
             }
-            e => Failure::Run(e.to_string()),
+            e => Failure::Failed(e.to_string()),
         }
     }
 }
 
 /// Runs `brickwire sync` and returns the exit code.
 pub async fn run(args: SyncArgs) -> ExitCode {
-    match sync(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Run(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(1)
-        }
-    }
+    exit_code(sync(args).await)
 }
 
 async fn sync(args: SyncArgs) -> Result<(), Failure> {
@@ -195,12 +180,12 @@ async fn sync(args: SyncArgs) -> Result<(), Failure> {
         };
         for event in &batch.events {
             let line = serde_json::to_string(event)
-                .map_err(|e| Failure::Run(format!("cannot encode an event: {e}")))?;
-            writeln!(stdout, "{line}").map_err(|e| Failure::Run(format!("stdout: {e}")))?;
+                .map_err(|e| Failure::Failed(format!("cannot encode an event: {e}")))?;
+            writeln!(stdout, "{line}").map_err(|e| Failure::Failed(format!("stdout: {e}")))?;
         }
         stdout
             .flush()
-            .map_err(|e| Failure::Run(format!("stdout: {e}")))?;
+            .map_err(|e| Failure::Failed(format!("stdout: {e}")))?;
         if let Some(path) = &args.state {
             save_state(path, &batch.cursor)?;
         }
@@ -357,22 +342,25 @@ fn preset_json(preset: Preset, a: &SyncArgs) -> Result<Value, Failure> {
 fn load_state(path: &Path) -> Result<Option<Cursor>, Failure> {
     match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-            Failure::Run(format!(
+            Failure::Failed(format!(
                 "the state file {} is not a cursor: {e}",
                 path.display()
             ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Failure::Run(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(Failure::Failed(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
 /// Writes the cursor next to `path`, fsyncs it, and renames it over `path`, so a crash
 /// leaves either the old or the new cursor, never a torn one.
 fn save_state(path: &Path, cursor: &Cursor) -> Result<(), Failure> {
-    let fail = |e: std::io::Error| Failure::Run(format!("cannot save {}: {e}", path.display()));
+    let fail = |e: std::io::Error| Failure::Failed(format!("cannot save {}: {e}", path.display()));
     let json = serde_json::to_vec_pretty(cursor)
-        .map_err(|e| Failure::Run(format!("cannot encode the cursor: {e}")))?;
+        .map_err(|e| Failure::Failed(format!("cannot encode the cursor: {e}")))?;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
