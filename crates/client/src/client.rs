@@ -507,6 +507,12 @@ impl Client {
         }
     }
 
+    /// Whether `other` is this client or a clone of it (one connection pool, one credentials
+    /// provider and token cache, one rate limit).
+    pub fn is_clone_of(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Whether this client and `other` draw on one rate limit (clones, or clients built with
     /// the same [`SharedTransport`]).
     pub fn shares_rate_limit_with(&self, other: &Client) -> bool {

@@ -12,10 +12,9 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use brickwire_api::SecretString;
-use brickwire_client::ClientOptions;
 use brickwire_client::http::{Clock, ManualClock};
-use brickwire_service::SqliteStore;
 use brickwire_service::triggers::*;
+use brickwire_service::{AccountClients, AccountClientsOptions, SqliteStore};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use triggers_support::*;
@@ -33,15 +32,41 @@ fn fast_options() -> EngineOptions {
     }
 }
 
-fn engine_on(env: &Env, poller: Arc<JobsPoller>, clients: Arc<StoreClients>) -> TriggerEngine {
+fn engine_on(env: &Env, poller: Arc<JobsPoller>, clients: Arc<dyn ClientSource>) -> TriggerEngine {
     TriggerEngine::new(Arc::new(env.store.clone()), clients, poller, fast_options())
 }
 
-fn clients(env: &Env) -> Arc<StoreClients> {
-    Arc::new(StoreClients::new(
+/// The service's account clients.
+fn account_clients(env: &Env) -> AccountClients {
+    AccountClients::new(
         Arc::new(env.store.clone()),
-        ClientOptions::default(),
-    ))
+        AccountClientsOptions::default(),
+    )
+}
+
+fn clients(env: &Env) -> Arc<dyn ClientSource> {
+    Arc::new(account_clients(env))
+}
+
+/// A client source that keeps every client it hands out.
+#[derive(Debug)]
+struct Recording {
+    inner: AccountClients,
+    handed_out: std::sync::Mutex<Vec<brickwire_client::Client>>,
+}
+
+impl ClientSource for Recording {
+    fn client(
+        &self,
+        account: &brickwire_service::store::LinkedAccountId,
+    ) -> futures::future::BoxFuture<'_, Result<brickwire_client::Client, String>> {
+        let account = account.clone();
+        Box::pin(async move {
+            let client = ClientSource::client(&self.inner, &account).await?;
+            self.handed_out.lock().unwrap().push(client.clone());
+            Ok(client)
+        })
+    }
 }
 
 fn new_subscription(env: &Env, webhook: Option<Webhook>, interval_ms: u64) -> NewSubscription {
@@ -572,7 +597,10 @@ async fn pause_resume_and_cursor_reset() {
 async fn subscriptions_of_one_linked_account_share_one_client() {
     let env = env().await;
     create_job(&env.emulator, "a").await;
-    let clients = clients(&env);
+    let clients = Arc::new(Recording {
+        inner: account_clients(&env),
+        handed_out: Default::default(),
+    });
     let engine = engine_on(&env, Arc::new(JobsPoller::default()), clients.clone());
     let mut ids = Vec::new();
     for _ in 0..5 {
@@ -587,7 +615,12 @@ async fn subscriptions_of_one_linked_account_share_one_client() {
     for report in futures::future::join_all(polls).await {
         assert_eq!(report.unwrap().commit.inserted, 1);
     }
-    assert_eq!(clients.clients_built(), 1);
+    let handed_out = clients.handed_out.lock().unwrap();
+    assert_eq!(handed_out.len(), 5, "one client per poll");
+    assert!(
+        handed_out.iter().all(|c| c.is_clone_of(&handed_out[0])),
+        "every poll used the account's one client"
+    );
 }
 
 #[tokio::test]

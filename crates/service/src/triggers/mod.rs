@@ -9,14 +9,13 @@
 //! that was in flight. Receivers deduplicate on each event's stable `id` (or the `delivery_id`).
 
 pub mod api;
-pub mod clients;
+mod clients;
 pub mod engine;
 pub mod model;
 pub mod signature;
 pub mod store;
 pub mod sync_source;
 
-pub use clients::StoreClients;
 pub use engine::{
     ClientSource, EngineError, EngineHandle, EngineOptions, FixedRandom, InvalidField, PollReport,
     PollRequest, PollResult, Poller, Random, RetryBackoff, ThreadRandom, TriggerEngine,
