@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod api_key;
 pub mod crypto;
 pub mod error;
+pub mod flows;
 pub mod link;
 pub mod rotation;
 pub mod scopes;

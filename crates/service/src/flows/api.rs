@@ -1,0 +1,1 @@
+//! The REST routes of flows under `/api/v1` and the inbound webhook route (being written).

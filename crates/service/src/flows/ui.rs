@@ -1,0 +1,1 @@
+//! The run-history pages of the web UI (being written).
