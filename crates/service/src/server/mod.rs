@@ -93,6 +93,16 @@ impl ServeOptions {
 pub struct AppState {
     inner: Arc<StateInner>,
     triggers: Option<crate::triggers::TriggerEngine>,
+    flows: Option<FlowsState>,
+}
+
+/// What the flow routes need: the flow store and the running engine.
+#[derive(Clone)]
+pub struct FlowsState {
+    /// Flows, runs and step attempts.
+    pub store: Arc<dyn crate::flows::FlowStore>,
+    /// The engine executing runs in this process.
+    pub engine: Arc<dyn crate::flows::FlowEngineHandle>,
 }
 
 struct StateInner {
@@ -150,7 +160,19 @@ impl AppState {
                 reconnect_links: Default::default(),
             }),
             triggers: None,
+            flows: None,
         }
+    }
+
+    /// The same state with flows: the router then serves the flow routes and pages.
+    pub fn with_flows(mut self, flows: FlowsState) -> Self {
+        self.flows = Some(flows);
+        self
+    }
+
+    /// The flow store and engine, if the service runs flows.
+    pub fn flows(&self) -> Option<&FlowsState> {
+        self.flows.as_ref()
     }
 
     /// The same state with a trigger engine: the router then serves `/api/v1/subscriptions`.
