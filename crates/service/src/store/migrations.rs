@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "triggers",
         sql: include_str!("migrations/0004_triggers.sql"),
     },
+    Migration {
+        version: 5,
+        name: "flows",
+        sql: include_str!("migrations/0005_flows.sql"),
+    },
 ];
 
 /// The schema version this build writes.
@@ -145,8 +150,8 @@ mod tests {
     #[test]
     fn fresh_database_gets_every_migration_and_a_rerun_is_a_no_op() {
         let mut conn = Connection::open_in_memory().unwrap();
-        assert_eq!(apply(&mut conn).unwrap(), vec![1, 2, 3, 4]);
-        assert_eq!(current_version(&conn).unwrap(), 4);
+        assert_eq!(apply(&mut conn).unwrap(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(current_version(&conn).unwrap(), 5);
         let before = tables(&conn);
         assert!(before.contains(&"connect_sessions".to_owned()));
         assert_eq!(apply(&mut conn).unwrap(), Vec::<i64>::new());
@@ -154,7 +159,7 @@ mod tests {
         let rows: i64 = conn
             .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 4);
+        assert_eq!(rows, 5);
     }
 
     #[test]
@@ -168,7 +173,7 @@ mod tests {
             [],
         )
         .unwrap();
-        assert_eq!(apply(&mut conn).unwrap(), vec![2, 3, 4]);
+        assert_eq!(apply(&mut conn).unwrap(), vec![2, 3, 4, 5]);
         assert!(tables(&conn).contains(&"connect_sessions".to_owned()));
         let kept: i64 = conn
             .query_row("SELECT COUNT(*) FROM operator_api_keys", [], |r| r.get(0))

@@ -34,6 +34,9 @@ use crate::{Error, Result};
 #[path = "sqlite_triggers.rs"]
 mod triggers;
 
+#[path = "sqlite_flows.rs"]
+mod flows;
+
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "brickwire.db";
 

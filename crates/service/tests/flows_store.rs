@@ -1,0 +1,693 @@
+//! The SQLite [`FlowStore`] on a real data directory: versions, dedupe of runs, seed steps in the
+//! run's transaction, claiming around busy flows, recovery, cancel and resume rules, step
+//! attempts in write order, list filters and paging, delete cascade, and the webhook secret
+//! encrypted at rest (raw file scan).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use brickwire_client::credentials::ManualClock;
+use brickwire_flows::{StepError, StepKind, StepRecord, StepStatus};
+use brickwire_service::crypto::MasterKey;
+use brickwire_service::flows::*;
+use brickwire_service::store::{SqliteStore, SqliteStoreOptions};
+use serde_json::{Value, json};
+
+const T0: Duration = Duration::from_secs(1_800_000_000);
+
+struct Env {
+    dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    store: SqliteStore,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH + T0));
+    let mut options = SqliteStoreOptions::in_data_dir(dir.path());
+    options.clock = clock.clone();
+    let store = SqliteStore::open_with(options, &MasterKey::generate())
+        .await
+        .unwrap();
+    Env { dir, clock, store }
+}
+
+fn definition(name: &str) -> Value {
+    json!({
+        "name": name,
+        "trigger": {"type": "manual"},
+        "steps": [{"id": "a", "action": "list-clusters", "input": {}}],
+    })
+}
+
+fn new_run(flow: &FlowId, dedupe: Option<&str>) -> NewRun {
+    NewRun {
+        flow_id: flow.clone(),
+        flow_version: None,
+        trigger: "manual".into(),
+        event: json!({"n": 1}),
+        dedupe_key: dedupe.map(str::to_owned),
+        replay_of: None,
+        seed_steps: Vec::new(),
+    }
+}
+
+fn record(path: &str, attempt: u32, status: StepStatus) -> StepRecord {
+    StepRecord {
+        path: path.into(),
+        step_id: path.rsplit('.').next().unwrap().into(),
+        kind: StepKind::Action,
+        attempt,
+        status,
+        action: Some("list-clusters".into()),
+        account: None,
+        input: Some(json!({"x": 1})),
+        output: (status == StepStatus::Succeeded).then(|| json!({"ok": path})),
+        error: (status == StepStatus::Failed)
+            .then(|| StepError::new("UNAVAILABLE", "503", true).at_step(path)),
+        started_at: SystemTime::UNIX_EPOCH + T0,
+        finished_at: None,
+        resume_at: None,
+    }
+}
+
+async fn enqueue(store: &SqliteStore, run: NewRun) -> FlowRun {
+    match store.enqueue_run(run).await.unwrap() {
+        Enqueued::Created(run) => run,
+        Enqueued::Duplicate(id) => panic!("unexpected duplicate {id}"),
+    }
+}
+
+#[tokio::test]
+async fn flows_keep_every_version_and_runs_record_theirs() {
+    let env = env().await;
+    let flow = env.store.insert_flow(definition("v1"), true).await.unwrap();
+    assert_eq!(flow.version, 1);
+    assert_eq!(flow.name, "v1");
+    assert_eq!(flow.trigger_type, "manual");
+    assert!(flow.id.as_str().starts_with("flow_"));
+    let run1 = enqueue(&env.store, new_run(&flow.id, None)).await;
+
+    let mut v2 = definition("v2");
+    v2["trigger"] = json!({"type": "schedule", "cron": "0 * * * *"});
+    let flow = env
+        .store
+        .update_flow(flow.id.clone(), v2.clone())
+        .await
+        .unwrap();
+    assert_eq!((flow.version, flow.name.as_str()), (2, "v2"));
+    assert_eq!(flow.trigger_type, "schedule");
+    assert_eq!(flow.definition, v2);
+    let run2 = enqueue(&env.store, new_run(&flow.id, None)).await;
+    assert_eq!((run1.flow_version, run2.flow_version), (1, 2));
+    assert_eq!(
+        env.store.flow_version(flow.id.clone(), 1).await.unwrap(),
+        definition("v1")
+    );
+    assert!(
+        env.store
+            .flow_version(flow.id.clone(), 3)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    // A replay runs its original's version.
+    let mut old = new_run(&flow.id, None);
+    old.flow_version = Some(1);
+    assert_eq!(enqueue(&env.store, old).await.flow_version, 1);
+    let mut bad = new_run(&flow.id, None);
+    bad.flow_version = Some(7);
+    assert!(
+        env.store
+            .enqueue_run(bad)
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+
+    let flow = env
+        .store
+        .set_flow_enabled(flow.id.clone(), false)
+        .await
+        .unwrap();
+    assert!(!flow.enabled);
+    assert_eq!(env.store.list_flows().await.unwrap(), vec![flow]);
+    let err = env
+        .store
+        .insert_flow(json!({"trigger": {"type": "manual"}, "steps": []}), true)
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+}
+
+#[tokio::test]
+async fn a_dedupe_key_queues_one_run_per_flow() {
+    let env = env().await;
+    let a = env.store.insert_flow(definition("a"), true).await.unwrap();
+    let b = env.store.insert_flow(definition("b"), true).await.unwrap();
+    let first = enqueue(&env.store, new_run(&a.id, Some("schedule:t1"))).await;
+    assert_eq!(
+        env.store
+            .enqueue_run(new_run(&a.id, Some("schedule:t1")))
+            .await
+            .unwrap(),
+        Enqueued::Duplicate(first.id.clone())
+    );
+    // The same key on another flow, and runs without a key, are separate runs.
+    enqueue(&env.store, new_run(&b.id, Some("schedule:t1"))).await;
+    enqueue(&env.store, new_run(&a.id, None)).await;
+    enqueue(&env.store, new_run(&a.id, None)).await;
+    let runs = env
+        .store
+        .list_runs(RunFilter {
+            flow_id: Some(a.id.clone()),
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 3);
+}
+
+#[tokio::test]
+async fn sync_events_queue_runs_and_advance_the_consumed_seq_together() {
+    let env = env().await;
+    let flow = env
+        .store
+        .insert_flow(definition("sync"), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        env.store.flow_consumed_seq(flow.id.clone()).await.unwrap(),
+        0
+    );
+    let events = |ids: &[(i64, &str)]| {
+        ids.iter()
+            .map(|(seq, id)| (*seq, id.to_string(), json!({"id": id})))
+            .collect::<Vec<_>>()
+    };
+    let created = env
+        .store
+        .enqueue_sync_events(flow.id.clone(), events(&[(3, "e1"), (5, "e2")]))
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 2);
+    assert_eq!(
+        env.store.flow_consumed_seq(flow.id.clone()).await.unwrap(),
+        5
+    );
+    // Seen again (e.g. the consumer restarted before the seq moved): no second run.
+    let created = env
+        .store
+        .enqueue_sync_events(flow.id.clone(), events(&[(5, "e2"), (9, "e3")]))
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 1);
+    let run = env.store.run(created[0].clone()).await.unwrap();
+    assert_eq!(
+        (run.trigger.as_str(), &run.event),
+        ("sync", &json!({"id": "e3"}))
+    );
+    assert_eq!(
+        env.store.flow_consumed_seq(flow.id.clone()).await.unwrap(),
+        9
+    );
+
+    let flow = env
+        .store
+        .set_flow_subscription(flow.id.clone(), None, 2)
+        .await
+        .unwrap();
+    assert_eq!(flow.subscription_id, None);
+    assert_eq!(
+        env.store.flow_consumed_seq(flow.id.clone()).await.unwrap(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn seed_steps_are_written_with_the_run_and_attempts_keep_write_order() {
+    let env = env().await;
+    let flow = env.store.insert_flow(definition("f"), true).await.unwrap();
+    let mut run = new_run(&flow.id, None);
+    run.trigger = "replay".into();
+    run.seed_steps = vec![
+        record("a", 1, StepStatus::Succeeded),
+        record("loop[0].b", 1, StepStatus::Succeeded),
+    ];
+    let run = enqueue(&env.store, run).await;
+    assert_eq!(run.status, RunStatus::Queued);
+    let steps = env.store.run_steps(run.id.clone()).await.unwrap();
+    assert_eq!(
+        steps.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(),
+        ["a", "loop[0].b"]
+    );
+    assert_eq!(steps[0], record("a", 1, StepStatus::Succeeded));
+
+    // A bad seed step rolls the whole run back.
+    let mut bad = new_run(&flow.id, Some("k"));
+    bad.seed_steps = vec![
+        record("x", 1, StepStatus::Succeeded),
+        record("", 1, StepStatus::Succeeded),
+    ];
+    assert!(
+        env.store
+            .enqueue_run(bad)
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+    assert!(matches!(
+        env.store
+            .enqueue_run(new_run(&flow.id, Some("k")))
+            .await
+            .unwrap(),
+        Enqueued::Created(_)
+    ));
+
+    // Replacing an attempt keeps its place; a new attempt goes last.
+    let id = run.id.clone();
+    env.store
+        .write_step(id.clone(), record("c", 1, StepStatus::Running))
+        .await
+        .unwrap();
+    env.store
+        .write_step(id.clone(), record("d", 1, StepStatus::Running))
+        .await
+        .unwrap();
+    let mut failed = record("c", 1, StepStatus::Failed);
+    failed.finished_at = Some(SystemTime::UNIX_EPOCH + T0 + Duration::from_millis(1500));
+    failed.resume_at = Some(SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(3));
+    env.store
+        .write_step(id.clone(), failed.clone())
+        .await
+        .unwrap();
+    env.store
+        .write_step(id.clone(), record("c", 2, StepStatus::Succeeded))
+        .await
+        .unwrap();
+    let steps = env.store.run_steps(id.clone()).await.unwrap();
+    let keys: Vec<(String, u32, StepStatus)> = steps
+        .iter()
+        .map(|s| (s.path.clone(), s.attempt, s.status))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("a".into(), 1, StepStatus::Succeeded),
+            ("loop[0].b".into(), 1, StepStatus::Succeeded),
+            ("c".into(), 1, StepStatus::Failed),
+            ("d".into(), 1, StepStatus::Running),
+            ("c".into(), 2, StepStatus::Succeeded),
+        ]
+    );
+    assert_eq!(steps[2], failed);
+    let missing = FlowRunId::new("run_missing");
+    assert!(
+        env.store
+            .write_step(missing.clone(), record("a", 1, StepStatus::Running))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        env.store
+            .run_steps(missing)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
+#[tokio::test]
+async fn claims_take_oldest_first_skip_busy_flows_and_recover_after_a_crash() {
+    let env = env().await;
+    let a = env.store.insert_flow(definition("a"), true).await.unwrap();
+    let b = env.store.insert_flow(definition("b"), true).await.unwrap();
+    let a1 = enqueue(&env.store, new_run(&a.id, None)).await;
+    let a2 = enqueue(&env.store, new_run(&a.id, None)).await;
+    let b1 = enqueue(&env.store, new_run(&b.id, None)).await;
+    let now = SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(5);
+
+    let claimed = env
+        .store
+        .claim_runs(1, vec![a.id.clone()], now)
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().map(|r| &r.id).collect::<Vec<_>>(), [&b1.id]);
+    assert_eq!(claimed[0].status, RunStatus::Running);
+    assert_eq!(claimed[0].started_at, Some(now));
+    let claimed = env.store.claim_runs(10, vec![], now).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        [&a1.id, &a2.id]
+    );
+    assert!(
+        env.store
+            .claim_runs(10, vec![], now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The process died: every running run goes back to the queue, started_at stays.
+    assert_eq!(env.store.recover_running_runs().await.unwrap(), 3);
+    let later = now + Duration::from_secs(60);
+    let again = env.store.claim_runs(10, vec![], later).await.unwrap();
+    assert_eq!(again.len(), 3);
+    assert!(again.iter().all(|r| r.started_at == Some(now)));
+
+    let done = env
+        .store
+        .finish_run(a1.id.clone(), RunEnd::Succeeded(json!({"rows": 1})), later)
+        .await
+        .unwrap();
+    assert_eq!(done.status, RunStatus::Succeeded);
+    assert_eq!(done.output, Some(json!({"rows": 1})));
+    assert_eq!(done.finished_at, Some(later));
+    let err = env
+        .store
+        .finish_run(a1.id.clone(), RunEnd::Cancelled, later)
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    let error = StepError::new("NOT_FOUND", "no job 7", false).at_step("a");
+    let failed = env
+        .store
+        .finish_run(a2.id.clone(), RunEnd::Failed(error.clone()), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        (failed.status, failed.error),
+        (RunStatus::Failed, Some(error))
+    );
+}
+
+#[tokio::test]
+async fn cancel_applies_at_once_to_queued_and_interrupted_runs_and_asks_running_ones() {
+    let env = env().await;
+    let flow = env.store.insert_flow(definition("f"), true).await.unwrap();
+    let now = SystemTime::UNIX_EPOCH + T0;
+    let queued = enqueue(&env.store, new_run(&flow.id, None)).await;
+    let cancelled = env
+        .store
+        .request_cancel(queued.id.clone(), now)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert_eq!(cancelled.finished_at, Some(now));
+    assert!(
+        env.store
+            .request_cancel(queued.id.clone(), now)
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+
+    let running = enqueue(&env.store, new_run(&flow.id, None)).await;
+    env.store.claim_runs(1, vec![], now).await.unwrap();
+    let asked = env
+        .store
+        .request_cancel(running.id.clone(), now)
+        .await
+        .unwrap();
+    assert_eq!(asked.status, RunStatus::Running);
+    assert!(asked.cancel_requested);
+    env.store
+        .finish_run(running.id.clone(), RunEnd::Cancelled, now)
+        .await
+        .unwrap();
+
+    let interrupted = enqueue(&env.store, new_run(&flow.id, None)).await;
+    env.store.claim_runs(1, vec![], now).await.unwrap();
+    let error = StepError::new("INTERRUPTED", "in flight", false).at_step("a");
+    env.store
+        .finish_run(interrupted.id.clone(), RunEnd::Interrupted(error), now)
+        .await
+        .unwrap();
+    let cancelled = env
+        .store
+        .request_cancel(interrupted.id.clone(), now)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert!(
+        env.store
+            .request_cancel(FlowRunId::new("run_nope"), now)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
+#[tokio::test]
+async fn resuming_an_interrupted_run_abandons_its_in_flight_attempts() {
+    let env = env().await;
+    let flow = env.store.insert_flow(definition("f"), true).await.unwrap();
+    let now = SystemTime::UNIX_EPOCH + T0;
+    let run = enqueue(&env.store, new_run(&flow.id, None)).await;
+    assert!(
+        env.store
+            .resume_interrupted(run.id.clone())
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+    env.store.claim_runs(1, vec![], now).await.unwrap();
+    for r in [
+        record("a", 1, StepStatus::Succeeded),
+        record("b", 1, StepStatus::Running),
+    ] {
+        env.store.write_step(run.id.clone(), r).await.unwrap();
+    }
+    let error = StepError::new("INTERRUPTED", "b was in flight", false).at_step("b");
+    env.store
+        .finish_run(run.id.clone(), RunEnd::Interrupted(error), now)
+        .await
+        .unwrap();
+    let resumed = env.store.resume_interrupted(run.id.clone()).await.unwrap();
+    assert_eq!(resumed.status, RunStatus::Queued);
+    assert_eq!((resumed.error, resumed.finished_at), (None, None));
+    let statuses: Vec<StepStatus> = env
+        .store
+        .run_steps(run.id.clone())
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(statuses, [StepStatus::Succeeded, StepStatus::Abandoned]);
+}
+
+#[tokio::test]
+async fn list_runs_filters_by_flow_status_and_time_and_pages_newest_first() {
+    let env = env().await;
+    let a = env.store.insert_flow(definition("a"), true).await.unwrap();
+    let b = env.store.insert_flow(definition("b"), true).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let flow = if i % 2 == 0 { &a } else { &b };
+        ids.push(enqueue(&env.store, new_run(&flow.id, None)).await.id);
+        env.clock.advance(Duration::from_secs(10));
+    }
+    let list = |filter: RunFilter| {
+        let store = env.store.clone();
+        async move {
+            store
+                .list_runs(filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = list(RunFilter::default()).await;
+    assert_eq!(all, ids.iter().rev().cloned().collect::<Vec<_>>());
+    let page1 = list(RunFilter {
+        limit: Some(4),
+        ..RunFilter::default()
+    })
+    .await;
+    let page2 = list(RunFilter {
+        limit: Some(4),
+        after: page1.last().cloned(),
+        ..RunFilter::default()
+    })
+    .await;
+    assert_eq!([page1, page2].concat(), all);
+    let of_a = list(RunFilter {
+        flow_id: Some(a.id.clone()),
+        ..RunFilter::default()
+    })
+    .await;
+    assert_eq!(of_a, [ids[4].clone(), ids[2].clone(), ids[0].clone()]);
+
+    env.store
+        .claim_runs(2, vec![], SystemTime::UNIX_EPOCH + T0)
+        .await
+        .unwrap();
+    let running = list(RunFilter {
+        status: Some(RunStatus::Running),
+        ..RunFilter::default()
+    })
+    .await;
+    assert_eq!(running, [ids[1].clone(), ids[0].clone()]);
+    let window = list(RunFilter {
+        created_after: Some(SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(10)),
+        created_before: Some(SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(30)),
+        ..RunFilter::default()
+    })
+    .await;
+    assert_eq!(window, [ids[2].clone(), ids[1].clone()]);
+    let combined = list(RunFilter {
+        flow_id: Some(b.id.clone()),
+        status: Some(RunStatus::Queued),
+        limit: Some(1),
+        ..RunFilter::default()
+    })
+    .await;
+    assert_eq!(combined, [ids[5].clone()]);
+    for limit in [0, 501] {
+        let err = env
+            .store
+            .list_runs(RunFilter {
+                limit: Some(limit),
+                ..RunFilter::default()
+            })
+            .await
+            .unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_flow_deletes_its_versions_runs_and_steps() {
+    let env = env().await;
+    let gone = env
+        .store
+        .insert_flow(definition("gone"), true)
+        .await
+        .unwrap();
+    let kept = env
+        .store
+        .insert_flow(definition("kept"), true)
+        .await
+        .unwrap();
+    env.store
+        .update_flow(gone.id.clone(), definition("gone2"))
+        .await
+        .unwrap();
+    let run = enqueue(&env.store, new_run(&gone.id, Some("k"))).await;
+    env.store
+        .write_step(run.id.clone(), record("a", 1, StepStatus::Succeeded))
+        .await
+        .unwrap();
+    let other = enqueue(&env.store, new_run(&kept.id, None)).await;
+    env.store
+        .write_step(other.id.clone(), record("a", 1, StepStatus::Succeeded))
+        .await
+        .unwrap();
+
+    env.store.delete_flow(gone.id.clone()).await.unwrap();
+    assert!(
+        env.store
+            .flow(gone.id.clone())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        env.store
+            .run(run.id.clone())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        env.store
+            .delete_flow(gone.id.clone())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    let conn = rusqlite::Connection::open(env.store.path()).unwrap();
+    for (table, column, id) in [
+        ("flow_versions", "flow_id", gone.id.as_str()),
+        ("flow_runs", "flow_id", gone.id.as_str()),
+        ("flow_step_attempts", "run_id", run.id.as_str()),
+    ] {
+        let n: i64 = conn
+            .query_row(
+                &format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?1"),
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 0, "{table}");
+    }
+    assert_eq!(env.store.run_steps(other.id).await.unwrap().len(), 1);
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn the_webhook_secret_is_random_per_flow_and_encrypted_at_rest() {
+    let env = env().await;
+    let a = env
+        .store
+        .insert_flow(definition("a-flow-name"), true)
+        .await
+        .unwrap();
+    let b = env.store.insert_flow(definition("b"), true).await.unwrap();
+    let secret = env.store.flow_webhook_secret(a.id.clone()).await.unwrap();
+    assert!(secret.expose_secret().len() >= 32);
+    assert_ne!(
+        secret.expose_secret(),
+        env.store
+            .flow_webhook_secret(b.id.clone())
+            .await
+            .unwrap()
+            .expose_secret()
+    );
+    // Stable across updates.
+    env.store
+        .update_flow(a.id.clone(), definition("a2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        env.store
+            .flow_webhook_secret(a.id.clone())
+            .await
+            .unwrap()
+            .expose_secret(),
+        secret.expose_secret()
+    );
+    assert!(
+        env.store
+            .flow_webhook_secret(FlowId::new("flow_nope"))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    for stage in ["before checkpoint", "after checkpoint"] {
+        let files: Vec<Vec<u8>> = std::fs::read_dir(env.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains("brickwire.db"))
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        assert!(
+            files.iter().any(|b| contains(b, b"a-flow-name")),
+            "{stage}: the scan does not see the rows"
+        );
+        assert!(
+            !files
+                .iter()
+                .any(|b| contains(b, secret.expose_secret().as_bytes())),
+            "{stage}: the webhook secret is in plaintext"
+        );
+        env.store.checkpoint().await.unwrap();
+    }
+}
