@@ -10,9 +10,11 @@
 pub mod api;
 pub mod engine;
 pub mod model;
+pub mod runner;
 pub mod store;
 pub mod ui;
 
-pub use engine::{FlowEngine, FlowEngineHandle, FlowEngineOptions};
+pub use engine::{FlowEngine, FlowEngineHandle, FlowEngineOptions, FlowEngineTask, replay_run};
 pub use model::*;
+pub use runner::AccountRunner;
 pub use store::FlowStore;

@@ -69,6 +69,8 @@ pub struct ServeOptions {
     pub link_timeout: Duration,
     /// Scheduling and delivery settings of the trigger engine.
     pub triggers: crate::triggers::EngineOptions,
+    /// Concurrency and timing of the flow engine.
+    pub flows: crate::flows::FlowEngineOptions,
 }
 
 impl ServeOptions {
@@ -84,6 +86,7 @@ impl ServeOptions {
             client_options: ClientOptions::default(),
             link_timeout: crate::link::DEFAULT_VERIFY_TIMEOUT,
             triggers: crate::triggers::EngineOptions::default(),
+            flows: crate::flows::FlowEngineOptions::default(),
         }
     }
 }
@@ -309,6 +312,21 @@ impl Service {
             opts.triggers.clone(),
         );
         let triggers_task = triggers.start().await.map_err(StartError::Triggers)?;
+        let flow_store: Arc<dyn crate::flows::FlowStore> = Arc::new(started.store.clone());
+        let flows = crate::flows::FlowEngine::new(
+            flow_store.clone(),
+            Arc::new(started.store.clone()),
+            accounts.clone(),
+            opts.flows.clone(),
+        )
+        .with_trigger_engine(triggers.clone());
+        let flows_task = match flows.start().await {
+            Ok(task) => task,
+            Err(e) => {
+                triggers_task.stop();
+                return Err(StartError::Flows(e));
+            }
+        };
         let state = AppState::new(
             store,
             started.api_keys.clone(),
@@ -316,7 +334,11 @@ impl Service {
             accounts.clone(),
             opts.link_timeout,
         )
-        .with_triggers(triggers);
+        .with_triggers(triggers)
+        .with_flows(FlowsState {
+            store: flow_store,
+            engine: Arc::new(flows),
+        });
         let app = router(state.clone());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -340,6 +362,7 @@ impl Service {
             stop: Some(stop_tx),
             task: Some(task),
             triggers: Some(triggers_task),
+            flows: Some(flows_task),
             pruner,
         })
     }
@@ -355,6 +378,9 @@ pub enum StartError {
     /// The trigger engine could not load its subscriptions.
     #[error("triggers: {0}")]
     Triggers(#[source] crate::triggers::EngineError),
+    /// The flow engine could not recover the runs of the previous process.
+    #[error("flows: {0}")]
+    Flows(#[source] crate::Error),
     /// The public URL is not usable for links.
     #[error("invalid public URL: {0}")]
     PublicUrl(String),
@@ -408,6 +434,7 @@ pub struct RunningService {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     triggers: Option<crate::triggers::EngineHandle>,
+    flows: Option<crate::flows::FlowEngineTask>,
     pruner: JoinHandle<()>,
 }
 
@@ -445,6 +472,9 @@ impl RunningService {
 
     /// Stops accepting connections, waits for open requests, and returns.
     pub async fn shutdown(mut self) {
+        if let Some(flows) = self.flows.take() {
+            flows.stop();
+        }
         if let Some(triggers) = self.triggers.take() {
             triggers.stop();
         }
@@ -460,6 +490,9 @@ impl RunningService {
 
 impl Drop for RunningService {
     fn drop(&mut self) {
+        if let Some(flows) = self.flows.take() {
+            flows.stop();
+        }
         if let Some(triggers) = self.triggers.take() {
             triggers.stop();
         }
