@@ -148,6 +148,8 @@ pub struct NewRun {
 }
 
 /// What [`super::FlowStore::enqueue_run`] did.
+// Built once per enqueue and matched at once: boxing would only add noise at every caller.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Enqueued {
     /// A new queued run.
