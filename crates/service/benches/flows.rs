@@ -10,7 +10,8 @@
 //!    would cap it at 5 runs/s) and 16 runs at once.
 //!
 //! Run: `cargo bench -p brickwire-service --bench flows --profile bench-fast`
-//! (`FLOWS_BENCH_RUNS` sets the end-to-end run count, default 300).
+//! (`FLOWS_BENCH_RUNS` sets the end-to-end run count, default 300; `FLOWS_BENCH_PARTS=store` or
+//! `engine` runs one half).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -271,6 +272,11 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    store_alone().await;
-    end_to_end(runs).await;
+    let parts = std::env::var("FLOWS_BENCH_PARTS").unwrap_or_else(|_| "all".into());
+    if parts != "engine" {
+        store_alone().await;
+    }
+    if parts != "store" {
+        end_to_end(runs).await;
+    }
 }

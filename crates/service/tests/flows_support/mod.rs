@@ -225,18 +225,17 @@ pub async fn create_job(ws: &Workspace, name: &str) -> i64 {
 
 /// Every run of a job the workspace lists.
 pub async fn job_runs(ws: &Workspace, job_id: i64) -> Vec<Value> {
-    let out: Value = reqwest::Client::new()
+    let resp = reqwest::Client::new()
         .get(format!(
-            "{}/api/2.1/jobs/runs/list?job_id={job_id}&limit=25",
+            "{}/api/2.1/jobs/runs/list?job_id={job_id}&limit=24",
             ws.emulator.base_url()
         ))
         .bearer_auth(ws.emulator.token())
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    assert!(resp.status().is_success(), "runs/list: {}", resp.status());
+    let out: Value = resp.json().await.unwrap();
     out["runs"].as_array().cloned().unwrap_or_default()
 }
 
