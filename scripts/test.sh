@@ -28,8 +28,9 @@ fi
   -r tests/browser/requirements.txt
 
 cargo build --locked --bin brickwire
+# The flow crash tests (crates/service/tests/flows_crash.rs) kill -9 this binary too.
+export BRICKWIRE_BIN="${CARGO_TARGET_DIR:-target}/debug/brickwire"
 cargo test --locked --workspace
 
-export BRICKWIRE_BIN="${CARGO_TARGET_DIR:-target}/debug/brickwire"
 .venv/bin/python -m pytest -q tests/sdk
 .venv/bin/python -m pytest -q tests/browser
