@@ -32,7 +32,9 @@ impl Node {
         let master_key = env.key.to_base64();
         let mut command = match std::env::var_os("BRICKWIRE_BIN") {
             Some(bin) => {
-                let mut c = Command::new(bin);
+                // Relative to the workspace root, as scripts/test.sh and the pytest suites use it.
+                let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+                let mut c = Command::new(root.join(bin));
                 c.arg("serve")
                     .arg("--listen")
                     .arg("127.0.0.1:0")
