@@ -327,12 +327,10 @@ impl FlowDefinition {
     /// Parses a definition; a shape error names the path (`steps[1].retry.max_attempts`).
     pub fn parse(text: &str, format: Format) -> Result<FlowDefinition, FlowError> {
         let value: Value = match format {
-            Format::Json => serde_json::from_str(text).map_err(|e| {
-                FlowError::Parse(format!("not JSON: {e}"))
-            })?,
-            Format::Yaml => serde_norway::from_str(text).map_err(|e| {
-                FlowError::Parse(format!("not YAML: {e}"))
-            })?,
+            Format::Json => serde_json::from_str(text)
+                .map_err(|e| FlowError::Parse(format!("not JSON: {e}")))?,
+            Format::Yaml => serde_norway::from_str(text)
+                .map_err(|e| FlowError::Parse(format!("not YAML: {e}")))?,
         };
         FlowDefinition::from_value(value)
     }

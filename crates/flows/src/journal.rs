@@ -176,7 +176,10 @@ impl MemoryJournal {
 
     /// A copy of the records.
     pub fn snapshot(&self) -> Vec<StepRecord> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

@@ -14,6 +14,10 @@
 //!
 //! Start reading at [`definition`], then [`engine`].
 
+// A StepError (code, message, Databricks' details) is returned whole on the failure path
+// and stored as it is; boxing it would only move the allocation.
+#![allow(clippy::result_large_err)]
+
 pub mod definition;
 pub mod engine;
 pub mod error;

@@ -24,7 +24,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::str::FromStr as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -921,13 +920,7 @@ pub fn parse_schedule(
     cron: &str,
     timezone: Option<&str>,
 ) -> Result<(croner::Cron, chrono_tz::Tz), String> {
-    let parsed = croner::Cron::from_str(cron).map_err(|e| format!("trigger.cron: {e}"))?;
-    let tz = match timezone {
-        None => chrono_tz::UTC,
-        Some(name) => chrono_tz::Tz::from_str(name)
-            .map_err(|_| format!("trigger.timezone: unknown time zone `{name}`"))?,
-    };
-    Ok((parsed, tz))
+    brickwire_flows::validate::parse_schedule(cron, timezone).map_err(|e| e.to_string())
 }
 
 /// The ticks of `cron` in `timezone` after `after` and at or before `up_to`, at most `max`.
