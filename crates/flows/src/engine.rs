@@ -513,6 +513,7 @@ impl Run<'_> {
             let run = self.executor.runner.run(account.as_deref(), action, input);
             let timeout = step.timeout_seconds.map(Duration::from_secs_f64);
             let result = tokio::select! {
+                biased;
                 result = run => result,
                 _ = sleep_or_never(&self.executor.options.clock, timeout) => Err(ActionError {
                     code: brickwire_connector::ErrorCode::Timeout,
