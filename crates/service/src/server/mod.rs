@@ -34,11 +34,11 @@ mod api_settings;
 mod auth;
 mod connect;
 pub mod error;
-mod html;
+pub(crate) mod html;
 mod oauth;
 pub mod openapi;
 pub mod routes;
-mod time;
+pub(crate) mod time;
 
 pub use error::ApiError;
 
@@ -256,9 +256,13 @@ impl AppState {
 /// and `/oauth/callback` (single-use session tokens), with the body size limit.
 pub fn router(state: AppState) -> Router {
     let api = routes::api_router(state.clone());
-    Router::new()
+    let mut pages = Router::new()
         .merge(connect::routes())
-        .merge(oauth::routes())
+        .merge(oauth::routes());
+    if state.flows().is_some() {
+        pages = pages.merge(crate::flows::api::hook_routes());
+    }
+    pages
         .with_state(state)
         .merge(api)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

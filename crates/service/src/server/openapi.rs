@@ -63,6 +63,7 @@ pub fn document(server_url: &str) -> Value {
     paths.extend(crate::triggers::api::openapi_paths(
         super::routes::API_PREFIX,
     ));
+    paths.extend(crate::flows::api::hook_openapi_paths());
     let mut schemas = generator.take_definitions(true);
     schemas.insert("ErrorBody".into(), error_body_schema());
     json!({

@@ -13,6 +13,7 @@
 //! | POST | `/api/v1/linked-accounts/{id}/actions/{action_id}` | run an action |
 //! | GET | `/api/v1/actions`, `/api/v1/actions/{id}` | the catalog with input schemas |
 //! | GET | `/api/v1/openapi.json` | the OpenAPI 3.1 document |
+//! | ... | `/api/v1/flows...`, `/api/v1/flow-runs...` | flows: [`crate::flows::api`] |
 
 use std::collections::BTreeMap;
 
@@ -277,7 +278,17 @@ pub const ENDPOINTS: &[Endpoint] = &[
 /// module's routes (e.g. triggers), give it its own `ENDPOINTS` table and chain it here; the
 /// router, the key check, the OpenAPI document and the tests pick it up.
 pub fn all_endpoints() -> impl Iterator<Item = &'static Endpoint> {
-    ENDPOINTS.iter()
+    ENDPOINTS.iter().chain(crate::flows::api::ENDPOINTS.iter())
+}
+
+/// The routes `state` serves: [`all_endpoints`] less the flow routes when it runs no flows.
+fn served_endpoints(state: &AppState) -> impl Iterator<Item = &'static Endpoint> {
+    let flows: &'static [Endpoint] = if state.flows().is_some() {
+        crate::flows::api::ENDPOINTS
+    } else {
+        &[]
+    };
+    ENDPOINTS.iter().chain(flows.iter())
 }
 
 /// The operator API (nested at [`API_PREFIX`]), every route behind the operator key check;
@@ -285,7 +296,7 @@ pub fn all_endpoints() -> impl Iterator<Item = &'static Endpoint> {
 /// check, so nothing is revealed without a key).
 pub fn api_router(state: AppState) -> Router {
     let mut by_path: BTreeMap<&str, MethodRouter<AppState>> = BTreeMap::new();
-    for endpoint in all_endpoints() {
+    for endpoint in served_endpoints(&state) {
         let handler = (endpoint.handler)();
         let merged = match by_path.remove(endpoint.path) {
             Some(existing) => existing.merge(handler),
