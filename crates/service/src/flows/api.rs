@@ -426,6 +426,8 @@ struct DefinitionBody {
     enabled: Option<bool>,
 }
 
+// the error is the finished HTTP answer, returned once per request
+#[allow(clippy::result_large_err)]
 fn definition_body(bytes: &Bytes) -> Result<DefinitionBody, Response> {
     let value: Value = parse_json(bytes).map_err(IntoResponse::into_response)?;
     let Value::Object(mut object) = value else {
@@ -471,6 +473,8 @@ fn definition_body(bytes: &Bytes) -> Result<DefinitionBody, Response> {
 }
 
 /// The definition as validated and stored (defaults filled in by the typed round trip).
+// the error is the finished HTTP answer, returned once per request
+#[allow(clippy::result_large_err)]
 fn checked(definition: Value) -> Result<Value, Response> {
     let compiled = check_definition(definition).map_err(|p| invalid_response(&p))?;
     serde_json::to_value(&compiled.definition).map_err(|e| ApiError::internal(e).into_response())
