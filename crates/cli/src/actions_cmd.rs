@@ -133,7 +133,7 @@ pub struct ApiArgs {
 }
 
 /// A usage error: exit code 2 with a message on stderr.
-struct Usage(String);
+pub(crate) struct Usage(pub(crate) String);
 
 /// Runs one of the catalog subcommands and returns the process exit code.
 pub async fn run(command: ActionsCommand) -> ExitCode {
@@ -311,7 +311,7 @@ fn parse_query_string(raw: &str) -> serde_json::Map<String, Value> {
 }
 
 /// Reads `raw` as inline JSON, `@file` or `-` (standard input).
-fn read_json(raw: &str, flag: &str) -> Result<Value, Usage> {
+pub(crate) fn read_json(raw: &str, flag: &str) -> Result<Value, Usage> {
     let text = if raw == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -330,7 +330,7 @@ fn read_json(raw: &str, flag: &str) -> Result<Value, Usage> {
 /// A client for the workspace. Today: `--host`/`--token` or `DATABRICKS_HOST`/
 /// `DATABRICKS_TOKEN`; after the unified config lands this becomes
 /// `brickwire_client::Config { host, token, profile, .. }.client()`.
-fn connect(args: &ConnectionArgs) -> Result<Client, Usage> {
+pub(crate) fn connect(args: &ConnectionArgs) -> Result<Client, Usage> {
     let config = brickwire_client::Config {
         host: args.host.clone().filter(|h| !h.trim().is_empty()),
         token: args

@@ -1,11 +1,12 @@
 //! The `brickwire` command line: the demo, the emulator, actions, SQL, the service with its
-//! linked accounts, OAuth login, and incremental sync.
+//! linked accounts, OAuth login, incremental sync and flows.
 
 mod accounts_cmd;
 mod actions_cmd;
 mod auth_cmd;
 mod demo;
 mod failure;
+mod flow_cmd;
 mod serve_cmd;
 mod sql_cmd;
 mod sync_cmd;
@@ -33,6 +34,9 @@ enum Command {
     Accounts(accounts_cmd::AccountsCommand),
     /// Tour a Databricks workspace on the embedded emulator and print a summary.
     Demo,
+    /// Validate and run flows locally; deploy, list, inspect and replay them in the data dir.
+    #[command(subcommand)]
+    Flow(flow_cmd::FlowCommand),
     /// Serve a local emulator of a Databricks workspace until interrupted.
     Emulator {
         /// Address to listen on.
@@ -70,6 +74,7 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(1);
             }
         }
+        Command::Flow(command) => return flow_cmd::run(command).await,
         Command::Sql(args) => return sql_cmd::run(args).await,
         Command::Serve(args) => return serve_cmd::run(args).await,
         Command::Sync(args) => return sync_cmd::run(*args).await,

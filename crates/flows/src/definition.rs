@@ -7,14 +7,14 @@
 //!
 //! ```yaml
 //! name: job failed -> rerun once
-//! trigger: {type: sync, source: {kind: job_runs}}
+//! trigger: {type: sync, source: {type: job_runs}}
 //! steps:
 //!   - id: rerun
-//!     if: "{% $event.item.state.result_state = 'FAILED' %}"
+//!     if: "{% $event.data.state.result_state = 'FAILED' %}"
 //!     then:
 //!       - id: run
 //!         action: run-job
-//!         input: {job_id: "{% $event.item.job_id %}"}
+//!         input: {job_id: "{% $event.data.job_id %}"}
 //! ```
 //!
 //! Values anywhere in `input` (and the conditions, lists and messages of control steps) may be
@@ -78,7 +78,7 @@ pub enum Trigger {
         require_signature: bool,
     },
     /// A run per event of an Incremental Sync source (any preset or `custom`); `$event` is the
-    /// sync event (`id`, `source`, `key`, `item`, ...).
+    /// sync event (`id`, `source`, `key`, `version`, `data`: the item as Databricks returned it).
     Sync {
         /// The linked account to poll (default: the flow's `account`).
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -131,7 +131,7 @@ impl Checker<'_> {
                 if !source.is_object() {
                     self.error(
                         "trigger.source",
-                        "expected an Incremental Sync source spec object, e.g. {\"kind\": \"job_runs\"}",
+                        "expected an Incremental Sync source spec object, e.g. {\"type\": \"job_runs\"}",
                     );
                 }
                 if *poll_interval_seconds == Some(0) {

@@ -32,14 +32,14 @@ fn a_valid_flow_has_no_problems() {
     let yaml = r#"
 name: job failed -> rerun once, then notify
 account: prod
-trigger: {type: sync, source: {kind: job_runs}}
+trigger: {type: sync, source: {type: job_runs}}
 steps:
   - id: failed
-    if: "{% $event.item.state.result_state = 'FAILED' %}"
+    if: "{% $event.data.state.result_state = 'FAILED' %}"
     then:
       - id: rerun
         action: run-job
-        input: {job_id: "{% $event.item.job_id %}"}
+        input: {job_id: "{% $event.data.job_id %}"}
         retry: {max_attempts: 5}
       - id: finished
         wait:
@@ -51,7 +51,7 @@ steps:
         input: {method: POST, path: /api/2.0/jobs/runs/get, query: {run_id: "{% $string($steps.rerun.run_id) %}"}}
         on_error: continue
   - id: each
-    for_each: "{% $event.item.tasks %}"
+    for_each: "{% $event.data.tasks %}"
     concurrency: 4
     steps:
       - id: look
