@@ -9,12 +9,14 @@
 //! account through the connect page, the emulator's consent page (Allow) and the service's
 //! callback (choosing a workspace user added through SCIM), and every tour step is
 //! `POST /api/v1/linked-accounts/{id}/actions/{action}`. Last, an Incremental Sync subscription
-//! on finished job runs is polled and read through the pull API ([`sync_tour`]). Nothing reaches
-//! into either server's state.
+//! on finished job runs is polled and read through the pull API ([`sync_tour`]), and a flow
+//! records each finished job run in a table ([`flow_tour`]). Nothing reaches into either
+//! server's state.
 //!
 //! Start at [`run`]; [`tour`] is the list of steps run on each account; [`Summary`] records each
 //! step's outcome and time and turns a failure into an error that names the step.
 
+mod flow_tour;
 mod html;
 
 use std::future::Future;
@@ -201,13 +203,19 @@ async fn with_servers(
         tour(summary, &account).await?;
     }
     summary.section(&format!("Incremental Sync on account {sync_account}"));
-    sync_tour(summary, &operator, &sync_account).await
+    let events = sync_tour(summary, &operator, &sync_account).await?;
+    summary.section(&format!("A flow on account {sync_account}"));
+    flow_tour::flow_tour(summary, &operator, &sync_account, events).await
 }
 
 /// Incremental Sync through the service: a pull subscription on finished job runs of the
 /// workspace, polled now. The tours' runs arrive as one event each, and polling again delivers
-/// nothing twice.
-async fn sync_tour(summary: &mut Summary, operator: &Operator, account_id: &str) -> DemoResult<()> {
+/// nothing twice. Returns how many events (finished job runs) there were.
+async fn sync_tour(
+    summary: &mut Summary,
+    operator: &Operator,
+    account_id: &str,
+) -> DemoResult<usize> {
     let subscription = summary
         .step(
             "subscribe to finished job runs (pull API, backfill)",
@@ -230,7 +238,7 @@ async fn sync_tour(summary: &mut Summary, operator: &Operator, account_id: &str)
         )
         .await?;
     let events_path = format!("/api/v1/subscriptions/{subscription}/events");
-    let next_after = summary
+    let (next_after, events) = summary
         .step("poll now and pull the new events", async {
             operator
                 .call(
@@ -257,7 +265,10 @@ async fn sync_tour(summary: &mut Summary, operator: &Operator, account_id: &str)
                 })
                 .collect();
             let outcome = format!("{} events: {}", events.len(), runs.join(", "));
-            Ok((page["next_after"].as_i64().unwrap_or(0), outcome))
+            Ok((
+                (page["next_after"].as_i64().unwrap_or(0), events.len()),
+                outcome,
+            ))
         })
         .await?;
     summary
@@ -281,7 +292,8 @@ async fn sync_tour(summary: &mut Summary, operator: &Operator, account_id: &str)
                 n => Err(format!("{n} events delivered again").into()),
             }
         })
-        .await
+        .await?;
+    Ok(events)
 }
 
 /// The scopes the app settings request, as the service reports them.

@@ -69,7 +69,7 @@ fn the_demo_links_two_accounts_tours_both_and_exits_0() {
         .filter(|l| l.starts_with("  ") && !l.starts_with("    "))
         .map(str::trim)
         .collect();
-    assert_eq!(sections.len(), 4, "{summary}");
+    assert_eq!(sections.len(), 5, "{summary}");
     assert_eq!(sections[0], "Setup");
     assert!(sections[1].starts_with("API key account "), "{summary}");
     assert!(sections[2].starts_with("OAuth account "), "{summary}");
@@ -77,6 +77,7 @@ fn the_demo_links_two_accounts_tours_both_and_exits_0() {
         sections[3].starts_with("Incremental Sync on account "),
         "{summary}"
     );
+    assert!(sections[4].starts_with("A flow on account "), "{summary}");
 
     // Setup: each account acts as its own workspace user.
     for line in [
@@ -127,6 +128,22 @@ fn the_demo_links_two_accounts_tours_both_and_exits_0() {
     assert!(
         linked("nothing is delivered twice").ends_with("0 new events"),
         "{summary}"
+    );
+
+    // The flow ran once per finished job run and wrote one row for each.
+    assert!(
+        linked("the service runs the flow once per finished job run").ends_with("2 runs succeeded"),
+        "{summary}"
+    );
+    assert!(
+        linked("query the table the flow wrote")
+            .ends_with("2 rows, one per job run: 1001=SUCCESS, 1003=SUCCESS"),
+        "{summary}"
+    );
+    assert_eq!(
+        stdout.matches(" succeeded for job run ").count(),
+        2,
+        "each run is printed with its steps\n{stdout}"
     );
 
     // The personal access token the API-key account was linked with is never printed.
