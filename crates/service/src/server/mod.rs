@@ -253,14 +253,17 @@ impl AppState {
 }
 
 /// The whole service as one router: `/api/v1/...` (operator key required), `/connect/...`
-/// and `/oauth/callback` (single-use session tokens), with the body size limit.
+/// and `/oauth/callback` (single-use session tokens), with flows the webhook route and the
+/// run-history pages under `/ui`, with the body size limit.
 pub fn router(state: AppState) -> Router {
     let api = routes::api_router(state.clone());
     let mut pages = Router::new()
         .merge(connect::routes())
         .merge(oauth::routes());
     if state.flows().is_some() {
-        pages = pages.merge(crate::flows::api::hook_routes());
+        pages = pages
+            .merge(crate::flows::api::hook_routes())
+            .merge(crate::flows::ui::routes(state.clone()));
     }
     pages
         .with_state(state)
