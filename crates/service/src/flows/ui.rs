@@ -31,7 +31,7 @@ use serde_json::Value;
 use super::api::{cancel, replay, resume, rfc3339, run_view, step_view};
 use super::model::{FlowId, FlowRunId, RunFilter, RunStatus};
 use crate::server::AppState;
-use crate::server::html::{escape, page, respond};
+use crate::server::html::{escape, page};
 
 /// The cookie that carries the operator key for the pages.
 pub const OPERATOR_COOKIE: &str = "brickwire_operator";
@@ -115,6 +115,19 @@ async fn require_operator_page(
         );
     }
     next.run(req).await
+}
+
+/// An HTML response as the connect page's ([`crate::server::html::respond`]), but with
+/// `Referrer-Policy: same-origin`: these pages carry no token in their URLs, and under
+/// `no-referrer` a browser sends `Origin: null` with a form, which the same-origin check of
+/// the buttons must be able to read.
+fn respond(status: StatusCode, html: String) -> Response {
+    let mut response = crate::server::html::respond(status, html);
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
 }
 
 fn notice_page(status: StatusCode, message: &str, back: &str) -> Response {
