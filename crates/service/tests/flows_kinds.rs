@@ -116,3 +116,112 @@ async fn every_step_kind_runs_against_the_emulator() {
     assert_eq!(job_runs(&env.ws, job).await.len(), 1, "exactly one job run");
     task.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_flow_under_30_percent_503s_writes_one_row_per_event() {
+    use brickwire_service::triggers::{EngineOptions, SyncPoller, TriggerEngine};
+    use std::time::{Duration, SystemTime};
+
+    let env = env().await;
+    let table = create_table(&env.ws, "faulty").await;
+    let triggers = TriggerEngine::new(
+        Arc::new(env.store.clone()),
+        Arc::new(account_clients(&env.store)),
+        Arc::new(SyncPoller::default()),
+        EngineOptions {
+            tick: Duration::from_millis(20),
+            poll_jitter: 0.0,
+            ..EngineOptions::default()
+        },
+    );
+    let triggers_task = triggers.start().await.unwrap();
+    let start = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    admin(
+        &env.ws.emulator,
+        reqwest::Method::POST,
+        "/_emulator/seed/job-runs",
+        Some(json!({"count": 8, "start_time": start - 60_000, "step_ms": 1000})),
+    )
+    .await;
+    patch_settings(
+        &env.ws.emulator,
+        json!({"faults": {"seed": 11, "endpoints": {
+            "/api/2.0/sql/statements": {"unavailable_probability": 0.3},
+            "/api/2.1/jobs/runs/list": {"unavailable_probability": 0.3},
+        }}}),
+    )
+    .await;
+    let mut insert = insert_step("insert", &table, &env.ws.warehouse_id);
+    insert["input"]["statement"] = json!(format!(
+        "{{% \"INSERT INTO {table} VALUES ('\" & $string($event.data.run_id) & \"', 'insert')\" %}}"
+    ));
+    insert["retry"] =
+        json!({"max_attempts": 10, "initial_delay_seconds": 0.05, "max_delay_seconds": 0.2});
+    let flow = insert_flow(
+        &env.store,
+        json!({
+            "name": "a row per finished job run",
+            "account": "emulator",
+            "trigger": {"type": "sync", "source": {"type": "job_runs"},
+                        "start_from": "beginning", "poll_interval_seconds": 1},
+            "steps": [insert],
+        }),
+    )
+    .await;
+    let flows = FlowEngine::new(
+        Arc::new(env.store.clone()),
+        Arc::new(env.store.clone()),
+        account_clients(&env.store),
+        fast_options(),
+    )
+    .with_trigger_engine(triggers.clone());
+    let task = flows.start().await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let runs = loop {
+        let runs = env
+            .store
+            .list_runs(RunFilter {
+                flow_id: Some(flow.id.clone()),
+                limit: Some(100),
+                ..RunFilter::default()
+            })
+            .await
+            .unwrap();
+        if runs.len() >= 8 && runs.iter().all(|r| r.status.is_final()) {
+            break runs;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} runs",
+            runs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(runs.len(), 8, "one run per event");
+    for run in &runs {
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    }
+    let counters = admin(
+        &env.ws.emulator,
+        reqwest::Method::GET,
+        "/_emulator/counters",
+        None,
+    )
+    .await;
+    assert!(
+        counters["statuses"]["503"].as_u64().unwrap_or(0) > 0,
+        "faults were injected: {counters}"
+    );
+    let rows = row_counts(&env.ws, &table).await;
+    assert_eq!(rows.len(), 8, "{rows:?}");
+    assert!(
+        rows.iter().all(|(_, _, n)| *n == 1),
+        "one row per event: {rows:?}"
+    );
+    task.stop();
+    triggers_task.stop();
+}
