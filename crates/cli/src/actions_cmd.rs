@@ -180,13 +180,9 @@ fn list_actions(args: &ActionsArgs) -> Outcome {
         .collect();
     match args.output {
         OutputFormat::Json => {
-            let list: Vec<Value> = actions
-                .iter()
-                .map(|a| {
-                    json!({"id": a.id(), "title": a.title(), "group": a.group(),
-                           "description": a.description(), "retry_safe": a.retry_safe()})
-                })
-                .collect();
+            // the whole description of each action, so a tool generating forms or agent tools
+            // needs this one call
+            let list: Vec<Value> = actions.iter().map(|a| a.describe()).collect();
             print_json(&Value::Array(list));
         }
         OutputFormat::Table => {

@@ -109,9 +109,16 @@ impl ApiRequest {
         Self::new(Method::GET, path)
     }
 
-    /// `POST path`.
+    /// `POST path` with an empty JSON object as its body until [`ApiRequest::json`],
+    /// `form` or `bytes` sets another: the Databricks SDKs send `{}` with
+    /// `Content-Type: application/json` for a POST without fields (start a warehouse, cancel
+    /// a statement), and gateways may treat a bodiless POST differently.
     pub fn post(path: impl Into<String>) -> Self {
-        Self::new(Method::POST, path)
+        let mut request = Self::new(Method::POST, path);
+        request.body = Some(RequestBody::Json(serde_json::Value::Object(
+            Default::default(),
+        )));
+        request
     }
 
     /// `PATCH path`.

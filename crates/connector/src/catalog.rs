@@ -137,6 +137,8 @@ pub struct Action {
     group: Group,
     description: &'static str,
     retry_safe: bool,
+    read_only: bool,
+    destructive: bool,
     input_schema: Value,
     example: Value,
     validator: Arc<jsonschema::Validator>,
@@ -211,11 +213,41 @@ impl Action {
             group,
             description,
             retry_safe,
+            read_only: false,
+            destructive: false,
             input_schema,
             example,
             validator: Arc::new(validator),
             runner,
         }
+    }
+
+    /// Marks the action as changing nothing in the workspace (a query, a listing, a read).
+    /// Such an action is also safe to retry.
+    pub fn read_only(mut self) -> Action {
+        self.read_only = true;
+        self.retry_safe = true;
+        self
+    }
+
+    /// Marks the action as destructive: it deletes something, discards work in progress
+    /// (terminate, restart, cancel), or may replace a whole resource or run arbitrary changes
+    /// (`execute-statement`, `http-request`, a `replace`-mode update, an overwriting import).
+    /// An action that is neither read-only nor destructive only adds or changes the fields it
+    /// is given.
+    pub fn destructive(mut self) -> Action {
+        self.destructive = true;
+        self
+    }
+
+    /// Whether the action changes nothing (see [`Action::read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Whether the action may destroy something (see [`Action::destructive`]).
+    pub fn is_destructive(&self) -> bool {
+        self.destructive
     }
 
     /// The id, the kebab-case of the title (`query-catalogs`).
@@ -315,8 +347,8 @@ impl Action {
             })
     }
 
-    /// A JSON description of the action: id, title, group, description, retry safety, input
-    /// schema and example input.
+    /// A JSON description of the action: id, title, group, description, retry safety, whether
+    /// it is read-only or destructive, input schema and example input.
     pub fn describe(&self) -> Value {
         serde_json::json!({
             "id": self.id,
@@ -324,6 +356,8 @@ impl Action {
             "group": self.group,
             "description": self.description,
             "retry_safe": self.retry_safe,
+            "read_only": self.read_only,
+            "destructive": self.destructive,
             "input_schema": self.input_schema,
             "example_input": self.example,
         })

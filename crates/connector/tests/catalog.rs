@@ -272,3 +272,60 @@ fn pass_through_bodies_accept_fields_not_modelled_and_others_refuse_unknown_fiel
         .unwrap_err();
     assert!(e.message.contains("clusterid"), "{}", e.message);
 }
+
+#[test]
+fn read_only_and_destructive_facts_follow_what_each_action_does() {
+    let catalog = Catalog::new();
+    for action in catalog.actions() {
+        let id = action.id();
+        let reads = [
+            "query-",
+            "list-",
+            "get-",
+            "retrieve-",
+            "show-",
+            "export-",
+            "check-",
+        ]
+        .iter()
+        .any(|p| id.starts_with(p));
+        assert_eq!(action.is_read_only(), reads, "{id}: read_only");
+        if action.is_read_only() {
+            assert!(action.retry_safe(), "{id}: a read is safe to retry");
+            assert!(!action.is_destructive(), "{id}: a read destroys nothing");
+        }
+        if id.starts_with("delete-") {
+            assert!(action.is_destructive(), "{id}");
+        }
+        if id.starts_with("create-") || id.starts_with("start-") {
+            assert!(!action.is_destructive(), "{id}: only adds");
+        }
+        let described = action.describe();
+        for key in ["read_only", "destructive", "retry_safe"] {
+            assert!(described[key].is_boolean(), "{id}: {key}");
+        }
+        assert!(described["input_schema"].is_object(), "{id}");
+        assert!(!described["example_input"].is_null(), "{id}");
+    }
+    for id in [
+        "terminate-cluster",
+        "restart-cluster",
+        "cancel-run",
+        "cancel-statement-execution",
+        "execute-statement",
+        "http-request",
+        "update-job",
+        "import-workspace",
+    ] {
+        assert!(catalog.get(id).unwrap().is_destructive(), "{id}");
+    }
+    let read_only = catalog
+        .actions()
+        .iter()
+        .filter(|a| a.is_read_only())
+        .count();
+    assert!(
+        (25..=35).contains(&read_only),
+        "{read_only} read-only actions"
+    );
+}

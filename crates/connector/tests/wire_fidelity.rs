@@ -319,7 +319,9 @@ const PAGE_SIZE: &[(&str, &str)] = &[
 ];
 
 /// What legitimately differs between the two clients, made equal before comparing. Headers
-/// (`User-Agent`, auth, content type) are not recorded at all; query pairs are compared
+/// (`User-Agent`, auth) are not recorded; the content type of a body is, and compared with the
+/// body, so a POST without fields must send what the SDK sends (`{}` as
+/// `application/json`), not an empty body; query pairs are compared
 /// sorted, since neither the order of keys nor the order of a repeated key's values
 /// (`filter_by.cluster_states`) carries meaning; body keys are compared as JSON objects, so
 /// their order does not count either. None of these touches the method, the path or a body
@@ -329,11 +331,6 @@ fn normalise(case: &str, mut list: Vec<Exchange>) -> Vec<Exchange> {
     for ex in list.iter_mut() {
         if let Some(key) = page_size {
             ex.query.retain(|(k, _)| k != key);
-        }
-        // The SDK sends `{}` for a POST without fields where brickwire may send no body;
-        // Databricks reads both as "no fields".
-        if ex.body == Value::Object(Default::default()) {
-            ex.body = Value::Null;
         }
     }
     list
@@ -351,7 +348,11 @@ fn show(list: &[Exchange]) -> String {
                 if e.body.is_null() {
                     String::new()
                 } else {
-                    e.body.to_string()
+                    format!(
+                        "{} ({})",
+                        e.body,
+                        e.content_type.as_deref().unwrap_or("no type")
+                    )
                 }
             )
         })
@@ -362,7 +363,11 @@ fn show(list: &[Exchange]) -> String {
 fn same(a: &[Exchange], b: &[Exchange]) -> bool {
     a.len() == b.len()
         && a.iter().zip(b).all(|(x, y)| {
-            x.method == y.method && x.path == y.path && x.query == y.query && x.body == y.body
+            x.method == y.method
+                && x.path == y.path
+                && x.query == y.query
+                && x.body == y.body
+                && x.content_type == y.content_type
         })
 }
 

@@ -185,13 +185,13 @@ mod tests {
                 request::start("ab12"),
                 Method::POST,
                 "/api/2.0/sql/warehouses/ab12/start",
-                None,
+                Some(json!({})),
             ),
             (
                 request::stop("ab12"),
                 Method::POST,
                 "/api/2.0/sql/warehouses/ab12/stop",
-                None,
+                Some(json!({})),
             ),
             (
                 request::delete("ab12"),

@@ -133,7 +133,8 @@ pub fn actions() -> Vec<Action> {
                 })
                 .await
             },
-        ),
+        )
+        .read_only(),
         Action::define(
             g,
             "Create Catalog",
@@ -156,7 +157,8 @@ pub fn actions() -> Vec<Action> {
                     .query_opt("include_browse", input.include_browse);
                 Ok(client.call(req).await?)
             },
-        ),
+        )
+        .read_only(),
         Action::define(
             g,
             "Update Catalog",
@@ -181,6 +183,7 @@ pub fn actions() -> Vec<Action> {
                     .call(request::delete_catalog(&input.name, input.force))
                     .await?)
             },
-        ),
+        )
+        .destructive(),
     ]
 }

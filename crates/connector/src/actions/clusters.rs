@@ -271,7 +271,7 @@ pub fn actions() -> Vec<Action> {
                 })
                 .await
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Get Cluster Info",
@@ -281,7 +281,7 @@ pub fn actions() -> Vec<Action> {
             |client: Client, input: ClusterIdInput| async move {
                 Ok(client.call(request::get(&input.cluster_id)).await?)
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Query Clusters",
@@ -299,7 +299,7 @@ pub fn actions() -> Vec<Action> {
                 })
                 .await
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Start Cluster",
@@ -336,7 +336,7 @@ pub fn actions() -> Vec<Action> {
                     .await?;
                 to_output(&details).map_err(Into::into)
             },
-        ),
+        ).destructive(),
         Action::define(
             g,
             "Terminate Cluster",
@@ -346,7 +346,7 @@ pub fn actions() -> Vec<Action> {
             |client: Client, input: ClusterIdInput| async move {
                 Ok(client.call(request::delete(&input.cluster_id)).await?)
             },
-        ),
+        ).destructive(),
         Action::define(
             g,
             "Delete Cluster",
@@ -358,6 +358,6 @@ pub fn actions() -> Vec<Action> {
                     .call(request::permanent_delete(&input.cluster_id))
                     .await?)
             },
-        ),
+        ).destructive(),
     ]
 }

@@ -103,7 +103,7 @@ pub fn actions() -> Vec<Action> {
                 )
                 .await
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Create Group",
@@ -137,7 +137,7 @@ pub fn actions() -> Vec<Action> {
                 )?;
                 Ok(client.call(req).await?)
             },
-        ),
+        ).destructive(),
         Action::define(
             g,
             "Delete Group",
@@ -149,6 +149,6 @@ pub fn actions() -> Vec<Action> {
                     .call(request::delete(Groups::RESOURCE, &input.id))
                     .await?)
             },
-        ),
+        ).destructive(),
     ]
 }

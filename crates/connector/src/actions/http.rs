@@ -318,7 +318,7 @@ pub fn actions() -> Vec<Action> {
         json!({"method": "GET", "path": "/api/2.1/clusters/list", "query": {"page_size": 10},
                "paginate": true}),
         run,
-    )]
+    ).destructive()]
 }
 
 #[cfg(test)]

@@ -201,7 +201,7 @@ pub fn actions() -> Vec<Action> {
                 })
                 .await
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Show Job",
@@ -212,7 +212,7 @@ pub fn actions() -> Vec<Action> {
                 let job = client.jobs().get(input.job_id).await?;
                 Ok(to_output(&job)?)
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Update Job",
@@ -250,7 +250,7 @@ pub fn actions() -> Vec<Action> {
                 };
                 Ok(client.call(req).await?)
             },
-        ),
+        ).destructive(),
         Action::define(
             g,
             "Delete Job",
@@ -260,7 +260,7 @@ pub fn actions() -> Vec<Action> {
             |client: Client, input: JobIdInput| async move {
                 Ok(client.call(request::delete(input.job_id)).await?)
             },
-        ),
+        ).destructive(),
         Action::define(
             g,
             "Run Job",
@@ -290,7 +290,7 @@ pub fn actions() -> Vec<Action> {
                 let run = client.jobs().get_run(input.run_id).await?;
                 Ok(to_output(&run)?)
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Cancel Run",
@@ -304,6 +304,6 @@ pub fn actions() -> Vec<Action> {
                 }
                 wait_whole_run(&client, input.run_id, &input.wait).await
             },
-        ),
+        ).destructive(),
     ]
 }

@@ -99,7 +99,8 @@ pub fn actions() -> Vec<Action> {
                 })
                 .await
             },
-        ),
+        )
+        .read_only(),
         Action::define(
             g,
             "Create Schema",
@@ -122,7 +123,8 @@ pub fn actions() -> Vec<Action> {
                     .query_opt("include_browse", input.include_browse);
                 Ok(client.call(req).await?)
             },
-        ),
+        )
+        .read_only(),
         Action::define(
             g,
             "Update Schema",
@@ -147,6 +149,7 @@ pub fn actions() -> Vec<Action> {
                     .call(request::delete_schema(&input.full_name, input.force))
                     .await?)
             },
-        ),
+        )
+        .destructive(),
     ]
 }

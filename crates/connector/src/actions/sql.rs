@@ -220,7 +220,7 @@ pub fn actions() -> Vec<Action> {
                 fetch_chunks(&client, &mut response, input.row_cap).await?;
                 Ok(to_output(&response)?)
             },
-        ),
+        ).destructive(),
         Action::define(
             g,
             "Retrieve Statement",
@@ -230,7 +230,7 @@ pub fn actions() -> Vec<Action> {
             |client: Client, input: StatementIdInput| async move {
                 Ok(client.call(request::get(&input.statement_id)).await?)
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Retrieve Statement Result Chunk",
@@ -242,7 +242,7 @@ pub fn actions() -> Vec<Action> {
                     .call(request::get_chunk(&input.statement_id, input.chunk_index))
                     .await?)
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Cancel Statement Execution",
@@ -252,6 +252,6 @@ pub fn actions() -> Vec<Action> {
             |client: Client, input: StatementIdInput| async move {
                 Ok(client.call(request::cancel(&input.statement_id)).await?)
             },
-        ),
+        ).destructive(),
     ]
 }

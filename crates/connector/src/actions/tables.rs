@@ -88,7 +88,7 @@ pub fn actions() -> Vec<Action> {
                 })
                 .await
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Retrieve Table",
@@ -101,7 +101,7 @@ pub fn actions() -> Vec<Action> {
                     .query_opt("include_browse", input.include_browse);
                 Ok(client.call(req).await?)
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Check Table Exists",
@@ -111,7 +111,7 @@ pub fn actions() -> Vec<Action> {
             |client: Client, input: TableNameInput| async move {
                 Ok(client.call(request::table_exists(&input.full_name)).await?)
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Query Table Summaries",
@@ -130,7 +130,7 @@ pub fn actions() -> Vec<Action> {
                 })
                 .await
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Delete Table",
@@ -140,6 +140,6 @@ pub fn actions() -> Vec<Action> {
             |client: Client, input: TableNameInput| async move {
                 Ok(client.call(request::delete_table(&input.full_name)).await?)
             },
-        ),
+        ).destructive(),
     ]
 }

@@ -234,7 +234,7 @@ pub fn actions() -> Vec<Action> {
                 })
                 .await
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Create User",
@@ -259,7 +259,7 @@ pub fn actions() -> Vec<Action> {
                     .call(request::get(Users::RESOURCE, &input.id))
                     .await?)
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Update User",
@@ -278,7 +278,7 @@ pub fn actions() -> Vec<Action> {
                 )?;
                 Ok(client.call(req).await?)
             },
-        ),
+        ).destructive(),
         Action::define(
             g,
             "Delete User",
@@ -290,6 +290,6 @@ pub fn actions() -> Vec<Action> {
                     .call(request::delete(Users::RESOURCE, &input.id))
                     .await?)
             },
-        ),
+        ).destructive(),
     ]
 }

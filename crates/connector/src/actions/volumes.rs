@@ -103,7 +103,8 @@ pub fn actions() -> Vec<Action> {
                 })
                 .await
             },
-        ),
+        )
+        .read_only(),
         Action::define(
             g,
             "Create Volume",
@@ -126,7 +127,8 @@ pub fn actions() -> Vec<Action> {
                     .query_opt("include_browse", input.include_browse);
                 Ok(client.call(req).await?)
             },
-        ),
+        )
+        .read_only(),
         Action::define(
             g,
             "Update Volume",
@@ -151,6 +153,7 @@ pub fn actions() -> Vec<Action> {
                     .call(request::delete_volume(&input.full_name))
                     .await?)
             },
-        ),
+        )
+        .destructive(),
     ]
 }

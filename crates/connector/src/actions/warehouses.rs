@@ -152,7 +152,8 @@ pub fn actions() -> Vec<Action> {
                 })
                 .await
             },
-        ),
+        )
+        .read_only(),
         Action::define(
             g,
             "Create Warehouse",
@@ -182,7 +183,8 @@ pub fn actions() -> Vec<Action> {
             |client: Client, input: WarehouseIdInput| async move {
                 Ok(client.call(request::get(&input.warehouse_id)).await?)
             },
-        ),
+        )
+        .read_only(),
         Action::define(
             g,
             "Update Warehouse",
@@ -240,6 +242,7 @@ pub fn actions() -> Vec<Action> {
             |client: Client, input: WarehouseIdInput| async move {
                 Ok(client.call(request::delete(&input.warehouse_id)).await?)
             },
-        ),
+        )
+        .destructive(),
     ]
 }

@@ -189,7 +189,7 @@ pub fn actions() -> Vec<Action> {
                 let body: ImportRequest = to_model(body_without(&input, &[]))?;
                 Ok(client.call(request::import(&body)).await?)
             },
-        ),
+        ).destructive(),
         Action::define(
             g,
             "Export Workspace",
@@ -200,7 +200,7 @@ pub fn actions() -> Vec<Action> {
                 let req = request::export(&input.path, format(&input.format)?.as_ref(), false);
                 Ok(client.call(req).await?)
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "List Workspace",
@@ -219,7 +219,7 @@ pub fn actions() -> Vec<Action> {
                 })
                 .await
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Retrieve Object Status",
@@ -229,7 +229,7 @@ pub fn actions() -> Vec<Action> {
             |client: Client, input: PathInput| async move {
                 Ok(client.call(request::get_status(&input.path)).await?)
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Delete Workspace",
@@ -243,7 +243,7 @@ pub fn actions() -> Vec<Action> {
                 };
                 Ok(client.call(request::delete(&body)).await?)
             },
-        ),
+        ).destructive(),
         Action::define(
             g,
             "Query Directories",
@@ -254,7 +254,7 @@ pub fn actions() -> Vec<Action> {
                 let objects = walk(&client, &input).await?;
                 Ok(json!({ "objects": objects }))
             },
-        ),
+        ).read_only(),
         Action::define(
             g,
             "Create Directory",

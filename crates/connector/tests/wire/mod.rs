@@ -27,6 +27,8 @@ pub struct Exchange {
     pub query: Vec<(String, String)>,
     /// The body as JSON (`Null` when empty, a string when not JSON).
     pub body: Value,
+    /// The request's `Content-Type` (media type only), when it had a body.
+    pub content_type: Option<String>,
     /// The emulator's answer as JSON (`Null` when empty or not JSON).
     pub response: Value,
 }
@@ -104,6 +106,10 @@ async fn handle(
             .collect();
     query.sort();
     let body_value = json_or_string(&body);
+    let request_type = (!body.is_empty())
+        .then(|| headers.get("content-type").and_then(|v| v.to_str().ok()))
+        .flatten()
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_owned());
 
     let target = format!(
         "{}{}",
@@ -141,6 +147,7 @@ async fn handle(
             path: uri.path().to_owned(),
             query,
             body: body_value,
+            content_type: request_type,
             response,
         },
     ));

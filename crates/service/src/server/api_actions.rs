@@ -21,8 +21,8 @@ use crate::store::{AccountStatus, ConnectSessionId, LinkedAccountId};
 /// The answer of `GET /api/v1/actions`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ActionList {
-    /// Each action: `id`, `title`, `group`, `description`, `retry_safe`, `input_schema`
-    /// (JSON Schema) and `example_input`.
+    /// Each action: `id`, `title`, `group`, `description`, `retry_safe`, `read_only`,
+    /// `destructive`, `input_schema` (JSON Schema) and `example_input`.
     pub actions: Vec<Value>,
 }
 
