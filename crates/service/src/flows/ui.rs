@@ -585,7 +585,9 @@ fn in_tree_order(records: &[StepRecord]) -> Vec<(usize, &StepRecord)> {
             first_seen.entry(key).or_insert(position);
         }
     }
-    let mut keyed: Vec<(Vec<(usize, i64)>, u32, usize, &StepRecord)> = records
+    // (per segment: first seen, iteration), attempt, journal position, the record.
+    type Keyed<'a> = (Vec<(usize, i64)>, u32, usize, &'a StepRecord);
+    let mut keyed: Vec<Keyed<'_>> = records
         .iter()
         .enumerate()
         .map(|(position, record)| {
