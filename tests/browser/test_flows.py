@@ -88,6 +88,10 @@ def test_an_operator_replays_a_failed_run_and_cancels_a_waiting_one(browser, emu
     catalog = browser.find_element(By.CSS_SELECTOR, ".step[data-path=catalog]")
     assert catalog.get_attribute("data-status") == "failed"
     assert "NOT_FOUND" in catalog.text
+    outcome = browser.find_element(By.ID, "outcome").text
+    assert "Failed at step catalog" in outcome, outcome
+    # the session cookie is a signed expiry, never the operator key itself
+    assert all(API_KEY not in c["value"] for c in browser.get_cookies()), browser.get_cookies()
     users_started = users.find_elements(By.TAG_NAME, "td")[3].text
 
     # the cause is fixed (the catalog exists now); Replay starts a new run from the failed step

@@ -6,6 +6,8 @@ mod common;
 
 use std::time::Duration;
 
+use brickwire_flows::{StepError, StepKind, StepRecord, StepStatus};
+use brickwire_service::flows::{Enqueued, FlowStore, NewRun, RunEnd};
 use common::Svc;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -50,6 +52,10 @@ async fn signed_in(svc: &Svc) -> reqwest::Client {
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
+    );
+    assert!(
+        !cookie.contains(svc.key.as_str()),
+        "the cookie is a session, not the key: {cookie}"
     );
     browser
 }
@@ -250,4 +256,120 @@ async fn the_pages_show_runs_and_their_buttons_change_them() {
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(again.contains("id=\"notice\""), "{again}");
+}
+
+/// An interrupted run (its end written to the store as a crash would leave it) says
+/// which step and why, offers Resume and Cancel, and a step output with markup is shown as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_names_its_step_and_outputs_are_text() {
+    let svc = Svc::start().await;
+    let flow = svc
+        .ok(
+            Method::POST,
+            "/api/v1/flows",
+            Some(json!({"name": "interrupted", "trigger": {"type": "manual"},
+                        "steps": [{"id": "first", "wait": {"seconds": 0}},
+                                  {"id": "second", "wait": {"seconds": 3600}}]})),
+        )
+        .await;
+    let store = svc.service().store().clone();
+    let flow_id = brickwire_service::flows::FlowId::new(flow["id"].as_str().unwrap());
+    let Enqueued::Created(run) = store
+        .enqueue_run(NewRun {
+            flow_id,
+            flow_version: None,
+            trigger: "manual".into(),
+            event: json!({}),
+            dedupe_key: None,
+            replay_of: None,
+            seed_steps: vec![StepRecord {
+                path: "first".into(),
+                step_id: "first".into(),
+                kind: StepKind::Wait,
+                attempt: 1,
+                status: StepStatus::Succeeded,
+                action: None,
+                account: None,
+                input: None,
+                output: Some(json!({"note": "<script>alert('x')</script>"})),
+                error: None,
+                started_at: std::time::SystemTime::now(),
+                finished_at: Some(std::time::SystemTime::now()),
+                resume_at: None,
+            }],
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("a duplicate without a dedupe key");
+    };
+    // The engine reuses the seeded step and waits in `second`; the run then ends as a crash
+    // inside a step that is not safe to repeat would leave it.
+    for _ in 0..600 {
+        let steps = store.run_steps(run.id.clone()).await.unwrap();
+        if steps.iter().any(|s| s.path == "second") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    store
+        .finish_run(
+            run.id.clone(),
+            RunEnd::Interrupted(
+                StepError::new(
+                    "INTERRUPTED",
+                    "step `second` was in flight when the service stopped",
+                    false,
+                )
+                .at_step("second"),
+            ),
+            std::time::SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    let browser = signed_in(&svc).await;
+    let (status, page) = text(
+        browser
+            .get(svc.url(&format!("/ui/flow-runs/{}", run.id)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Interrupted at step <code>second</code>: step `second` was in flight"),
+        "{page}"
+    );
+    assert!(page.contains("name=\"resume\"") && page.contains("name=\"cancel\""));
+    assert!(!page.contains("name=\"replay\""));
+    assert!(
+        page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>"));
+
+    // Cancel from the page ends it at once (nothing executes an interrupted run).
+    let cancelled = browser
+        .post(svc.url(&format!("/ui/flow-runs/{}/cancel", run.id)))
+        .header(header::ORIGIN, svc.url(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        store.run(run.id.clone()).await.unwrap().status,
+        brickwire_service::flows::RunStatus::Cancelled
+    );
+
+    // Signing out ends the session for this browser.
+    let out = browser
+        .post(svc.url("/ui/sign-out"))
+        .header(header::ORIGIN, svc.url(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let after = browser.get(svc.url("/ui/flows")).send().await.unwrap();
+    assert_eq!(after.headers()[header::LOCATION], "/ui/sign-in");
 }

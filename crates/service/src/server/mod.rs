@@ -122,6 +122,8 @@ struct StateInner {
     /// expiry), reused while its session is unused.
     reconnect_links:
         tokio::sync::Mutex<std::collections::HashMap<crate::store::LinkedAccountId, ReconnectLink>>,
+    /// Signs the run-history pages' session cookies (random per process).
+    ui_session_key: crate::flows::ui::SessionKey,
 }
 
 /// A reconnect link already handed out for an account.
@@ -161,6 +163,7 @@ impl AppState {
                 http: crate::link::verification_http_client(link_timeout),
                 touched: Default::default(),
                 reconnect_links: Default::default(),
+                ui_session_key: crate::flows::ui::SessionKey::generate(),
             }),
             triggers: None,
             flows: None,
@@ -249,6 +252,10 @@ impl AppState {
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    pub(crate) fn ui_session_key(&self) -> &crate::flows::ui::SessionKey {
+        &self.inner.ui_session_key
     }
 }
 
