@@ -35,6 +35,11 @@ async fn every_route_refuses_a_missing_or_wrong_key() {
     let routes = documented_routes(&doc);
     assert!(routes.len() >= 14, "{routes:?}");
     for (method, path) in routes {
+        // a webhook flow's inbound route is authenticated by the secret in its URL, not by
+        // the operator key (flows_api.rs tests it)
+        if path.starts_with("/hooks/") {
+            continue;
+        }
         for auth in [
             None,
             Some("Bearer wrong-key"),
