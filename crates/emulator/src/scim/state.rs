@@ -709,9 +709,10 @@ fn project(resource: Value, attributes: Option<&str>, excluded: Option<&str>) ->
     )
 }
 
-/// A PATCH path: `attr`, `attr.sub`, or `attr[filter]`.
+/// A PATCH path: `attr`, `attr.sub`, `attr[filter]` or `attr[filter].sub` (RFC 7644 3.5.2).
 struct PatchPath {
     attribute: String,
+    /// The sub-attribute: of the attribute itself, or of each entry the filter matches.
     sub: Option<String>,
     filter: Option<Filter>,
 }
@@ -725,21 +726,32 @@ fn parse_path(kind: Kind, path: &str) -> Result<PatchPath, ApiError> {
                 .rfind(']')
                 .filter(|c| *c > open)
                 .ok_or_else(|| invalid_path(format!("Invalid path '{path}'.")))?;
-            if close != path.len() - 1 {
-                return Err(invalid_path(format!("Invalid path '{path}'.")));
-            }
+            // `attr[filter]` or `attr[filter].sub`.
+            let rest = &path[close + 1..];
+            let filtered_sub = match rest.strip_prefix('.') {
+                Some(sub) if !sub.is_empty() && !sub.contains(['.', '[', ']']) => {
+                    Some(sub.to_owned())
+                }
+                _ if rest.is_empty() => None,
+                _ => return Err(invalid_path(format!("Invalid path '{path}'."))),
+            };
             let filter = Filter::parse(&path[open + 1..close]).map_err(|e| {
                 ApiError::scim(StatusCode::BAD_REQUEST, "invalidFilter", e.to_string())
             })?;
-            (&path[..open], Some(filter))
+            (&path[..open], Some((filter, filtered_sub)))
         }
         None => (path, None),
+    };
+    let (filter, filtered_sub) = match filter {
+        Some((f, sub)) => (Some(f), sub),
+        None => (None, None),
     };
     // Clients may prefix the schema URN: `urn:...:User:displayName`.
     let head = head.rsplit(':').next().unwrap_or(head);
     let (attr, sub) = match head.split_once('.') {
+        Some(_) if filter.is_some() => return Err(invalid_path(format!("Invalid path '{path}'."))),
         Some((a, s)) => (a, Some(s.to_owned())),
-        None => (head, None),
+        None => (head, filtered_sub),
     };
     let attribute = kind
         .attributes()
@@ -804,6 +816,32 @@ fn apply_at(
         return Ok(());
     }
     let obj = resource.as_object_mut().expect("resources are objects");
+    if let (Some(filter), Some(sub)) = (&path.filter, &path.sub) {
+        // `attr[filter].sub`: change the sub-attribute of the matching entries only.
+        let value = match op {
+            "remove" => None,
+            _ => Some(value.ok_or_else(|| bad_request("Operation is missing 'value'."))?),
+        };
+        let mut matched = false;
+        if let Some(Value::Array(items)) = obj.get_mut(&path.attribute) {
+            for item in items.iter_mut().filter(|item| filter.matches(item)) {
+                matched = true;
+                let Value::Object(entry) = item else { continue };
+                entry.retain(|k, _| !k.eq_ignore_ascii_case(sub));
+                if let Some(v) = &value {
+                    entry.insert(sub.clone(), v.clone());
+                }
+            }
+        }
+        if !matched && op == "replace" {
+            return Err(ApiError::scim(
+                StatusCode::BAD_REQUEST,
+                "noTarget",
+                format!("No {} entry matches the path's filter.", path.attribute),
+            ));
+        }
+        return Ok(());
+    }
     if let Some(sub) = &path.sub {
         let parent = obj
             .entry(path.attribute.clone())
@@ -1001,6 +1039,56 @@ mod tests {
             .unwrap();
         assert_eq!(user["displayName"], "X");
         assert_eq!(user["externalId"], "e");
+    }
+
+    #[test]
+    fn a_filtered_path_with_a_sub_attribute_changes_only_the_matching_entries() {
+        let mut s = State::default();
+        let id = s
+            .create_user(&json!({"userName": "a@x.com", "emails": [
+                {"value": "a@x.com", "type": "work", "primary": true},
+                {"value": "a@home.com", "type": "home"},
+            ]}))
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let user = s
+            .patch(
+                Kind::User,
+                &id,
+                &json!({"Operations": [
+                    {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "new@x.com"},
+                    {"op": "remove", "path": "emails[type eq \"home\"].primary"},
+                ]}),
+            )
+            .unwrap();
+        assert_eq!(user["emails"][0]["value"], "new@x.com");
+        assert_eq!(user["emails"][1]["value"], "a@home.com");
+        let missing = s.patch(
+            Kind::User,
+            &id,
+            &json!({"Operations": [{"op": "replace", "path": "emails[type eq \"other\"].value", "value": "x"}]}),
+        );
+        assert!(
+            missing.is_err(),
+            "replace with no matching entry is noTarget"
+        );
+        for bad in [
+            "emails[type eq \"work\"]x",
+            "emails[type eq \"work\"].",
+            "name.a.b[x eq 1]",
+        ] {
+            assert!(
+                s.patch(
+                    Kind::User,
+                    &id,
+                    &json!({"Operations": [{"op": "remove", "path": bad}]})
+                )
+                .is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
