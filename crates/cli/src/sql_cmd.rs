@@ -30,7 +30,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{Array, RecordBatch};
+use arrow::array::{
+    Array, BooleanArray, Int8Array, Int16Array, Int32Array, Int64Array, LargeStringArray,
+    RecordBatch, StringArray, StringViewArray,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::StreamReader;
@@ -67,6 +70,11 @@ pub enum OutputFormat {
     Ndjson,
     /// One Arrow IPC stream.
     Arrow,
+    /// Benchmarks only: every chunk is downloaded and dropped undecoded, nothing is written.
+    /// `brickwire sql` against this is the raw-download limit of a workspace (see
+    /// scripts/bench_sql.sh).
+    #[value(hide = true)]
+    Discard,
 }
 
 /// The arguments of `brickwire sql`.
@@ -391,7 +399,13 @@ where
     let mut chunks = futures::stream::iter(0..total_chunks)
         .map(|index| {
             let link = first_links.remove(&index);
-            fetch_chunk(client, statement_id, index, link)
+            fetch_chunk(
+                client,
+                statement_id,
+                index,
+                link,
+                format != OutputFormat::Discard,
+            )
         })
         .buffered(query.concurrency.max(1));
     let mut rows: u64 = 0;
@@ -405,7 +419,11 @@ where
                 break;
             }
         };
-        let n: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let n: u64 = match format {
+            // Undecoded: the manifest's count stands.
+            OutputFormat::Discard => expected_rows.get(&index).map_or(0, |&r| r as u64),
+            _ => batches.iter().map(|b| b.num_rows() as u64).sum(),
+        };
         if let Some(&want) = expected_rows.get(&index)
             && want as u64 != n
         {
@@ -453,13 +471,15 @@ enum Download {
     Transient(String),
 }
 
-/// Downloads and decodes chunk `index` of a succeeded statement, starting with `link` if
-/// given; when a link is refused (expired) a fresh one is requested from the workspace.
+/// Downloads and (when `decode_rows`) decodes chunk `index` of a succeeded statement,
+/// starting with `link` if given; when a link is refused (expired) a fresh one is requested
+/// from the workspace.
 pub async fn fetch_chunk(
     client: &Client,
     statement_id: &str,
     index: i64,
     mut link: Option<ExternalLink>,
+    decode_rows: bool,
 ) -> Result<(i64, Vec<RecordBatch>), SqlError> {
     let mut last = String::new();
     for attempt in 1..=MAX_CHUNK_ATTEMPTS {
@@ -468,6 +488,7 @@ pub async fn fetch_chunk(
             None => fresh_link(client, statement_id, index).await?,
         };
         match download(client, &current).await {
+            Download::Done(_) if !decode_rows => return Ok((index, Vec::new())),
             Download::Done(body) => {
                 let batches = decode(body).map_err(|e| {
                     SqlError::Result(format!("chunk {index} is not a valid Arrow stream: {e}"))
@@ -649,6 +670,7 @@ enum Encoder<W: Write> {
     Json(arrow::json::Writer<W, arrow::json::writer::JsonArray>),
     Ndjson(arrow::json::Writer<W, arrow::json::writer::LineDelimited>),
     Arrow(StreamWriter<W>),
+    Discard(W),
 }
 
 impl<W: Write> Encoder<W> {
@@ -666,6 +688,7 @@ impl<W: Write> Encoder<W> {
             OutputFormat::Arrow => {
                 Encoder::Arrow(StreamWriter::try_new(out, &schema).map_err(output_error)?)
             }
+            OutputFormat::Discard => Encoder::Discard(out),
         })
     }
 
@@ -675,6 +698,7 @@ impl<W: Write> Encoder<W> {
             Encoder::Json(w) => w.write(batch),
             Encoder::Ndjson(w) => w.write(batch),
             Encoder::Arrow(w) => w.write(batch),
+            Encoder::Discard(_) => Ok(()),
         }
     }
 
@@ -685,6 +709,7 @@ impl<W: Write> Encoder<W> {
             Encoder::Json(w) => w.into_inner(),
             Encoder::Ndjson(w) => w.into_inner(),
             Encoder::Arrow(mut w) => return w.get_mut().flush().map_err(output_error),
+            Encoder::Discard(w) => w,
         };
         out.flush().map_err(output_error)
     }
@@ -706,6 +731,7 @@ impl<W: Write> Encoder<W> {
                 w.finish().map_err(output_error)?;
                 w.into_inner().map_err(output_error)?
             }
+            Encoder::Discard(w) => w,
         };
         out.flush().map_err(output_error)
     }
@@ -713,9 +739,14 @@ impl<W: Write> Encoder<W> {
 
 /// CSV in which NULL is an empty field and the empty string is `""` (as PostgreSQL's CSV
 /// does), so NULLs survive a round trip; other values are quoted only when they must be.
+///
+/// This is the hot loop of `brickwire sql`: integers are written with `itoa`, strings and
+/// booleans are copied straight from the Arrow buffers, and only other types (floats, dates,
+/// decimals, nested values) go through Arrow's display formatter. Rows collect in one reused
+/// byte buffer that is handed to the writer every 64 KiB.
 struct CsvEncoder<W: Write> {
     out: W,
-    line: String,
+    line: Vec<u8>,
     cell: String,
 }
 
@@ -724,17 +755,77 @@ const CSV_OPTIONS: FormatOptions<'static> = FormatOptions::new()
     .with_timestamp_format(Some("%Y-%m-%dT%H:%M:%S%.f"))
     .with_timestamp_tz_format(Some("%Y-%m-%dT%H:%M:%S%.f%:z"));
 
+/// How one column's values are written.
+enum CsvColumn<'a> {
+    Int8(&'a Int8Array),
+    Int16(&'a Int16Array),
+    Int32(&'a Int32Array),
+    Int64(&'a Int64Array),
+    Boolean(&'a BooleanArray),
+    Utf8(&'a StringArray),
+    LargeUtf8(&'a LargeStringArray),
+    Utf8View(&'a StringViewArray),
+    /// Anything else, through Arrow's display formatter (quoted when it must be).
+    Formatted(ArrayFormatter<'a>),
+}
+
+impl<'a> CsvColumn<'a> {
+    fn new(array: &'a dyn Array) -> Result<Self, ArrowError> {
+        let any = array.as_any();
+        Ok(match array.data_type() {
+            DataType::Int8 => Self::Int8(any.downcast_ref().expect("Int8 array")),
+            DataType::Int16 => Self::Int16(any.downcast_ref().expect("Int16 array")),
+            DataType::Int32 => Self::Int32(any.downcast_ref().expect("Int32 array")),
+            DataType::Int64 => Self::Int64(any.downcast_ref().expect("Int64 array")),
+            DataType::Boolean => Self::Boolean(any.downcast_ref().expect("Boolean array")),
+            DataType::Utf8 => Self::Utf8(any.downcast_ref().expect("Utf8 array")),
+            DataType::LargeUtf8 => Self::LargeUtf8(any.downcast_ref().expect("LargeUtf8 array")),
+            DataType::Utf8View => Self::Utf8View(any.downcast_ref().expect("Utf8View array")),
+            _ => Self::Formatted(ArrayFormatter::try_new(array, &CSV_OPTIONS)?),
+        })
+    }
+
+    /// Appends the non-NULL value at `row`.
+    fn push(
+        &self,
+        row: usize,
+        line: &mut Vec<u8>,
+        cell: &mut String,
+        numbers: &mut itoa::Buffer,
+    ) -> Result<(), ArrowError> {
+        match self {
+            Self::Int8(a) => line.extend_from_slice(numbers.format(a.value(row)).as_bytes()),
+            Self::Int16(a) => line.extend_from_slice(numbers.format(a.value(row)).as_bytes()),
+            Self::Int32(a) => line.extend_from_slice(numbers.format(a.value(row)).as_bytes()),
+            Self::Int64(a) => line.extend_from_slice(numbers.format(a.value(row)).as_bytes()),
+            Self::Boolean(a) => {
+                line.extend_from_slice(if a.value(row) { b"true" } else { b"false" })
+            }
+            Self::Utf8(a) => push_csv_cell(line, a.value(row)),
+            Self::LargeUtf8(a) => push_csv_cell(line, a.value(row)),
+            Self::Utf8View(a) => push_csv_cell(line, a.value(row)),
+            Self::Formatted(f) => {
+                cell.clear();
+                write!(cell, "{}", f.value(row))
+                    .map_err(|e| ArrowError::ComputeError(e.to_string()))?;
+                push_csv_cell(line, cell);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<W: Write> CsvEncoder<W> {
     fn new(mut out: W, schema: &Schema) -> io::Result<Self> {
-        let mut line = String::new();
+        let mut line = Vec::with_capacity(1 << 17);
         for (i, field) in schema.fields().iter().enumerate() {
             if i > 0 {
-                line.push(',');
+                line.push(b',');
             }
             push_csv_cell(&mut line, field.name());
         }
-        line.push('\n');
-        out.write_all(line.as_bytes())?;
+        line.push(b'\n');
+        out.write_all(&line)?;
         line.clear();
         Ok(Self {
             out,
@@ -744,50 +835,52 @@ impl<W: Write> CsvEncoder<W> {
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
-        let columns: Vec<&dyn Array> = batch.columns().iter().map(|c| c.as_ref()).collect();
-        let formatters = columns
+        let columns = batch
+            .columns()
             .iter()
-            .map(|c| ArrayFormatter::try_new(*c, &CSV_OPTIONS))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|c| Ok((c.as_ref(), CsvColumn::new(c.as_ref())?)))
+            .collect::<Result<Vec<_>, ArrowError>>()?;
+        let mut numbers = itoa::Buffer::new();
         for row in 0..batch.num_rows() {
-            for (i, (column, formatter)) in columns.iter().zip(&formatters).enumerate() {
+            for (i, (array, column)) in columns.iter().enumerate() {
                 if i > 0 {
-                    self.line.push(',');
+                    self.line.push(b',');
                 }
-                if column.is_null(row) {
-                    continue;
+                if !array.is_null(row) {
+                    column.push(row, &mut self.line, &mut self.cell, &mut numbers)?;
                 }
-                self.cell.clear();
-                write!(self.cell, "{}", formatter.value(row))
-                    .map_err(|e| ArrowError::ComputeError(e.to_string()))?;
-                push_csv_cell(&mut self.line, &self.cell);
             }
-            self.line.push('\n');
+            self.line.push(b'\n');
             if self.line.len() >= 1 << 16 {
-                self.out.write_all(self.line.as_bytes())?;
+                self.out.write_all(&self.line)?;
                 self.line.clear();
             }
         }
-        self.out.write_all(self.line.as_bytes())?;
+        self.out.write_all(&self.line)?;
         self.line.clear();
         Ok(())
     }
 }
 
 /// Appends one non-NULL CSV value, quoted when empty or when it holds `,`, `"`, CR or LF.
-fn push_csv_cell(line: &mut String, value: &str) {
-    if !value.is_empty() && !value.contains([',', '"', '\n', '\r']) {
-        line.push_str(value);
+fn push_csv_cell(line: &mut Vec<u8>, value: &str) {
+    let bytes = value.as_bytes();
+    if !bytes.is_empty()
+        && !bytes
+            .iter()
+            .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        line.extend_from_slice(bytes);
         return;
     }
-    line.push('"');
-    for c in value.chars() {
-        if c == '"' {
-            line.push('"');
+    line.push(b'"');
+    for &b in bytes {
+        if b == b'"' {
+            line.push(b'"');
         }
-        line.push(c);
+        line.push(b);
     }
-    line.push('"');
+    line.push(b'"');
 }
 
 #[cfg(test)]
@@ -817,6 +910,89 @@ mod tests {
         assert_eq!(
             String::from_utf8(enc.out).unwrap(),
             "n,s\n1,\"a,\"\"b\"\"\"\n,\"\"\n3,\n"
+        );
+    }
+
+    #[test]
+    fn csv_fast_paths_write_what_arrows_formatter_writes() {
+        use arrow::array::{
+            BooleanArray, Float64Array, Int8Array, Int16Array, Int32Array, LargeStringArray,
+            StringViewArray,
+        };
+        let columns: Vec<(&str, Arc<dyn Array>)> = vec![
+            (
+                "i8",
+                Arc::new(Int8Array::from(vec![Some(i8::MIN), None, Some(7)])),
+            ),
+            (
+                "i16",
+                Arc::new(Int16Array::from(vec![Some(-300), Some(0), None])),
+            ),
+            (
+                "i32",
+                Arc::new(Int32Array::from(vec![Some(i32::MAX), None, Some(-1)])),
+            ),
+            (
+                "i64",
+                Arc::new(Int64Array::from(vec![Some(i64::MIN), Some(42), None])),
+            ),
+            (
+                "b",
+                Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from(vec![Some("x\ny"), Some(""), None])),
+            ),
+            (
+                "ls",
+                Arc::new(LargeStringArray::from(vec![
+                    Some("a\"b"),
+                    None,
+                    Some("plain"),
+                ])),
+            ),
+            (
+                "sv",
+                Arc::new(StringViewArray::from(vec![
+                    Some("a string longer than twelve bytes, with a comma"),
+                    Some("é"),
+                    None,
+                ])),
+            ),
+            (
+                "f",
+                Arc::new(Float64Array::from(vec![Some(1.5), Some(1e20), None])),
+            ),
+        ];
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let mut fast = CsvEncoder::new(Vec::new(), &batch.schema()).unwrap();
+        fast.write(&batch).unwrap();
+        // The same rows with every column through Arrow's display formatter.
+        let mut slow = String::new();
+        for row in 0..batch.num_rows() {
+            let cells: Vec<String> = batch
+                .columns()
+                .iter()
+                .map(|c| {
+                    if c.is_null(row) {
+                        return String::new();
+                    }
+                    let f = ArrayFormatter::try_new(c.as_ref(), &CSV_OPTIONS).unwrap();
+                    let mut cell = Vec::new();
+                    push_csv_cell(&mut cell, &f.value(row).to_string());
+                    String::from_utf8(cell).unwrap()
+                })
+                .collect();
+            slow.push_str(&cells.join(","));
+            slow.push('\n');
+        }
+        let fast = String::from_utf8(fast.out).unwrap();
+        let (header, body) = fast.split_once('\n').unwrap();
+        assert_eq!(header, "i8,i16,i32,i64,b,s,ls,sv,f");
+        assert_eq!(body, slow);
+        assert!(
+            body.starts_with("-128,-300,2147483647,-9223372036854775808,true,\"x\ny\",\"a\"\"b\"")
         );
     }
 
