@@ -10,7 +10,7 @@ use brickwire_service::{ServeOptions, Service, StartupEnv};
 use clap::Args;
 use url::Url;
 
-/// `brickwire serve [--listen ADDR] [--data-dir DIR] [--public-url URL]`.
+/// `brickwire serve [--listen ADDR] [--data-dir DIR] [--public-url URL] [--rate-limit N]`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
@@ -29,6 +29,17 @@ pub struct ServeArgs {
     /// callback (`<URL>/oauth/callback`) use it. Default: `http://<listen address>`.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<Url>,
+    /// Requests per second to each workspace, shared by all the accounts linked to it (as the
+    /// Databricks SDKs limit one client; 0 turns the limit off).
+    #[arg(long, value_name = "N", default_value_t = 15.0, value_parser = parse_rate_limit)]
+    pub rate_limit: f64,
+}
+
+fn parse_rate_limit(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        _ => Err("must be a number of requests per second, 0 or more".to_owned()),
+    }
 }
 
 /// Runs the service until Ctrl-C. The operator API key comes from BRICKWIRE_API_KEY, or is
@@ -37,6 +48,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let mut options = ServeOptions::new(&args.data_dir);
     options.listen = args.listen;
     options.public_url = args.public_url;
+    options.client_options.rate_limit = (args.rate_limit > 0.0).then_some(args.rate_limit);
     options.env = StartupEnv::from_process();
     let service = match Service::start(options).await {
         Ok(s) => s,
@@ -71,4 +83,18 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let _ = tokio::signal::ctrl_c().await;
     service.shutdown().await;
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rate_limit;
+
+    #[test]
+    fn rate_limit_is_a_non_negative_number() {
+        assert_eq!(parse_rate_limit("15"), Ok(15.0));
+        assert_eq!(parse_rate_limit("0"), Ok(0.0));
+        for bad in ["-1", "x", "NaN", "inf"] {
+            assert!(parse_rate_limit(bad).is_err(), "{bad}");
+        }
+    }
 }
