@@ -58,6 +58,8 @@ const MAX_CHUNK_ATTEMPTS: u32 = 5;
 
 /// Chunks decoded and waiting for the writer thread, beyond the downloads in flight.
 const WRITER_QUEUE: usize = 2;
+/// The most a chunk download reserves up front from the link's `byte_count`.
+const MAX_PREALLOCATED_CHUNK: usize = 64 << 20;
 
 /// The output encodings of `brickwire sql`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -555,9 +557,15 @@ async fn download(client: &Client, link: &ExternalLink) -> Download {
             };
         }
     };
+    // Sized from the link's byte_count, so a chunk is not copied while its buffer doubles.
+    let capacity = link
+        .byte_count
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+        .min(MAX_PREALLOCATED_CHUNK);
     let body = stream
         .body
-        .try_fold(Vec::new(), |mut body, piece| async move {
+        .try_fold(Vec::with_capacity(capacity), |mut body, piece| async move {
             body.extend_from_slice(&piece);
             Ok(body)
         })
