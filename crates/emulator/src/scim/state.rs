@@ -720,7 +720,7 @@ struct PatchPath {
 fn parse_path(kind: Kind, path: &str) -> Result<PatchPath, ApiError> {
     let invalid_path =
         |detail: String| ApiError::scim(StatusCode::BAD_REQUEST, "invalidPath", detail);
-    let (head, filter) = match path.find('[') {
+    let (head, filter, filtered_sub) = match path.find('[') {
         Some(open) => {
             let close = path
                 .rfind(']')
@@ -738,13 +738,9 @@ fn parse_path(kind: Kind, path: &str) -> Result<PatchPath, ApiError> {
             let filter = Filter::parse(&path[open + 1..close]).map_err(|e| {
                 ApiError::scim(StatusCode::BAD_REQUEST, "invalidFilter", e.to_string())
             })?;
-            (&path[..open], Some((filter, filtered_sub)))
+            (&path[..open], Some(filter), filtered_sub)
         }
-        None => (path, None),
-    };
-    let (filter, filtered_sub) = match filter {
-        Some((f, sub)) => (Some(f), sub),
-        None => (None, None),
+        None => (path, None, None),
     };
     // Clients may prefix the schema URN: `urn:...:User:displayName`.
     let head = head.rsplit(':').next().unwrap_or(head);
@@ -816,48 +812,42 @@ fn apply_at(
         return Ok(());
     }
     let obj = resource.as_object_mut().expect("resources are objects");
-    if let (Some(filter), Some(sub)) = (&path.filter, &path.sub) {
-        // `attr[filter].sub`: change the sub-attribute of the matching entries only.
+    if let Some(sub) = &path.sub {
+        // A sub-attribute's new value; a remove has none.
         let value = match op {
             "remove" => None,
             _ => Some(value.ok_or_else(|| bad_request("Operation is missing 'value'."))?),
         };
-        let mut matched = false;
-        if let Some(Value::Array(items)) = obj.get_mut(&path.attribute) {
-            for item in items.iter_mut().filter(|item| filter.matches(item)) {
-                matched = true;
-                let Value::Object(entry) = item else { continue };
-                entry.retain(|k, _| !k.eq_ignore_ascii_case(sub));
-                if let Some(v) = &value {
-                    entry.insert(sub.clone(), v.clone());
+        match &path.filter {
+            // `attr[filter].sub`: the sub-attribute of the matching entries only.
+            Some(filter) => {
+                let mut matched = false;
+                if let Some(Value::Array(items)) = obj.get_mut(&path.attribute) {
+                    for item in items.iter_mut().filter(|item| filter.matches(item)) {
+                        matched = true;
+                        if let Value::Object(entry) = item {
+                            set_sub_attribute(entry, sub, value.as_ref());
+                        }
+                    }
+                }
+                if !matched && op == "replace" {
+                    return Err(ApiError::scim(
+                        StatusCode::BAD_REQUEST,
+                        "noTarget",
+                        format!("No {} entry matches the path's filter.", path.attribute),
+                    ));
                 }
             }
-        }
-        if !matched && op == "replace" {
-            return Err(ApiError::scim(
-                StatusCode::BAD_REQUEST,
-                "noTarget",
-                format!("No {} entry matches the path's filter.", path.attribute),
-            ));
-        }
-        return Ok(());
-    }
-    if let Some(sub) = &path.sub {
-        let parent = obj
-            .entry(path.attribute.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !parent.is_object() {
-            *parent = Value::Object(Map::new());
-        }
-        let parent = parent.as_object_mut().expect("object");
-        match op {
-            "remove" => {
-                parent.retain(|k, _| !k.eq_ignore_ascii_case(sub));
-            }
-            _ => {
-                let value = value.ok_or_else(|| bad_request("Operation is missing 'value'."))?;
-                parent.retain(|k, _| !k.eq_ignore_ascii_case(sub));
-                parent.insert(sub.clone(), value);
+            // `attr.sub`: the attribute is an object.
+            None => {
+                let parent = obj
+                    .entry(path.attribute.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !parent.is_object() {
+                    *parent = Value::Object(Map::new());
+                }
+                let parent = parent.as_object_mut().expect("object");
+                set_sub_attribute(parent, sub, value.as_ref());
             }
         }
         return Ok(());
@@ -937,6 +927,14 @@ fn apply_at(
         obj.insert(path.attribute.clone(), new_value);
     }
     Ok(())
+}
+
+/// Sets (or, with no value, removes) sub-attribute `sub` of `entry`, whatever its case there.
+fn set_sub_attribute(entry: &mut Map<String, Value>, sub: &str, value: Option<&Value>) {
+    entry.retain(|k, _| !k.eq_ignore_ascii_case(sub));
+    if let Some(value) = value {
+        entry.insert(sub.to_owned(), value.clone());
+    }
 }
 
 /// Databricks documents single-valued PATCHes in the multi-valued shape
