@@ -1,5 +1,5 @@
 //! The `brickwire` command line: the demo, the emulator, actions, SQL, the service with its
-//! linked accounts, OAuth login, incremental sync and flows.
+//! linked accounts, OAuth login, incremental sync, flows and the MCP server.
 
 mod accounts_cmd;
 mod actions_cmd;
@@ -7,6 +7,7 @@ mod auth_cmd;
 mod demo;
 mod failure;
 mod flow_cmd;
+mod mcp_cmd;
 mod serve_cmd;
 mod sql_cmd;
 mod sync_cmd;
@@ -49,6 +50,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         state_dir: Option<std::path::PathBuf>,
     },
+    /// Serve the action catalog as MCP tools on stdin/stdout, for AI agents.
+    Mcp(mcp_cmd::McpArgs),
     /// Serve the REST API and connect page for linking Databricks workspaces.
     Serve(serve_cmd::ServeArgs),
     /// Run a SQL statement on a warehouse and stream its whole result (csv, json, ndjson, arrow).
@@ -75,6 +78,7 @@ async fn main() -> std::process::ExitCode {
             }
         }
         Command::Flow(command) => return flow_cmd::run(command).await,
+        Command::Mcp(args) => return mcp_cmd::run(args).await,
         Command::Sql(args) => return sql_cmd::run(args).await,
         Command::Serve(args) => return serve_cmd::run(args).await,
         Command::Sync(args) => return sync_cmd::run(*args).await,
