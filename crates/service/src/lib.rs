@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod error;
 pub mod flows;
 pub mod link;
+pub mod mcp;
 pub mod rotation;
 pub mod scopes;
 pub mod server;

@@ -1098,3 +1098,78 @@ async fn a_reconnect_session_relinks_the_same_account_once() {
             .is_not_found()
     );
 }
+
+#[tokio::test]
+async fn mcp_tokens_are_stored_hashed_scoped_and_revocable() {
+    use brickwire_service::mcp::{McpTokenId, McpTokenStore, NewMcpToken};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+    let account = store
+        .insert_linked_account(pat_account("mcp", "dapi-mcp-secret"))
+        .await
+        .unwrap();
+    let new = |hash: u8, toolsets: Option<Vec<String>>| NewMcpToken {
+        linked_account_id: account.id.clone(),
+        name: format!("agent-{hash}"),
+        toolsets,
+        read_only: hash % 2 == 1,
+        token_hash: [hash; 32],
+    };
+    let first = store
+        .insert_mcp_token(new(1, Some(vec!["sql".into(), "jobs".into()])))
+        .await
+        .unwrap();
+    let second = store.insert_mcp_token(new(2, None)).await.unwrap();
+    assert_eq!(
+        first.toolsets,
+        Some(vec!["sql".to_owned(), "jobs".to_owned()])
+    );
+    assert!(first.read_only && !second.read_only && second.toolsets.is_none());
+    let found = store.mcp_token_by_hash([1; 32]).await.unwrap().unwrap();
+    assert_eq!(found, first);
+    assert!(store.mcp_token_by_hash([9; 32]).await.unwrap().is_none());
+    // the same hash twice is refused (tokens are random; a collision is a bug)
+    assert!(store.insert_mcp_token(new(1, None)).await.is_err());
+
+    let revoked = store
+        .revoke_mcp_token(account.id.clone(), first.id.clone())
+        .await
+        .unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert!(store.mcp_token_by_hash([1; 32]).await.unwrap().is_none());
+    // revoking again keeps the first revocation time
+    let again = store
+        .revoke_mcp_token(account.id.clone(), first.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(again.revoked_at, revoked.revoked_at);
+    let listed = store.list_mcp_tokens(account.id.clone()).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|t| &t.id).collect::<Vec<_>>(),
+        [&first.id, &second.id]
+    );
+    assert!(matches!(
+        store
+            .revoke_mcp_token(account.id.clone(), McpTokenId::new("mcpt_nope"))
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    // tokens go with their account
+    store
+        .delete_linked_account(account.id.clone())
+        .await
+        .unwrap();
+    assert!(store.mcp_token_by_hash([2; 32]).await.unwrap().is_none());
+    assert!(matches!(
+        store.list_mcp_tokens(account.id.clone()).await,
+        Err(Error::NotFound { .. })
+    ));
+    let orphan = NewMcpToken {
+        token_hash: [3; 32],
+        ..new(3, None)
+    };
+    assert!(matches!(
+        store.insert_mcp_token(orphan).await,
+        Err(Error::NotFound { .. })
+    ));
+}

@@ -38,7 +38,7 @@ pub(crate) mod html;
 mod oauth;
 pub mod openapi;
 pub mod routes;
-pub(crate) mod time;
+pub mod time;
 
 pub use error::ApiError;
 
@@ -97,6 +97,7 @@ pub struct AppState {
     inner: Arc<StateInner>,
     triggers: Option<crate::triggers::TriggerEngine>,
     flows: Option<FlowsState>,
+    mcp_tokens: Option<Arc<dyn crate::mcp::McpTokenStore>>,
 }
 
 /// What the flow routes need: the flow store and the running engine.
@@ -167,7 +168,19 @@ impl AppState {
             }),
             triggers: None,
             flows: None,
+            mcp_tokens: None,
         }
+    }
+
+    /// The same state with MCP tokens: the router then serves `/mcp` and the token routes.
+    pub fn with_mcp_tokens(mut self, store: Arc<dyn crate::mcp::McpTokenStore>) -> Self {
+        self.mcp_tokens = Some(store);
+        self
+    }
+
+    /// The MCP token store, if the service serves MCP.
+    pub fn mcp_tokens(&self) -> Option<&Arc<dyn crate::mcp::McpTokenStore>> {
+        self.mcp_tokens.as_ref()
     }
 
     /// The same state with flows: the router then serves the flow routes and pages.
@@ -260,7 +273,7 @@ impl AppState {
 }
 
 /// The whole service as one router: `/api/v1/...` (operator key required), `/connect/...`
-/// and `/oauth/callback` (single-use session tokens), with flows the webhook route and the
+/// and `/oauth/callback` (single-use session tokens), with MCP tokens `/mcp`, with flows the webhook route and the
 /// run-history pages under `/ui`, with the body size limit.
 pub fn router(state: AppState) -> Router {
     let api = routes::api_router(state.clone());
@@ -272,9 +285,14 @@ pub fn router(state: AppState) -> Router {
             .merge(crate::flows::api::hook_routes())
             .merge(crate::flows::ui::routes(state.clone()));
     }
+    let mcp = match state.mcp_tokens() {
+        Some(_) => crate::mcp::http::routes(state.clone()),
+        None => Router::new(),
+    };
     pages
         .with_state(state)
         .merge(api)
+        .merge(mcp)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
@@ -352,7 +370,8 @@ impl Service {
         .with_flows(FlowsState {
             store: flow_store,
             engine: Arc::new(flows),
-        });
+        })
+        .with_mcp_tokens(Arc::new(started.store.clone()));
         let app = router(state.clone());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

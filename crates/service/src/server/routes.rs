@@ -14,6 +14,7 @@
 //! | GET | `/api/v1/actions`, `/api/v1/actions/{id}` | the catalog with input schemas |
 //! | GET | `/api/v1/openapi.json` | the OpenAPI 3.1 document |
 //! | ... | `/api/v1/flows...`, `/api/v1/flow-runs...` | flows: [`crate::flows::api`] |
+//! | POST, GET, DELETE | `/api/v1/linked-accounts/{id}/mcp-tokens[/{token_id}]` | MCP tokens: [`crate::mcp::api`] |
 
 use std::collections::BTreeMap;
 
@@ -66,7 +67,7 @@ impl Endpoint {
     }
 }
 
-fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+pub(crate) fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
     g.subschema_for::<T>()
 }
 
@@ -278,7 +279,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
 /// module's routes (e.g. triggers), give it its own `ENDPOINTS` table and chain it here; the
 /// router, the key check, the OpenAPI document and the tests pick it up.
 pub fn all_endpoints() -> impl Iterator<Item = &'static Endpoint> {
-    ENDPOINTS.iter().chain(crate::flows::api::ENDPOINTS.iter())
+    ENDPOINTS
+        .iter()
+        .chain(crate::flows::api::ENDPOINTS.iter())
+        .chain(crate::mcp::api::ENDPOINTS.iter())
 }
 
 /// The routes `state` serves: [`all_endpoints`] less the flow routes when it runs no flows.
@@ -288,7 +292,12 @@ fn served_endpoints(state: &AppState) -> impl Iterator<Item = &'static Endpoint>
     } else {
         &[]
     };
-    ENDPOINTS.iter().chain(flows.iter())
+    let mcp: &'static [Endpoint] = if state.mcp_tokens().is_some() {
+        crate::mcp::api::ENDPOINTS
+    } else {
+        &[]
+    };
+    ENDPOINTS.iter().chain(flows.iter()).chain(mcp.iter())
 }
 
 /// The operator API (nested at [`API_PREFIX`]), every route behind the operator key check;

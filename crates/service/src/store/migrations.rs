@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "flows",
         sql: include_str!("migrations/0005_flows.sql"),
     },
+    Migration {
+        version: 6,
+        name: "mcp_tokens",
+        sql: include_str!("migrations/0006_mcp_tokens.sql"),
+    },
 ];
 
 /// The schema version this build writes.
@@ -150,8 +155,8 @@ mod tests {
     #[test]
     fn fresh_database_gets_every_migration_and_a_rerun_is_a_no_op() {
         let mut conn = Connection::open_in_memory().unwrap();
-        assert_eq!(apply(&mut conn).unwrap(), vec![1, 2, 3, 4, 5]);
-        assert_eq!(current_version(&conn).unwrap(), 5);
+        assert_eq!(apply(&mut conn).unwrap(), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(current_version(&conn).unwrap(), 6);
         let before = tables(&conn);
         assert!(before.contains(&"connect_sessions".to_owned()));
         assert_eq!(apply(&mut conn).unwrap(), Vec::<i64>::new());
@@ -159,7 +164,7 @@ mod tests {
         let rows: i64 = conn
             .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 5);
+        assert_eq!(rows, 6);
     }
 
     #[test]

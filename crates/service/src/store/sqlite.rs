@@ -37,6 +37,9 @@ mod triggers;
 #[path = "sqlite_flows.rs"]
 mod flows;
 
+#[path = "sqlite_mcp.rs"]
+mod mcp;
+
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "brickwire.db";
 
