@@ -103,13 +103,17 @@ pub fn toolset_names() -> Vec<String> {
 }
 
 /// The MCP tool of a catalog action: its id as name, its title, its description, its input
-/// schema, and annotations from its facts.
+/// schema (less `$schema` and `title`), and annotations from its facts.
 pub fn tool_for(action: &Action) -> Tool {
-    let schema = match action.input_schema() {
+    let mut schema = match action.input_schema() {
         Value::Object(map) => map.clone(),
         _ => Default::default(),
     };
-    let annotations = ToolAnnotations::with_title(action.title())
+    // every tools/list costs context: the dialect (MCP's default is 2020-12 already) and the
+    // schema's title (the tool has its own) are dropped, nothing that constrains the input
+    schema.remove("$schema");
+    schema.remove("title");
+    let annotations = ToolAnnotations::new()
         .read_only(action.is_read_only())
         .destructive(action.is_destructive())
         .idempotent(action.retry_safe())
@@ -333,10 +337,11 @@ mod tests {
             assert_eq!(a.read_only_hint, Some(action.is_read_only()));
             assert_eq!(a.destructive_hint, Some(action.is_destructive()));
             assert_eq!(a.idempotent_hint, Some(action.retry_safe()));
-            assert_eq!(
-                Value::Object((*tool.input_schema).clone()),
-                *action.input_schema()
-            );
+            let mut schema = action.input_schema().clone();
+            let map = schema.as_object_mut().unwrap();
+            map.remove("$schema");
+            map.remove("title");
+            assert_eq!(Value::Object((*tool.input_schema).clone()), schema);
         }
     }
 

@@ -1103,7 +1103,8 @@ async fn a_reconnect_session_relinks_the_same_account_once() {
 async fn mcp_tokens_are_stored_hashed_scoped_and_revocable() {
     use brickwire_service::mcp::{McpTokenId, McpTokenStore, NewMcpToken};
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+    let clock = clock();
+    let store = open(dir.path(), &MasterKey::generate(), clock.clone()).await;
     let account = store
         .insert_linked_account(pat_account("mcp", "dapi-mcp-secret"))
         .await
@@ -1119,6 +1120,7 @@ async fn mcp_tokens_are_stored_hashed_scoped_and_revocable() {
         .insert_mcp_token(new(1, Some(vec!["sql".into(), "jobs".into()])))
         .await
         .unwrap();
+    clock.advance(Duration::from_secs(1));
     let second = store.insert_mcp_token(new(2, None)).await.unwrap();
     assert_eq!(
         first.toolsets,

@@ -178,7 +178,7 @@ mod tests {
             [],
         )
         .unwrap();
-        assert_eq!(apply(&mut conn).unwrap(), vec![2, 3, 4, 5]);
+        assert_eq!(apply(&mut conn).unwrap(), vec![2, 3, 4, 5, 6]);
         assert!(tables(&conn).contains(&"connect_sessions".to_owned()));
         let kept: i64 = conn
             .query_row("SELECT COUNT(*) FROM operator_api_keys", [], |r| r.get(0))
