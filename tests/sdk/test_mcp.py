@@ -190,7 +190,12 @@ def test_a_large_statement_result_is_bounded(emulator, warehouse_id):
     assert "state: SUCCEEDED" in text
     assert "rows: 200000" in text
     assert "| id | label |" in text
-    assert "| 19 | row-19 |" in text and "| 20 |" not in text
+    # Without ORDER BY neither Databricks nor the emulator promises an order (DataFusion runs
+    # the projection on several partitions), so check the shape and consistency of the rows.
+    rows = re.findall(r"^\| (\d+) \| row-(\d+) \|$", text, re.MULTILINE)
+    assert len(rows) == 20, text
+    assert all(a == b for a, b in rows), rows
+    assert len({a for a, _ in rows}) == 20, rows
     assert "Showing the first 20 of 200000 rows" in text
     assert "OFFSET 20" in text
     assert len(text.encode()) < 8 * 1024, len(text)
