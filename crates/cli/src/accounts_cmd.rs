@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use brickwire_api::SecretString;
 use brickwire_client::Client;
+use brickwire_client::credentials::SystemClock;
 use brickwire_client::credentials::format_rfc3339;
 use brickwire_connector::{ActionError, ErrorCode};
 use brickwire_service::accounts::{AccountClientError, AccountClients, AccountClientsOptions};
@@ -31,7 +32,7 @@ use brickwire_service::store::{
     AccountStatus, Credential, LinkedAccount, LinkedAccountFilter, LinkedAccountId,
     NewLinkedAccount,
 };
-use brickwire_service::{StartupEnv, Store, open_data_dir};
+use brickwire_service::{SharedStore, StartupEnv, Store, open_store as open_store_at};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
@@ -134,19 +135,30 @@ pub async fn run(command: AccountsCommand) -> ExitCode {
     exit_code(outcome)
 }
 
-/// Opens the store of `dir`. `create` is for `add`; the other commands want an existing
-/// directory, so a typo in `--data-dir` is an error rather than a new empty store.
-async fn open_store(dir: &Path, create: bool) -> Result<Arc<dyn Store>, Failure> {
-    if !create && !dir.join(brickwire_service::store::DB_FILE).exists() {
+/// Opens the store of `dir`, or the PostgreSQL database named by `BRICKWIRE_DATABASE_URL` (as
+/// `brickwire serve --database-url` does). `create` is for `add`; the other commands want an
+/// existing directory, so a typo in `--data-dir` is an error rather than a new empty store.
+pub(crate) async fn open_store(dir: &Path, create: bool) -> Result<SharedStore, Failure> {
+    let database_url = std::env::var(brickwire_service::store::DATABASE_URL_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(SecretString::new);
+    if database_url.is_none() && !create && !dir.join(brickwire_service::store::DB_FILE).exists() {
         return Err(Failure::Usage(format!(
             "no brickwire data in {} (use --data-dir or {DATA_DIR_ENV} to point at the data \
-             directory of `brickwire serve`)",
-            dir.display()
+             directory of `brickwire serve`, or {} at its database)",
+            dir.display(),
+            brickwire_service::store::DATABASE_URL_ENV
         )));
     }
-    let started = open_data_dir(dir, &StartupEnv::from_process())
-        .await
-        .map_err(|e| Failure::Failed(format!("cannot open {}: {e}", dir.display())))?;
+    let started = open_store_at(
+        dir,
+        database_url.as_ref(),
+        &StartupEnv::from_process(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .map_err(|e| Failure::Failed(format!("cannot open {}: {e}", dir.display())))?;
     if let Some(key) = &started.generated_api_key {
         // The store was just created: the operator key exists only now and only here.
         eprintln!(
@@ -156,7 +168,7 @@ async fn open_store(dir: &Path, create: bool) -> Result<Arc<dyn Store>, Failure>
             key.expose_secret()
         );
     }
-    Ok(Arc::new(started.store))
+    Ok(started.store)
 }
 
 fn time(t: SystemTime) -> String {

@@ -21,11 +21,11 @@ use brickwire_flows::{
     ActionRunner, CompiledFlow, Executor, ExecutorOptions, FlowError, MemoryJournal, RunContext,
     RunJournal, RunOutcome, StepRecord, StepStatus, ValidationError,
 };
+use brickwire_service::SharedStore;
 use brickwire_service::flows::api::{check_definition, rfc3339, run_view, step_view};
 use brickwire_service::flows::{
-    Flow, FlowId, FlowRun, FlowRunId, FlowStore, RunFilter, RunStatus, replay_run,
+    Flow, FlowId, FlowRun, FlowRunId, RunFilter, RunStatus, replay_run,
 };
-use brickwire_service::{SqliteStore, StartupEnv, open_data_dir};
 use clap::{Args, Subcommand, ValueEnum};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -444,19 +444,8 @@ fn describe_outcome(outcome: &RunOutcome) -> String {
 
 /// Opens the service's store; the directory must exist already (a typo is an error, not a new
 /// empty store).
-async fn open_store(dir: &Path) -> Result<SqliteStore, Failure> {
-    if !dir.join(brickwire_service::store::DB_FILE).exists() {
-        return Err(Failure::Usage(format!(
-            "no brickwire data in {} (use --data-dir or {} to point at the data directory of \
-             `brickwire serve`)",
-            dir.display(),
-            crate::accounts_cmd::DATA_DIR_ENV
-        )));
-    }
-    open_data_dir(dir, &StartupEnv::from_process())
-        .await
-        .map(|started| started.store)
-        .map_err(|e| Failure::Failed(format!("cannot open {}: {e}", dir.display())))
+async fn open_store(dir: &Path) -> Result<SharedStore, Failure> {
+    crate::accounts_cmd::open_store(dir, false).await
 }
 
 fn store_failure(e: brickwire_service::Error) -> Failure {
@@ -618,7 +607,7 @@ async fn show(args: &RunRefArgs) -> Result<(), Failure> {
 
 async fn replay(args: &RunRefArgs) -> Result<(), Failure> {
     let store = open_store(&args.dir.data_dir).await?;
-    let new = replay_run(&store, FlowRunId::new(args.run_id.clone()))
+    let new = replay_run(store.as_ref(), FlowRunId::new(args.run_id.clone()))
         .await
         .map_err(store_failure)?;
     match args.output {

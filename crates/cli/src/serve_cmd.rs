@@ -1,16 +1,19 @@
 //! `brickwire serve`: runs the service (REST API, connect page, OAuth callback) over the
-//! embedded store in a data directory until Ctrl-C. The data directory is shared with
-//! `brickwire accounts` (same flag, same `BRICKWIRE_DATA_DIR`, same default).
+//! embedded store in a data directory, or over a PostgreSQL database shared by several
+//! replicas, until Ctrl-C or SIGTERM. The data directory is shared with `brickwire accounts`
+//! (same flag, same `BRICKWIRE_DATA_DIR`, same default).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use brickwire_api::SecretString;
 use brickwire_service::{ServeOptions, Service, StartupEnv};
 use clap::Args;
 use url::Url;
 
-/// `brickwire serve [--listen ADDR] [--data-dir DIR] [--public-url URL] [--rate-limit N]`.
+/// `brickwire serve [--listen ADDR] [--data-dir DIR] [--database-url URL] [--public-url URL]
+/// [--rate-limit N]`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
@@ -25,6 +28,11 @@ pub struct ServeArgs {
         default_value = crate::accounts_cmd::DEFAULT_DATA_DIR
     )]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database to keep everything in instead of SQLite in the data directory
+    /// (`postgres://user:password@host:5432/db`); replicas on one database share the work.
+    /// Replicas must share the master key too: set BRICKWIRE_MASTER_KEY.
+    #[arg(long, value_name = "URL", env = brickwire_service::store::DATABASE_URL_ENV, hide_env_values = true)]
+    pub database_url: Option<String>,
     /// The URL end users and Databricks reach this service at; connect links and the OAuth
     /// callback (`<URL>/oauth/callback`) use it. Default: `http://<listen address>`.
     #[arg(long, value_name = "URL")]
@@ -50,6 +58,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     options.public_url = args.public_url;
     options.client_options.rate_limit = (args.rate_limit > 0.0).then_some(args.rate_limit);
     options.env = StartupEnv::from_process();
+    options.database_url = args.database_url.map(SecretString::new);
     let service = match Service::start(options).await {
         Ok(s) => s,
         Err(e) => {
@@ -70,7 +79,10 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         "OAuth redirect URL to register in the Databricks app connection: {}oauth/callback",
         service.public_url()
     );
-    println!("data directory: {}", args.data_dir.display());
+    match service.store().backend() {
+        "postgres" => println!("database: PostgreSQL (shared by every replica on it)"),
+        _ => println!("data directory: {}", args.data_dir.display()),
+    }
     if let Some(key) = service.generated_api_key() {
         println!();
         println!("Operator API key (shown only this once; store it now):");
@@ -79,10 +91,26 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             "Send it as `Authorization: Bearer <key>`. Set BRICKWIRE_API_KEY to choose your own."
         );
     }
-    println!("Ctrl-C stops the service.");
-    let _ = tokio::signal::ctrl_c().await;
+    println!("Ctrl-C or SIGTERM stops the service.");
+    stop_signal().await;
     service.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// Ctrl-C, or SIGTERM (what orchestrators send before they kill a replica).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[cfg(test)]

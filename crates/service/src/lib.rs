@@ -29,5 +29,5 @@ mod startup;
 pub use accounts::{AccountClientError, AccountClients, AccountClientsOptions};
 pub use error::{Error, Result};
 pub use server::{AppState, RunningService, ServeOptions, Service, StartError, router};
-pub use startup::{Started, StartupEnv, open_data_dir, open_data_dir_with_clock};
-pub use store::{SqliteStore, Store};
+pub use startup::{Started, StartupEnv, open_data_dir, open_data_dir_with_clock, open_store};
+pub use store::{PgStore, ServiceStore, SharedStore, SqliteStore, Store};

@@ -1,5 +1,6 @@
 //! Start-up of the storage layer from a data directory: master key, then store (migrations and
-//! key check), then operator API key. `brickwire serve` and the CLI call [`open_data_dir`].
+//! key check), then operator API key. `brickwire serve` and the CLI call [`open_data_dir`]
+//! (SQLite in the data directory) or [`open_store`] (PostgreSQL when a database URL is given).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use brickwire_client::credentials::{Clock, SystemClock};
 use crate::Result;
 use crate::api_key::{API_KEY_ENV, OperatorApiKeys, bootstrap_operator_api_key};
 use crate::crypto::{KeySource, MASTER_KEY_ENV, MasterKey};
-use crate::store::{SqliteStore, SqliteStoreOptions};
+use crate::store::{SharedStore, SqliteStore, SqliteStoreOptions};
 
 /// The environment the start-up reads, captured once so tests can pass their own.
 #[derive(Debug, Clone, Default)]
@@ -36,7 +37,7 @@ impl StartupEnv {
 #[derive(Debug, Clone)]
 pub struct Started {
     /// The store.
-    pub store: SqliteStore,
+    pub store: SharedStore,
     /// Where the master key came from.
     pub key_source: KeySource,
     /// The accepted operator API keys.
@@ -56,15 +57,37 @@ pub async fn open_data_dir_with_clock(
     env: &StartupEnv,
     clock: Arc<dyn Clock>,
 ) -> Result<Started> {
+    open_store(data_dir, None, env, clock).await
+}
+
+/// Opens the store: the PostgreSQL database at `database_url` when given, else SQLite in
+/// `data_dir`. The master key comes from the environment or `data_dir`'s key file either way
+/// (replicas sharing a database must share the key: set `BRICKWIRE_MASTER_KEY`).
+pub async fn open_store(
+    data_dir: &Path,
+    database_url: Option<&SecretString>,
+    env: &StartupEnv,
+    clock: Arc<dyn Clock>,
+) -> Result<Started> {
     let dir = data_dir.to_owned();
     let env_key = env.master_key.clone();
     // Creating the directory first lets the key file live in it.
     crate::store::sqlite::create_private_dir(&dir)?;
     let (key, key_source) = MasterKey::load(&dir, env_key.as_ref())?;
-    let mut options = SqliteStoreOptions::in_data_dir(&dir);
-    options.clock = clock.clone();
-    let store = SqliteStore::open_with(options, &key).await?;
-    let boot = bootstrap_operator_api_key(&store, env.api_key.as_ref(), clock.as_ref()).await?;
+    let store: SharedStore = match database_url {
+        Some(url) => {
+            let mut options = crate::store::PgStoreOptions::new(url.clone());
+            options.clock = clock.clone();
+            Arc::new(crate::store::PgStore::connect(options, &key).await?)
+        }
+        None => {
+            let mut options = SqliteStoreOptions::in_data_dir(&dir);
+            options.clock = clock.clone();
+            Arc::new(SqliteStore::open_with(options, &key).await?)
+        }
+    };
+    let boot =
+        bootstrap_operator_api_key(store.as_ref(), env.api_key.as_ref(), clock.as_ref()).await?;
     Ok(Started {
         store,
         key_source,

@@ -24,8 +24,8 @@ use url::Url;
 
 use crate::accounts::{AccountClients, AccountClientsOptions};
 use crate::api_key::OperatorApiKeys;
-use crate::startup::{StartupEnv, open_data_dir_with_clock};
-use crate::store::{SqliteStore, Store};
+use crate::startup::StartupEnv;
+use crate::store::{SharedStore, Store};
 
 mod api_accounts;
 mod api_actions;
@@ -34,6 +34,7 @@ mod api_settings;
 mod auth;
 mod connect;
 pub mod error;
+pub(crate) mod health;
 pub(crate) mod html;
 mod oauth;
 pub mod openapi;
@@ -53,8 +54,11 @@ pub const CALLBACK_PATH: &str = "/oauth/callback";
 pub struct ServeOptions {
     /// Where to listen; port 0 picks a free port (see [`RunningService::url`]).
     pub listen: SocketAddr,
-    /// The data directory (database, master key file).
+    /// The data directory (SQLite database, master key file).
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://...`) instead of SQLite in the data directory, for
+    /// several replicas sharing one database.
+    pub database_url: Option<SecretString>,
     /// The URL end users and Databricks reach the service at (connect links, OAuth callback).
     /// Defaults to `http://<bound address>/`. With a path (`https://example.com/bw/`), a proxy
     /// in front must strip it: the service serves its routes at the root.
@@ -80,6 +84,7 @@ impl ServeOptions {
         Self {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             data_dir: data_dir.into(),
+            database_url: None,
             public_url: None,
             env: StartupEnv::default(),
             clock: Arc::new(SystemClock),
@@ -98,6 +103,7 @@ pub struct AppState {
     triggers: Option<crate::triggers::TriggerEngine>,
     flows: Option<FlowsState>,
     mcp_tokens: Option<Arc<dyn crate::mcp::McpTokenStore>>,
+    readiness: health::Readiness,
 }
 
 /// What the flow routes need: the flow store and the running engine.
@@ -169,7 +175,19 @@ impl AppState {
             triggers: None,
             flows: None,
             mcp_tokens: None,
+            readiness: health::Readiness::default(),
         }
+    }
+
+    /// The same state with the whole service store, which `/readyz` checks (database reachable,
+    /// migrations current).
+    pub fn with_service_store(mut self, store: crate::store::SharedStore) -> Self {
+        self.readiness.store = Some(store);
+        self
+    }
+
+    pub(crate) fn readiness(&self) -> &health::Readiness {
+        &self.readiness
     }
 
     /// The same state with MCP tokens: the router then serves `/mcp` and the token routes.
@@ -278,6 +296,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let api = routes::api_router(state.clone());
     let mut pages = Router::new()
+        .merge(health::routes())
         .merge(connect::routes())
         .merge(oauth::routes());
     if state.flows().is_some() {
@@ -313,9 +332,14 @@ impl Service {
                 "`{url}` must be an http(s) URL with a host and no query"
             )));
         }
-        let started = open_data_dir_with_clock(&opts.data_dir, &opts.env, opts.clock.clone())
-            .await
-            .map_err(StartError::Store)?;
+        let started = crate::startup::open_store(
+            &opts.data_dir,
+            opts.database_url.as_ref(),
+            &opts.env,
+            opts.clock.clone(),
+        )
+        .await
+        .map_err(StartError::Store)?;
         let listener = TcpListener::bind(opts.listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -328,7 +352,7 @@ impl Service {
         })?;
         let url = bound_url(bound);
         let public_url = opts.public_url.clone().unwrap_or_else(|| url.clone());
-        let store: Arc<dyn Store> = Arc::new(started.store.clone());
+        let store: Arc<dyn Store> = started.store.clone();
         let accounts = AccountClients::new(
             store.clone(),
             AccountClientsOptions {
@@ -338,16 +362,16 @@ impl Service {
             },
         );
         let triggers = crate::triggers::TriggerEngine::new(
-            Arc::new(started.store.clone()),
+            started.store.clone(),
             Arc::new(accounts.clone()),
             Arc::new(crate::triggers::SyncPoller::default()),
             opts.triggers.clone(),
         );
         let triggers_task = triggers.start().await.map_err(StartError::Triggers)?;
-        let flow_store: Arc<dyn crate::flows::FlowStore> = Arc::new(started.store.clone());
+        let flow_store: Arc<dyn crate::flows::FlowStore> = started.store.clone();
         let flows = crate::flows::FlowEngine::new(
             flow_store.clone(),
-            Arc::new(started.store.clone()),
+            started.store.clone(),
             accounts.clone(),
             opts.flows.clone(),
         )
@@ -371,7 +395,8 @@ impl Service {
             store: flow_store,
             engine: Arc::new(flows),
         })
-        .with_mcp_tokens(Arc::new(started.store.clone()));
+        .with_mcp_tokens(started.store.clone())
+        .with_service_store(started.store.clone());
         let app = router(state.clone());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -433,7 +458,7 @@ pub enum StartError {
 const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
 const KEEP_EXPIRED: Duration = Duration::from_secs(24 * 3600);
 
-async fn prune_sessions(store: SqliteStore, clock: Arc<dyn Clock>) {
+async fn prune_sessions(store: SharedStore, clock: Arc<dyn Clock>) {
     let mut tick = tokio::time::interval(PRUNE_EVERY);
     loop {
         tick.tick().await;
@@ -462,7 +487,7 @@ pub struct RunningService {
     url: Url,
     public_url: Url,
     generated_api_key: Option<SecretString>,
-    store: SqliteStore,
+    store: SharedStore,
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -489,7 +514,7 @@ impl RunningService {
     }
 
     /// The store.
-    pub fn store(&self) -> &SqliteStore {
+    pub fn store(&self) -> &SharedStore {
         &self.store
     }
 
@@ -505,6 +530,10 @@ impl RunningService {
 
     /// Stops accepting connections, waits for open requests, and returns.
     pub async fn shutdown(mut self) {
+        self.state
+            .readiness()
+            .draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(flows) = self.flows.take() {
             flows.stop();
         }

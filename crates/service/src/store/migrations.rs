@@ -1,4 +1,6 @@
-//! Numbered schema migrations for the SQLite store, embedded from `migrations/*.sql`.
+//! Numbered schema migrations, embedded from `migrations/*.sql` (SQLite) and
+//! `migrations/postgres/*.sql` (the same versions in PostgreSQL's dialect; the PostgreSQL store
+//! applies them, see `postgres.rs`).
 //!
 //! `schema_migrations` records each applied version. [`apply`] runs every missing one in its
 //! own `BEGIN IMMEDIATE` transaction (so two processes starting at once cannot both apply it)
@@ -18,8 +20,10 @@ pub struct Migration {
     pub version: i64,
     /// A short name.
     pub name: &'static str,
-    /// The SQL, run as one batch.
+    /// The SQLite SQL, run as one batch.
     pub sql: &'static str,
+    /// The same schema change in PostgreSQL's dialect (`migrations/postgres/`).
+    pub postgres: &'static str,
 }
 
 /// Every migration, in order.
@@ -28,31 +32,43 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "initial",
         sql: include_str!("migrations/0001_initial.sql"),
+        postgres: include_str!("migrations/postgres/0001_initial.sql"),
     },
     Migration {
         version: 2,
         name: "connect_sessions",
         sql: include_str!("migrations/0002_connect_sessions.sql"),
+        postgres: include_str!("migrations/postgres/0002_connect_sessions.sql"),
     },
     Migration {
         version: 3,
         name: "reconnect_sessions",
         sql: include_str!("migrations/0003_reconnect_sessions.sql"),
+        postgres: include_str!("migrations/postgres/0003_reconnect_sessions.sql"),
     },
     Migration {
         version: 4,
         name: "triggers",
         sql: include_str!("migrations/0004_triggers.sql"),
+        postgres: include_str!("migrations/postgres/0004_triggers.sql"),
     },
     Migration {
         version: 5,
         name: "flows",
         sql: include_str!("migrations/0005_flows.sql"),
+        postgres: include_str!("migrations/postgres/0005_flows.sql"),
     },
     Migration {
         version: 6,
         name: "mcp_tokens",
         sql: include_str!("migrations/0006_mcp_tokens.sql"),
+        postgres: include_str!("migrations/postgres/0006_mcp_tokens.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "leases",
+        sql: include_str!("migrations/0007_leases.sql"),
+        postgres: include_str!("migrations/postgres/0007_leases.sql"),
     },
 ];
 
@@ -155,8 +171,8 @@ mod tests {
     #[test]
     fn fresh_database_gets_every_migration_and_a_rerun_is_a_no_op() {
         let mut conn = Connection::open_in_memory().unwrap();
-        assert_eq!(apply(&mut conn).unwrap(), vec![1, 2, 3, 4, 5, 6]);
-        assert_eq!(current_version(&conn).unwrap(), 6);
+        assert_eq!(apply(&mut conn).unwrap(), vec![1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(current_version(&conn).unwrap(), 7);
         let before = tables(&conn);
         assert!(before.contains(&"connect_sessions".to_owned()));
         assert_eq!(apply(&mut conn).unwrap(), Vec::<i64>::new());
@@ -164,7 +180,7 @@ mod tests {
         let rows: i64 = conn
             .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 6);
+        assert_eq!(rows, 7);
     }
 
     #[test]
@@ -178,7 +194,7 @@ mod tests {
             [],
         )
         .unwrap();
-        assert_eq!(apply(&mut conn).unwrap(), vec![2, 3, 4, 5, 6]);
+        assert_eq!(apply(&mut conn).unwrap(), vec![2, 3, 4, 5, 6, 7]);
         assert!(tables(&conn).contains(&"connect_sessions".to_owned()));
         let kept: i64 = conn
             .query_row("SELECT COUNT(*) FROM operator_api_keys", [], |r| r.get(0))

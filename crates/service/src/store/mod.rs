@@ -1,6 +1,8 @@
 //! The service's storage interface: the [`Store`] trait and the entities it keeps (app settings,
-//! linked accounts, connect sessions, operator API keys). [`sqlite::SqliteStore`] implements it
-//! in `<data-dir>/brickwire.db`.
+//! linked accounts, connect sessions, operator API keys), and [`ServiceStore`], everything the
+//! service keeps (with triggers, flows and MCP tokens) behind one handle. [`sqlite::SqliteStore`]
+//! implements it in `<data-dir>/brickwire.db`; [`postgres::PgStore`] in a PostgreSQL database
+//! that several replicas share.
 //!
 //! # Why the trait is async
 //! The trait returns boxed futures so a PostgreSQL backend (sqlx or tokio-postgres, both async)
@@ -31,8 +33,10 @@ use crate::Result;
 use crate::scopes::ScopeSettings;
 
 pub mod migrations;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::{DATABASE_URL_ENV, PgStore, PgStoreOptions};
 pub use sqlite::{DB_FILE, SqliteStore, SqliteStoreOptions};
 
 macro_rules! id_type {
@@ -411,6 +415,26 @@ pub struct OperatorApiKey {
     /// When it was stored.
     pub created_at: SystemTime,
 }
+
+/// Everything `brickwire serve` stores, behind one handle: the account store and the trigger,
+/// flow and MCP token stores, on one database. Either backend is a [`SharedStore`].
+pub trait ServiceStore:
+    Store + crate::triggers::TriggerStore + crate::flows::FlowStore + crate::mcp::McpTokenStore
+{
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Whether the database answers and carries every migration of this build (`/readyz`).
+    fn check_ready(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// The SQLite store underneath, for what only SQLite has (WAL checkpoints, the file).
+    fn as_sqlite(&self) -> Option<&SqliteStore> {
+        None
+    }
+}
+
+/// The service's store, whichever backend.
+pub type SharedStore = std::sync::Arc<dyn ServiceStore>;
 
 /// The storage of `brickwire serve`. See the module docs for the async and secret rules.
 ///

@@ -32,18 +32,18 @@ use crate::scopes::ScopeSettings;
 use crate::{Error, Result};
 
 #[path = "sqlite_triggers.rs"]
-mod triggers;
+pub(super) mod triggers;
 
 #[path = "sqlite_flows.rs"]
-mod flows;
+pub(super) mod flows;
 
 #[path = "sqlite_mcp.rs"]
-mod mcp;
+pub(super) mod mcp;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "brickwire.db";
 
-const KEY_CHECK: &[u8] = b"brickwire master key check v1";
+pub(super) const KEY_CHECK: &[u8] = b"brickwire master key check v1";
 const READERS: usize = 4;
 
 /// Options of [`SqliteStore::open_with`].
@@ -273,14 +273,14 @@ fn check_or_write_key_check(conn: &mut Connection, cipher: &Cipher) -> Result<()
     Ok(())
 }
 
-fn to_ms(t: SystemTime) -> i64 {
+pub(super) fn to_ms(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_millis() as i64,
         Err(e) => -(e.duration().as_millis() as i64),
     }
 }
 
-fn from_ms(ms: i64) -> SystemTime {
+pub(super) fn from_ms(ms: i64) -> SystemTime {
     if ms >= 0 {
         UNIX_EPOCH + Duration::from_millis(ms as u64)
     } else {
@@ -288,27 +288,27 @@ fn from_ms(ms: i64) -> SystemTime {
     }
 }
 
-fn corrupt(what: String) -> Error {
+pub(super) fn corrupt(what: String) -> Error {
     Error::Backend(what.into())
 }
 
-fn parse_url(text: &str, column: &str) -> Result<Url> {
+pub(super) fn parse_url(text: &str, column: &str) -> Result<Url> {
     Url::parse(text).map_err(|e| corrupt(format!("stored {column} is not a URL: {e}")))
 }
 
-const ACCOUNT_COLUMNS: &str = "id, display_name, end_user_ref, auth_type, workspace_host, status, \
+pub(super) const ACCOUNT_COLUMNS: &str = "id, display_name, end_user_ref, auth_type, workspace_host, status, \
                                created_at, last_used_at, credential_version";
 
-struct AccountRow {
-    id: String,
-    display_name: String,
-    end_user_ref: Option<String>,
-    auth_type: String,
-    workspace_host: String,
-    status: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
-    credential_version: i64,
+pub(super) struct AccountRow {
+    pub(super) id: String,
+    pub(super) display_name: String,
+    pub(super) end_user_ref: Option<String>,
+    pub(super) auth_type: String,
+    pub(super) workspace_host: String,
+    pub(super) status: String,
+    pub(super) created_at: i64,
+    pub(super) last_used_at: Option<i64>,
+    pub(super) credential_version: i64,
 }
 
 impl AccountRow {
@@ -326,7 +326,7 @@ impl AccountRow {
         })
     }
 
-    fn into_account(self) -> Result<LinkedAccount> {
+    pub(super) fn into_account(self) -> Result<LinkedAccount> {
         Ok(LinkedAccount {
             auth_type: AuthType::parse(&self.auth_type)
                 .ok_or_else(|| corrupt(format!("unknown auth_type {}", self.auth_type)))?,
@@ -354,11 +354,11 @@ fn get_account(conn: &Connection, id: &LinkedAccountId) -> Result<LinkedAccount>
     .into_account()
 }
 
-fn credential_aad(id: &LinkedAccountId) -> Aad {
+pub(super) fn credential_aad(id: &LinkedAccountId) -> Aad {
     Aad::field("linked_accounts", id.as_str(), "credential")
 }
 
-fn verifier_aad(id: &ConnectSessionId) -> Aad {
+pub(super) fn verifier_aad(id: &ConnectSessionId) -> Aad {
     Aad::field("connect_sessions", id.as_str(), "pkce_verifier")
 }
 
@@ -397,7 +397,11 @@ enum CredentialIn {
     },
 }
 
-fn seal_credential(cipher: &Cipher, id: &LinkedAccountId, credential: &Credential) -> Vec<u8> {
+pub(super) fn seal_credential(
+    cipher: &Cipher,
+    id: &LinkedAccountId,
+    credential: &Credential,
+) -> Vec<u8> {
     let out = match credential {
         Credential::ApiKey { token } => CredentialOut::ApiKey {
             token: token.expose_secret(),
@@ -416,7 +420,11 @@ fn seal_credential(cipher: &Cipher, id: &LinkedAccountId, credential: &Credentia
     cipher.seal(&credential_aad(id), &plain)
 }
 
-fn open_credential(cipher: &Cipher, id: &LinkedAccountId, blob: &[u8]) -> Result<Credential> {
+pub(super) fn open_credential(
+    cipher: &Cipher,
+    id: &LinkedAccountId,
+    blob: &[u8],
+) -> Result<Credential> {
     let decrypt_error = || Error::Decrypt {
         entity: "linked account",
         id: id.to_string(),
@@ -446,7 +454,7 @@ fn open_credential(cipher: &Cipher, id: &LinkedAccountId, blob: &[u8]) -> Result
     })
 }
 
-fn validate_display_name(name: &str) -> Result<String> {
+pub(super) fn validate_display_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::invalid(
@@ -508,7 +516,7 @@ fn relink_in(
     get_account(tx, id)
 }
 
-const SESSION_COLUMNS: &str = "id, end_user_ref, display_name, workspace_url, \
+pub(super) const SESSION_COLUMNS: &str = "id, end_user_ref, display_name, workspace_url, \
                                oauth_state_hash IS NOT NULL, created_at, expires_at, consumed_at, \
                                linked_account_id, reconnect_account_id";
 
@@ -531,7 +539,9 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<(ConnectSession, Option<S
     ))
 }
 
-fn finish_session((mut session, url): (ConnectSession, Option<String>)) -> Result<ConnectSession> {
+pub(super) fn finish_session(
+    (mut session, url): (ConnectSession, Option<String>),
+) -> Result<ConnectSession> {
     session.workspace_url = url.map(|u| parse_url(&u, "workspace_url")).transpose()?;
     Ok(session)
 }
@@ -630,6 +640,32 @@ fn insert_api_key(tx: &Transaction<'_>, key: &OperatorApiKey) -> Result<()> {
         ],
     )?;
     Ok(())
+}
+
+impl super::ServiceStore for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn check_ready(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.read(|conn, _| {
+            let found = migrations::current_version(conn)?;
+            if found != migrations::latest_version() {
+                return Err(Error::Backend(
+                    format!(
+                        "the schema is at version {found}, this build needs {}",
+                        migrations::latest_version()
+                    )
+                    .into(),
+                ));
+            }
+            Ok(())
+        }))
+    }
+
+    fn as_sqlite(&self) -> Option<&SqliteStore> {
+        Some(self)
+    }
 }
 
 impl Store for SqliteStore {

@@ -26,36 +26,37 @@ use crate::flows::store::FlowStore;
 use crate::triggers::SubscriptionId;
 use crate::{Error, Result};
 
-const FLOW_COLUMNS: &str = "f.id, f.name, f.enabled, f.version, v.definition, f.trigger_type, \
+pub(in crate::store) const FLOW_COLUMNS: &str = "f.id, f.name, f.enabled, f.version, v.definition, f.trigger_type, \
      f.subscription_id, f.created_at, f.updated_at";
 
-const RUN_COLUMNS: &str = "id, flow_id, flow_version, status, trigger, event, replay_of, output, \
+pub(in crate::store) const RUN_COLUMNS: &str = "id, flow_id, flow_version, status, trigger, event, replay_of, output, \
      error, cancel_requested, created_at, started_at, finished_at";
 
-const STEP_COLUMNS: &str = "path, step_id, kind, attempt, status, action, account, input, \
+pub(in crate::store) const STEP_COLUMNS: &str = "path, step_id, kind, attempt, status, action, account, input, \
      output, error, started_at, finished_at, resume_at";
 
 const TRIGGER_TYPES: &[&str] = &["manual", "schedule", "webhook", "sync"];
-const RUN_TRIGGERS: &[&str] = &["manual", "schedule", "webhook", "sync", "replay"];
+pub(in crate::store) const RUN_TRIGGERS: &[&str] =
+    &["manual", "schedule", "webhook", "sync", "replay"];
 
-fn secret_aad(id: &FlowId) -> Aad {
+pub(in crate::store) fn secret_aad(id: &FlowId) -> Aad {
     Aad::field("flows", id.as_str(), "webhook_secret")
 }
 
-fn parse_json(text: &str, column: &str) -> Result<Value> {
+pub(in crate::store) fn parse_json(text: &str, column: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| corrupt(format!("stored {column} is not JSON: {e}")))
 }
 
-fn parse_step_error(text: &str) -> Result<StepError> {
+pub(in crate::store) fn parse_step_error(text: &str) -> Result<StepError> {
     serde_json::from_str(text).map_err(|e| corrupt(format!("stored step error is unreadable: {e}")))
 }
 
-fn json_text<T: serde::Serialize>(value: &T) -> String {
+pub(in crate::store) fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("flow values serialize to JSON")
 }
 
 /// The name and trigger type a definition declares (the REST layer validated the rest).
-fn definition_summary(definition: &Value) -> Result<(String, String)> {
+pub(in crate::store) fn definition_summary(definition: &Value) -> Result<(String, String)> {
     let name = definition
         .get("name")
         .and_then(Value::as_str)
@@ -79,7 +80,7 @@ fn definition_summary(definition: &Value) -> Result<(String, String)> {
     Ok((name.to_owned(), trigger.to_owned()))
 }
 
-type FlowRow = (
+pub(in crate::store) type FlowRow = (
     String,
     String,
     bool,
@@ -105,7 +106,7 @@ fn flow_row(row: &Row<'_>) -> rusqlite::Result<FlowRow> {
     ))
 }
 
-fn into_flow(r: FlowRow) -> Result<Flow> {
+pub(in crate::store) fn into_flow(r: FlowRow) -> Result<Flow> {
     Ok(Flow {
         id: FlowId::new(r.0),
         name: r.1,
@@ -141,7 +142,7 @@ fn get_flow(conn: &Connection, id: &FlowId) -> Result<Flow> {
         .ok_or_else(|| Error::not_found("flow", id.as_str()))
 }
 
-type RunRow = (
+pub(in crate::store) type RunRow = (
     String,
     String,
     i64,
@@ -175,7 +176,7 @@ fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
     ))
 }
 
-fn into_run(r: RunRow) -> Result<FlowRun> {
+pub(in crate::store) fn into_run(r: RunRow) -> Result<FlowRun> {
     Ok(FlowRun {
         id: FlowRunId::new(r.0),
         flow_id: FlowId::new(r.1),
@@ -212,7 +213,7 @@ fn get_run(conn: &Connection, id: &FlowRunId) -> Result<FlowRun> {
         .ok_or_else(|| Error::not_found("run", id.as_str()))
 }
 
-type StepRow = (
+pub(in crate::store) type StepRow = (
     String,
     String,
     String,
@@ -246,7 +247,7 @@ fn step_row(row: &Row<'_>) -> rusqlite::Result<StepRow> {
     ))
 }
 
-fn into_step(r: StepRow) -> Result<StepRecord> {
+pub(in crate::store) fn into_step(r: StepRow) -> Result<StepRecord> {
     Ok(StepRecord {
         path: r.0,
         step_id: r.1,

@@ -9,9 +9,10 @@ use crate::mcp::store::{McpToken, McpTokenId, McpTokenStore, NewMcpToken};
 use crate::store::LinkedAccountId;
 use crate::{Error, Result};
 
-const COLUMNS: &str = "id, linked_account_id, name, toolsets, read_only, created_at, revoked_at";
+pub(in crate::store) const COLUMNS: &str =
+    "id, linked_account_id, name, toolsets, read_only, created_at, revoked_at";
 
-type TokenRow = (
+pub(in crate::store) type TokenRow = (
     String,
     String,
     String,
@@ -33,7 +34,7 @@ fn token_row(row: &Row<'_>) -> rusqlite::Result<TokenRow> {
     ))
 }
 
-fn into_token(row: TokenRow) -> Result<McpToken> {
+pub(in crate::store) fn into_token(row: TokenRow) -> Result<McpToken> {
     let (id, account, name, toolsets, read_only, created_at, revoked_at) = row;
     let toolsets = toolsets
         .map(|text| {

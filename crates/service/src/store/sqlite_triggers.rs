@@ -23,22 +23,22 @@ use crate::triggers::model::{
 use crate::triggers::store::{Pruned, TriggerStore};
 use crate::{Error, Result};
 
-const SUBSCRIPTION_COLUMNS: &str = "id, linked_account_id, source, start_from, poll_interval_ms, \
+pub(in crate::store) const SUBSCRIPTION_COLUMNS: &str = "id, linked_account_id, source, start_from, poll_interval_ms, \
      overlap_ms, webhook_url, max_attempts, paused, cursor, delivered_seq, last_poll_at, \
      last_error, created_at, updated_at";
 
-const DELIVERY_COLUMNS: &str = "id, subscription_id, first_seq, last_seq, state, attempts, \
+pub(in crate::store) const DELIVERY_COLUMNS: &str = "id, subscription_id, first_seq, last_seq, state, attempts, \
      next_attempt_at, last_status, last_error, created_at, updated_at";
 
-fn secret_aad(id: &SubscriptionId) -> Aad {
+pub(in crate::store) fn secret_aad(id: &SubscriptionId) -> Aad {
     Aad::field("trigger_subscriptions", id.as_str(), "webhook_secret")
 }
 
-fn parse_json(text: &str, column: &str) -> Result<Value> {
+pub(in crate::store) fn parse_json(text: &str, column: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| corrupt(format!("stored {column} is not JSON: {e}")))
 }
 
-type SubscriptionRow = (
+pub(in crate::store) type SubscriptionRow = (
     String,
     String,
     String,
@@ -76,7 +76,7 @@ fn subscription_row(row: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
     ))
 }
 
-fn into_subscription(r: SubscriptionRow) -> Result<Subscription> {
+pub(in crate::store) fn into_subscription(r: SubscriptionRow) -> Result<Subscription> {
     let delivery = match r.6 {
         Some(url) => DeliveryTarget::Webhook {
             url: parse_url(&url, "webhook_url")?,
@@ -134,7 +134,9 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<(Delivery, String)> {
     ))
 }
 
-fn finish_delivery((mut delivery, state): (Delivery, String)) -> Result<Delivery> {
+pub(in crate::store) fn finish_delivery(
+    (mut delivery, state): (Delivery, String),
+) -> Result<Delivery> {
     delivery.state = DeliveryState::parse(&state)
         .ok_or_else(|| corrupt(format!("unknown delivery state {state}")))?;
     Ok(delivery)
@@ -193,7 +195,7 @@ fn events_in(
         .collect()
 }
 
-fn validate_new(new: &NewSubscription) -> Result<()> {
+pub(in crate::store) fn validate_new(new: &NewSubscription) -> Result<()> {
     if new.max_attempts == 0 {
         return Err(Error::invalid("max_attempts", "at least 1 attempt"));
     }
@@ -206,7 +208,7 @@ fn validate_new(new: &NewSubscription) -> Result<()> {
     Ok(())
 }
 
-fn validate_webhook(w: &Webhook) -> Result<()> {
+pub(in crate::store) fn validate_webhook(w: &Webhook) -> Result<()> {
     if !matches!(w.url.scheme(), "http" | "https") {
         return Err(Error::invalid(
             "webhook.url",
