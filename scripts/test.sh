@@ -2,7 +2,8 @@
 # The whole test suite: Rust unit and integration tests, then the official Databricks SDK for
 # Python held against the emulator, then the connect page of `brickwire serve` in a headless
 # Chromium (Debian's chromium + chromium-driver). Run from anywhere; installs the missing Debian
-# packages and creates .venv on first use.
+# packages and creates .venv on first use. The store's suites run on SQLite and on a throwaway
+# PostgreSQL server that scripts/postgres.sh starts (installing Debian's postgresql if needed).
 # The venv comes first: the wire-fidelity test (crates/connector/tests/wire_fidelity.rs) runs
 # the SDK from .venv during `cargo test`, and fails under CI when it is missing.
 set -euo pipefail
@@ -26,6 +27,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt \
   -r tests/browser/requirements.txt
+
+source scripts/postgres.sh
 
 cargo build --locked --bin brickwire
 # The flow crash tests (crates/service/tests/flows_crash.rs) kill -9 this binary too.

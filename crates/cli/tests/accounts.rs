@@ -6,7 +6,6 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use brickwire_api::SecretString;
@@ -18,7 +17,7 @@ use brickwire_emulator::{Emulator, EmulatorOptions};
 use brickwire_service::store::{
     AccountStatus, Credential, LinkedAccountId, NewLinkedAccount, OAuthCredential,
 };
-use brickwire_service::{StartupEnv, Store, open_data_dir};
+use brickwire_service::{SharedStore, StartupEnv, open_data_dir};
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
@@ -114,13 +113,11 @@ impl Env {
             .clone()
     }
 
-    async fn store(&self) -> Arc<dyn Store> {
-        Arc::new(
-            open_data_dir(&self.data_dir(), &StartupEnv::default())
-                .await
-                .unwrap()
-                .store,
-        )
+    async fn store(&self) -> SharedStore {
+        open_data_dir(&self.data_dir(), &StartupEnv::default())
+            .await
+            .unwrap()
+            .store
     }
 }
 

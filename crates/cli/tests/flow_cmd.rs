@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use brickwire_emulator::{Emulator, EmulatorOptions};
 use brickwire_flows::StepError;
-use brickwire_service::flows::{Enqueued, FlowStore, NewRun, RunEnd};
+use brickwire_service::flows::{Enqueued, NewRun, RunEnd};
 use brickwire_service::{StartupEnv, open_data_dir};
 use serde_json::{Value, json};
 

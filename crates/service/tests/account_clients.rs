@@ -28,7 +28,7 @@ async fn accounts_on_one_workspace_share_its_rate_limit_and_others_do_not() {
     let started = open_data_dir(dir.path(), &StartupEnv::default())
         .await
         .unwrap();
-    let store: Arc<dyn Store> = Arc::new(started.store);
+    let store: Arc<dyn Store> = started.store;
     let alice = link(&store, "https://dbc-1.cloud.databricks.com", "dapi-alice").await;
     let bob = link(&store, "https://dbc-1.cloud.databricks.com", "dapi-bob").await;
     let carol = link(&store, "https://dbc-2.cloud.databricks.com", "dapi-carol").await;

@@ -45,7 +45,7 @@ async fn start_run(svc: &Svc, flow: &str, event: Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flows_are_validated_versioned_run_and_replayed_through_the_api() {
     let svc = Svc::start().await;
-    let ws = flows_support::link_workspace(svc.service().store(), "emulator").await;
+    let ws = flows_support::link_workspace(svc.service().store().clone(), "emulator").await;
     let table = flows_support::create_table(&ws, "api").await;
 
     // nothing without the operator key

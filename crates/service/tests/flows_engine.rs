@@ -526,7 +526,7 @@ async fn retries_through_503s_start_exactly_one_job_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flow_spans_two_linked_accounts() {
     let env = env().await;
-    let other = link_workspace(&env.store, "second workspace").await;
+    let other = link_workspace(Arc::new(env.store.clone()), "second workspace").await;
     let flow = insert_flow(
         &env.store,
         json!({

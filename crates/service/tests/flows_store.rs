@@ -1,27 +1,43 @@
-//! The SQLite [`FlowStore`] on a real data directory: versions, dedupe of runs, seed steps in the
-//! run's transaction, claiming around busy flows, recovery, cancel and resume rules, step
-//! attempts in write order, list filters and paging, delete cascade, and the webhook secret
-//! encrypted at rest (raw file scan).
+//! The [`FlowStore`] contract on both backends with the same assertions: versions, dedupe of
+//! runs, seed steps in the run's transaction, claiming around busy flows, recovery, cancel and
+//! resume rules, step attempts in write order, list filters and paging, delete cascade, and the
+//! webhook secret encrypted at rest (a raw scan of the SQLite files, or of every PostgreSQL
+//! column).
+//!
+//! Each `async fn(Env)` listed in `both_backends!` runs as `sqlite::NAME` (a temporary data
+//! directory) and `postgres::NAME` (a fresh database on `BRICKWIRE_TEST_DATABASE_URL`; skipped
+//! without it, see `backends/mod.rs`).
+
+mod backends;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use brickwire_api::SecretString;
 use brickwire_client::credentials::ManualClock;
 use brickwire_flows::{StepError, StepKind, StepRecord, StepStatus};
 use brickwire_service::crypto::MasterKey;
 use brickwire_service::flows::*;
-use brickwire_service::store::{SqliteStore, SqliteStoreOptions};
+use brickwire_service::store::{
+    DB_FILE, PgStore, PgStoreOptions, SharedStore, SqliteStore, SqliteStoreOptions,
+};
 use serde_json::{Value, json};
 
 const T0: Duration = Duration::from_secs(1_800_000_000);
 
-struct Env {
-    dir: tempfile::TempDir,
-    clock: Arc<ManualClock>,
-    store: SqliteStore,
+/// Where a backend keeps its data, for the checks that look behind the store.
+enum Raw {
+    Sqlite(tempfile::TempDir),
+    Postgres(SecretString),
 }
 
-async fn env() -> Env {
+struct Env {
+    raw: Raw,
+    clock: Arc<ManualClock>,
+    store: SharedStore,
+}
+
+async fn sqlite_env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH + T0));
     let mut options = SqliteStoreOptions::in_data_dir(dir.path());
@@ -29,7 +45,63 @@ async fn env() -> Env {
     let store = SqliteStore::open_with(options, &MasterKey::generate())
         .await
         .unwrap();
-    Env { dir, clock, store }
+    Env {
+        raw: Raw::Sqlite(dir),
+        clock,
+        store: Arc::new(store),
+    }
+}
+
+/// `None` when PostgreSQL is not configured (the test is skipped).
+async fn postgres_env() -> Option<Env> {
+    let url = backends::fresh_postgres_url().await?;
+    let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH + T0));
+    let mut options = PgStoreOptions::new(url.clone());
+    options.clock = clock.clone();
+    let store = PgStore::connect(options, &MasterKey::generate())
+        .await
+        .unwrap();
+    Some(Env {
+        raw: Raw::Postgres(url),
+        clock,
+        store: Arc::new(store),
+    })
+}
+
+impl Env {
+    /// One integer from `sql` (the same text on both backends), straight from the database.
+    async fn count(&self, sql: &str) -> i64 {
+        match &self.raw {
+            Raw::Sqlite(dir) => rusqlite::Connection::open(dir.path().join(DB_FILE))
+                .unwrap()
+                .query_row(sql, [], |row| row.get(0))
+                .unwrap(),
+            Raw::Postgres(url) => backends::pg_client(url)
+                .await
+                .query_one(sql, &[])
+                .await
+                .unwrap()
+                .get(0),
+        }
+    }
+
+    /// Every stored byte a plaintext scan looks through: the database files (with the WAL) or
+    /// every PostgreSQL cell.
+    async fn raw_bytes(&self) -> Vec<Vec<u8>> {
+        match &self.raw {
+            Raw::Sqlite(dir) => std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.to_string_lossy().contains(DB_FILE))
+                .map(|p| std::fs::read(p).unwrap())
+                .collect(),
+            Raw::Postgres(url) => backends::postgres_cells(url)
+                .await
+                .into_iter()
+                .map(|(_, bytes)| bytes)
+                .collect(),
+        }
+    }
 }
 
 fn definition(name: &str) -> Value {
@@ -71,16 +143,14 @@ fn record(path: &str, attempt: u32, status: StepStatus) -> StepRecord {
     }
 }
 
-async fn enqueue(store: &SqliteStore, run: NewRun) -> FlowRun {
+async fn enqueue(store: &SharedStore, run: NewRun) -> FlowRun {
     match store.enqueue_run(run).await.unwrap() {
         Enqueued::Created(run) => run,
         Enqueued::Duplicate(id) => panic!("unexpected duplicate {id}"),
     }
 }
 
-#[tokio::test]
-async fn flows_keep_every_version_and_runs_record_theirs() {
-    let env = env().await;
+async fn flows_keep_every_version_and_runs_record_theirs(env: Env) {
     let flow = env.store.insert_flow(definition("v1"), true).await.unwrap();
     assert_eq!(flow.version, 1);
     assert_eq!(flow.name, "v1");
@@ -140,9 +210,7 @@ async fn flows_keep_every_version_and_runs_record_theirs() {
     assert!(err.is_invalid_input(), "{err}");
 }
 
-#[tokio::test]
-async fn a_dedupe_key_queues_one_run_per_flow() {
-    let env = env().await;
+async fn a_dedupe_key_queues_one_run_per_flow(env: Env) {
     let a = env.store.insert_flow(definition("a"), true).await.unwrap();
     let b = env.store.insert_flow(definition("b"), true).await.unwrap();
     let first = enqueue(&env.store, new_run(&a.id, Some("schedule:t1"))).await;
@@ -168,9 +236,7 @@ async fn a_dedupe_key_queues_one_run_per_flow() {
     assert_eq!(runs.len(), 3);
 }
 
-#[tokio::test]
-async fn sync_events_queue_runs_and_advance_the_consumed_seq_together() {
-    let env = env().await;
+async fn sync_events_queue_runs_and_advance_the_consumed_seq_together(env: Env) {
     let flow = env
         .store
         .insert_flow(definition("sync"), true)
@@ -224,9 +290,7 @@ async fn sync_events_queue_runs_and_advance_the_consumed_seq_together() {
     );
 }
 
-#[tokio::test]
-async fn seed_steps_are_written_with_the_run_and_attempts_keep_write_order() {
-    let env = env().await;
+async fn seed_steps_are_written_with_the_run_and_attempts_keep_write_order(env: Env) {
     let flow = env.store.insert_flow(definition("f"), true).await.unwrap();
     let mut run = new_run(&flow.id, None);
     run.trigger = "replay".into();
@@ -318,9 +382,7 @@ async fn seed_steps_are_written_with_the_run_and_attempts_keep_write_order() {
     );
 }
 
-#[tokio::test]
-async fn claims_take_oldest_first_skip_busy_flows_and_recover_after_a_crash() {
-    let env = env().await;
+async fn claims_take_oldest_first_skip_busy_flows_and_recover_after_a_crash(env: Env) {
     let a = env.store.insert_flow(definition("a"), true).await.unwrap();
     let b = env.store.insert_flow(definition("b"), true).await.unwrap();
     let a1 = enqueue(&env.store, new_run(&a.id, None)).await;
@@ -382,9 +444,7 @@ async fn claims_take_oldest_first_skip_busy_flows_and_recover_after_a_crash() {
     );
 }
 
-#[tokio::test]
-async fn cancel_applies_at_once_to_queued_and_interrupted_runs_and_asks_running_ones() {
-    let env = env().await;
+async fn cancel_applies_at_once_to_queued_and_interrupted_runs_and_asks_running_ones(env: Env) {
     let flow = env.store.insert_flow(definition("f"), true).await.unwrap();
     let now = SystemTime::UNIX_EPOCH + T0;
     let queued = enqueue(&env.store, new_run(&flow.id, None)).await;
@@ -439,9 +499,7 @@ async fn cancel_applies_at_once_to_queued_and_interrupted_runs_and_asks_running_
     );
 }
 
-#[tokio::test]
-async fn resuming_an_interrupted_run_abandons_its_in_flight_attempts() {
-    let env = env().await;
+async fn resuming_an_interrupted_run_abandons_its_in_flight_attempts(env: Env) {
     let flow = env.store.insert_flow(definition("f"), true).await.unwrap();
     let now = SystemTime::UNIX_EPOCH + T0;
     let run = enqueue(&env.store, new_run(&flow.id, None)).await;
@@ -478,9 +536,7 @@ async fn resuming_an_interrupted_run_abandons_its_in_flight_attempts() {
     assert_eq!(statuses, [StepStatus::Succeeded, StepStatus::Abandoned]);
 }
 
-#[tokio::test]
-async fn list_runs_filters_by_flow_status_and_time_and_pages_newest_first() {
-    let env = env().await;
+async fn list_runs_filters_by_flow_status_and_time_and_pages_newest_first(env: Env) {
     let a = env.store.insert_flow(definition("a"), true).await.unwrap();
     let b = env.store.insert_flow(definition("b"), true).await.unwrap();
     let mut ids = Vec::new();
@@ -560,9 +616,7 @@ async fn list_runs_filters_by_flow_status_and_time_and_pages_newest_first() {
     }
 }
 
-#[tokio::test]
-async fn deleting_a_flow_deletes_its_versions_runs_and_steps() {
-    let env = env().await;
+async fn deleting_a_flow_deletes_its_versions_runs_and_steps(env: Env) {
     let gone = env
         .store
         .insert_flow(definition("gone"), true)
@@ -610,31 +664,20 @@ async fn deleting_a_flow_deletes_its_versions_runs_and_steps() {
             .unwrap_err()
             .is_not_found()
     );
-    let conn = rusqlite::Connection::open(env.store.path()).unwrap();
     for (table, column, id) in [
         ("flow_versions", "flow_id", gone.id.as_str()),
         ("flow_runs", "flow_id", gone.id.as_str()),
         ("flow_step_attempts", "run_id", run.id.as_str()),
     ] {
-        let n: i64 = conn
-            .query_row(
-                &format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?1"),
-                [id],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(n, 0, "{table}");
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE {column} = '{id}'");
+        assert_eq!(env.count(&sql).await, 0, "{table}");
     }
     assert_eq!(env.store.run_steps(other.id).await.unwrap().len(), 1);
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
+use backends::contains;
 
-#[tokio::test]
-async fn the_webhook_secret_is_random_per_flow_and_encrypted_at_rest() {
-    let env = env().await;
+async fn the_webhook_secret_is_random_per_flow_and_encrypted_at_rest(env: Env) {
     let a = env
         .store
         .insert_flow(definition("a-flow-name"), true)
@@ -671,23 +714,59 @@ async fn the_webhook_secret_is_random_per_flow_and_encrypted_at_rest() {
             .unwrap_err()
             .is_not_found()
     );
-    for stage in ["before checkpoint", "after checkpoint"] {
-        let files: Vec<Vec<u8>> = std::fs::read_dir(env.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().contains("brickwire.db"))
-            .map(|p| std::fs::read(p).unwrap())
-            .collect();
+    // SQLite is scanned before and after a checkpoint (the WAL, then the main file).
+    for stage in ["as written", "after checkpoint"] {
+        let stored = env.raw_bytes().await;
         assert!(
-            files.iter().any(|b| contains(b, b"a-flow-name")),
+            stored.iter().any(|b| contains(b, b"a-flow-name")),
             "{stage}: the scan does not see the rows"
         );
         assert!(
-            !files
+            !stored
                 .iter()
                 .any(|b| contains(b, secret.expose_secret().as_bytes())),
             "{stage}: the webhook secret is in plaintext"
         );
-        env.store.checkpoint().await.unwrap();
+        match env.store.as_sqlite() {
+            Some(sqlite) => sqlite.checkpoint().await.unwrap(),
+            None => break,
+        }
     }
 }
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::sqlite_env().await).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(env) = super::postgres_env().await {
+                        super::$name(env).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    flows_keep_every_version_and_runs_record_theirs,
+    a_dedupe_key_queues_one_run_per_flow,
+    sync_events_queue_runs_and_advance_the_consumed_seq_together,
+    seed_steps_are_written_with_the_run_and_attempts_keep_write_order,
+    claims_take_oldest_first_skip_busy_flows_and_recover_after_a_crash,
+    cancel_applies_at_once_to_queued_and_interrupted_runs_and_asks_running_ones,
+    resuming_an_interrupted_run_abandons_its_in_flight_attempts,
+    list_runs_filters_by_flow_status_and_time_and_pages_newest_first,
+    deleting_a_flow_deletes_its_versions_runs_and_steps,
+    the_webhook_secret_is_random_per_flow_and_encrypted_at_rest,
+);

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use brickwire_flows::{StepError, StepKind, StepRecord, StepStatus};
-use brickwire_service::flows::{Enqueued, FlowStore, NewRun, RunEnd};
+use brickwire_service::flows::{Enqueued, NewRun, RunEnd};
 use common::Svc;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};

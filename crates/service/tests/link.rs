@@ -124,7 +124,7 @@ async fn api_key_account_runs_actions_and_survives_a_restart() {
 
     // No plaintext token in the database files.
     if let Some(s) = &svc.service {
-        s.store().checkpoint().await.unwrap();
+        s.store().as_sqlite().unwrap().checkpoint().await.unwrap();
     }
     let bytes = svc.database_bytes();
     assert!(!bytes.is_empty());

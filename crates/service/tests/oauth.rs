@@ -9,7 +9,6 @@ mod common;
 use std::time::Duration;
 
 use brickwire_api::SecretString;
-use brickwire_service::Store;
 use brickwire_service::store::{ConnectSessionId, Credential, LinkedAccountId, OAuthStart};
 use common::{
     Svc, Workspace, assert_not_logged, contains, linked_account_id, location, result_status,
@@ -178,7 +177,13 @@ async fn oauth_links_an_account_that_runs_actions() {
     let (status, out) = svc.action(&id, "list-users", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{out}");
     let (refresh, _) = stored_refresh_token(&svc, &id).await;
-    svc.service().store().checkpoint().await.unwrap();
+    svc.service()
+        .store()
+        .as_sqlite()
+        .unwrap()
+        .checkpoint()
+        .await
+        .unwrap();
     assert!(!contains(&svc.database_bytes(), &refresh));
     assert!(!contains(&svc.database_bytes(), &state));
 }

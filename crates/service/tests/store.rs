@@ -1,13 +1,24 @@
-//! The SQLite store end to end on a real data directory: migrations, CRUD of every entity,
-//! atomic credential rotation, single-use connect sessions under concurrency, expiry, encryption
-//! at rest (raw file scan), the master key check and the operator API key.
+//! The account store end to end on both backends: CRUD of every entity, atomic credential
+//! rotation, single-use connect sessions under concurrency (across several stores on the same
+//! data: processes or replicas), expiry, the master key check and the operator API key.
+//!
+//! Each test listed in `on_both_backends!` is an `async fn(Fixture)` run twice, as
+//! `sqlite::NAME` (a temporary data directory) and `postgres::NAME` (a throwaway database on
+//! the server in `BRICKWIRE_TEST_DATABASE_URL`; skipped when it is not set, see `backends`).
+//! What only one backend has is tested on it alone: the SQLite files (modes, plaintext scan of
+//! the database and WAL, upgrade of an old file, start-up from a data directory), and on
+//! PostgreSQL a plaintext scan of every table, migrations under concurrent replica start-ups
+//! and the master key check between replicas starting with different keys.
+
+mod backends;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use brickwire_api::SecretString;
 use brickwire_client::credentials::{Clock, ManualClock, OAuthTokenSet};
-use brickwire_service::crypto::{Aad, Cipher, MasterKey};
+use brickwire_service::api_key::{bootstrap_operator_api_key, hash_api_key};
+use brickwire_service::crypto::{Aad, Cipher, MasterKey, token_hash};
 use brickwire_service::scopes::ScopeSettings;
 use brickwire_service::store::migrations;
 use brickwire_service::store::*;
@@ -21,9 +32,7 @@ fn clock() -> Arc<ManualClock> {
 }
 
 async fn open(dir: &std::path::Path, key: &MasterKey, clock: Arc<ManualClock>) -> SqliteStore {
-    let mut options = SqliteStoreOptions::in_data_dir(dir);
-    options.clock = clock;
-    SqliteStore::open_with(options, key).await.unwrap()
+    open_sqlite(dir, key, clock).await.unwrap()
 }
 
 fn host() -> Url {
@@ -62,10 +71,146 @@ fn session(minutes: u32) -> NewConnectSession {
     }
 }
 
-#[tokio::test]
-async fn app_settings_round_trip_with_defaults_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+/// A store of one backend on fresh data, and what a test needs to reach the same data again.
+struct Fixture {
+    target: Target,
+    key: MasterKey,
+    clock: Arc<ManualClock>,
+    store: SharedStore,
+}
+
+enum Target {
+    /// The data directory.
+    Sqlite(tempfile::TempDir),
+    /// The URL of the throwaway database.
+    Postgres(SecretString),
+}
+
+impl Fixture {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MasterKey::generate();
+        let clock = clock();
+        let store = Arc::new(open(dir.path(), &key, clock.clone()).await);
+        Self {
+            target: Target::Sqlite(dir),
+            key,
+            clock,
+            store,
+        }
+    }
+
+    /// `None` (skip) when no PostgreSQL test server is configured.
+    async fn postgres() -> Option<Self> {
+        let url = backends::fresh_postgres_url().await?;
+        let key = MasterKey::generate();
+        let clock = clock();
+        let store = Arc::new(connect_pg(&url, &key, clock.clone()).await.unwrap());
+        Some(Self {
+            target: Target::Postgres(url),
+            key,
+            clock,
+            store,
+        })
+    }
+
+    /// Another store on the same data opened with `key`: a second process on the SQLite file,
+    /// a second replica on the PostgreSQL database. It shares the fixture's clock.
+    async fn open_again(&self, key: &MasterKey) -> Result<SharedStore, Error> {
+        Ok(match &self.target {
+            Target::Sqlite(dir) => {
+                Arc::new(open_sqlite(dir.path(), key, self.clock.clone()).await?)
+            }
+            Target::Postgres(url) => Arc::new(connect_pg(url, key, self.clock.clone()).await?),
+        })
+    }
+
+    /// Another store on the same data with the same key.
+    async fn another(&self) -> SharedStore {
+        self.open_again(&self.key).await.unwrap()
+    }
+
+    /// Runs `sql` directly on the database, behind the store's back (to tamper with rows).
+    async fn execute_raw(&self, sql: &str) {
+        match &self.target {
+            Target::Sqlite(dir) => rusqlite::Connection::open(dir.path().join(DB_FILE))
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            Target::Postgres(url) => pg_client(url).await.batch_execute(sql).await.unwrap(),
+        }
+    }
+}
+
+async fn open_sqlite(
+    dir: &std::path::Path,
+    key: &MasterKey,
+    clock: Arc<ManualClock>,
+) -> Result<SqliteStore, Error> {
+    let mut options = SqliteStoreOptions::in_data_dir(dir);
+    options.clock = clock;
+    SqliteStore::open_with(options, key).await
+}
+
+async fn connect_pg(
+    url: &SecretString,
+    key: &MasterKey,
+    clock: Arc<ManualClock>,
+) -> Result<PgStore, Error> {
+    let options = PgStoreOptions {
+        url: url.clone(),
+        clock,
+        max_connections: 8,
+    };
+    PgStore::connect(options, key).await
+}
+
+use backends::pg_client;
+
+/// Generates `sqlite::NAME` and `postgres::NAME`, each running the body `NAME(Fixture)` on a
+/// fresh store of its backend (the PostgreSQL one skips without a test server).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::Fixture::sqlite().await).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(fixture) = super::Fixture::postgres().await {
+                        super::$name(fixture).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    app_settings_round_trip_with_defaults_first,
+    linked_account_crud,
+    rotated_tokens_are_stored_atomically_and_a_stale_writer_loses,
+    connect_session_crud_and_oauth_start,
+    an_api_key_submitted_twice_links_one_account,
+    an_api_key_submitted_concurrently_links_one_account,
+    fifty_concurrent_consumers_one_winner,
+    sessions_expire_after_their_minutes,
+    a_wrong_master_key_is_a_clear_error_at_open,
+    a_blob_swapped_between_rows_does_not_decrypt,
+    a_reconnect_session_relinks_the_same_account_once,
+    operator_api_key_is_stored_once_when_replicas_start_together,
+    mcp_tokens_are_stored_hashed_scoped_and_revocable,
+);
+
+async fn app_settings_round_trip_with_defaults_first(f: Fixture) {
+    let store = f.store.clone();
     let initial = store.app_settings().await.unwrap();
     assert_eq!(initial, AppSettings::default());
     assert_eq!(initial.scopes.requested(), ["offline_access", "all-apis"]);
@@ -94,11 +239,9 @@ async fn app_settings_round_trip_with_defaults_first() {
     assert!(err.is_invalid_input(), "{err}");
 }
 
-#[tokio::test]
-async fn linked_account_crud() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = clock();
-    let store = open(dir.path(), &MasterKey::generate(), clock.clone()).await;
+async fn linked_account_crud(f: Fixture) {
+    let clock = f.clock.clone();
+    let store = f.store.clone();
 
     let pat = store
         .insert_linked_account(pat_account("Acme", "dapi-pat-1"))
@@ -231,10 +374,8 @@ async fn oauth_credential_converts_to_and_from_the_client_token_set() {
     assert_eq!(stored.client_id, "cid");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn rotated_tokens_are_stored_atomically_and_a_stale_writer_loses() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+async fn rotated_tokens_are_stored_atomically_and_a_stale_writer_loses(f: Fixture) {
+    let store = f.store.clone();
     let account = store
         .insert_linked_account(NewLinkedAccount {
             display_name: "OAuth".into(),
@@ -249,10 +390,12 @@ async fn rotated_tokens_are_stored_atomically_and_a_stale_writer_loses() {
         .await
         .unwrap();
 
-    // 20 writers that all read version 1 race to store their rotation: exactly one wins.
+    // 20 writers that all read version 1 race to store their rotation, half of them through
+    // a second store on the same data (another process or replica): exactly one wins.
+    let stores = [store.clone(), f.another().await];
     let mut tasks = Vec::new();
     for i in 0..20 {
-        let store = store.clone();
+        let store = stores[i % stores.len()].clone();
         let id = account.id.clone();
         tasks.push(tokio::spawn(async move {
             let result = store
@@ -333,10 +476,8 @@ async fn rotated_tokens_are_stored_atomically_and_a_stale_writer_loses() {
     );
 }
 
-#[tokio::test]
-async fn connect_session_crud_and_oauth_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+async fn connect_session_crud_and_oauth_start(f: Fixture) {
+    let store = f.store.clone();
     let created = store.create_connect_session(session(10)).await.unwrap();
     let s = &created.session;
     assert!(s.id.as_str().starts_with("cs_"));
@@ -450,10 +591,8 @@ async fn connect_session_crud_and_oauth_start() {
     }
 }
 
-#[tokio::test]
-async fn an_api_key_submitted_twice_links_one_account() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+async fn an_api_key_submitted_twice_links_one_account(f: Fixture) {
+    let store = f.store.clone();
     let created = store.create_connect_session(session(10)).await.unwrap();
     let key = ConnectSessionKey::Token(created.token.clone());
     let account = store
@@ -502,7 +641,47 @@ async fn an_api_key_submitted_twice_links_one_account() {
         .unwrap();
 }
 
-async fn race_to_consume(stores: &[SqliteStore], token: &SecretString) -> (usize, usize) {
+async fn an_api_key_submitted_concurrently_links_one_account(f: Fixture) {
+    // 20 submissions of the connect form at once, through two stores on the same data.
+    let stores = [f.store.clone(), f.another().await];
+    let created = f.store.create_connect_session(session(10)).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = stores[i % stores.len()].clone();
+        let key = ConnectSessionKey::Token(created.token.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .link_account_with_connect_session(key, pat_account("Acme", &format!("dapi-{i}")))
+                .await
+        }));
+    }
+    let mut linked = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(account) => linked.push(account),
+            Err(Error::ConnectSessionConsumed) => {}
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(linked.len(), 1);
+    assert_eq!(
+        f.store
+            .list_linked_accounts(LinkedAccountFilter::default())
+            .await
+            .unwrap(),
+        linked
+    );
+    assert_eq!(
+        f.store
+            .connect_session(created.session.id)
+            .await
+            .unwrap()
+            .linked_account_id,
+        Some(linked[0].id.clone())
+    );
+}
+
+async fn race_to_consume(stores: &[SharedStore], token: &SecretString) -> (usize, usize) {
     let mut tasks = Vec::new();
     for i in 0..50 {
         let store = stores[i % stores.len()].clone();
@@ -522,31 +701,26 @@ async fn race_to_consume(stores: &[SqliteStore], token: &SecretString) -> (usize
     (won, refused)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_consumers_one_winner() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = MasterKey::generate();
-    let store = open(dir.path(), &key, clock()).await;
+async fn fifty_concurrent_consumers_one_winner(f: Fixture) {
+    let store = f.store.clone();
     let created = store.create_connect_session(session(10)).await.unwrap();
     assert_eq!(
         race_to_consume(std::slice::from_ref(&store), &created.token).await,
         (1, 49)
     );
 
-    // Across two stores on the same file (two processes): the database arbitrates.
-    let second = open(dir.path(), &key, clock()).await;
+    // Across three stores on the same data (processes, replicas): the database arbitrates.
+    let stores = [store.clone(), f.another().await, f.another().await];
     let created = store.create_connect_session(session(10)).await.unwrap();
-    assert_eq!(
-        race_to_consume(&[store.clone(), second], &created.token).await,
-        (1, 49)
-    );
+    assert_eq!(race_to_consume(&stores, &created.token).await, (1, 49));
+    // A session created through another replica is consumed once too.
+    let created = stores[2].create_connect_session(session(10)).await.unwrap();
+    assert_eq!(race_to_consume(&stores, &created.token).await, (1, 49));
 }
 
-#[tokio::test]
-async fn sessions_expire_after_their_minutes() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = clock();
-    let store = open(dir.path(), &MasterKey::generate(), clock.clone()).await;
+async fn sessions_expire_after_their_minutes(f: Fixture) {
+    let clock = f.clock.clone();
+    let store = f.store.clone();
     let early = store.create_connect_session(session(10)).await.unwrap();
     let late = store.create_connect_session(session(10)).await.unwrap();
     clock.advance(Duration::from_secs(9 * 60 + 59));
@@ -596,9 +770,7 @@ async fn sessions_expire_after_their_minutes() {
     );
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
+use backends::contains;
 
 fn file_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     std::fs::read_dir(dir)
@@ -697,7 +869,7 @@ async fn no_plaintext_secret_reaches_the_database_files() {
             .any(|(p, b)| p.ends_with("-wal") && !b.is_empty()),
         "the WAL was scanned while it held the writes"
     );
-    store.checkpoint().await.unwrap();
+    store.as_sqlite().unwrap().checkpoint().await.unwrap();
     check("after checkpoint");
     // And the values are really there, encrypted: they read back.
     let key = brickwire_service::crypto::MasterKey::load(dir.path(), None)
@@ -716,26 +888,30 @@ async fn no_plaintext_secret_reaches_the_database_files() {
     );
 }
 
-#[tokio::test]
-async fn a_wrong_master_key_is_a_clear_error_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+async fn a_wrong_master_key_is_a_clear_error_at_open(f: Fixture) {
+    let store = f.store.clone();
     store
         .insert_linked_account(pat_account("a", "dapi-a"))
         .await
         .unwrap();
     drop(store);
-    let err = SqliteStore::open(dir.path(), &MasterKey::generate())
-        .await
-        .unwrap_err();
+    let err = f.open_again(&MasterKey::generate()).await.unwrap_err();
     assert!(matches!(err, Error::WrongMasterKey), "{err}");
     assert!(err.to_string().contains("BRICKWIRE_MASTER_KEY"));
+    // The right key still opens the data.
+    let again = f.open_again(&f.key).await.unwrap();
+    assert_eq!(
+        again
+            .list_linked_accounts(LinkedAccountFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
-#[tokio::test]
-async fn a_blob_swapped_between_rows_does_not_decrypt() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+async fn a_blob_swapped_between_rows_does_not_decrypt(f: Fixture) {
+    let store = f.store.clone();
     let a = store
         .insert_linked_account(pat_account("a", "dapi-a"))
         .await
@@ -744,13 +920,12 @@ async fn a_blob_swapped_between_rows_does_not_decrypt() {
         .insert_linked_account(pat_account("b", "dapi-b"))
         .await
         .unwrap();
-    let conn = rusqlite::Connection::open(store.path()).unwrap();
-    conn.execute_batch(&format!(
+    f.execute_raw(&format!(
         "UPDATE linked_accounts SET credential = (SELECT credential FROM linked_accounts WHERE id = '{b}') WHERE id = '{a}'",
         a = a.id,
         b = b.id
     ))
-    .unwrap();
+    .await;
     let err = store
         .linked_account_credential(a.id.clone())
         .await
@@ -1000,10 +1175,8 @@ async fn debug_of_secret_bearing_types_shows_no_secret() {
     assert!(printed[1].contains("[redacted]"));
 }
 
-#[tokio::test]
-async fn a_reconnect_session_relinks_the_same_account_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate(), clock()).await;
+async fn a_reconnect_session_relinks_the_same_account_once(f: Fixture) {
+    let store = f.store.clone();
     let account = store
         .insert_linked_account(NewLinkedAccount {
             display_name: "Acme".into(),
@@ -1099,12 +1272,9 @@ async fn a_reconnect_session_relinks_the_same_account_once() {
     );
 }
 
-#[tokio::test]
-async fn mcp_tokens_are_stored_hashed_scoped_and_revocable() {
-    use brickwire_service::mcp::{McpTokenId, McpTokenStore, NewMcpToken};
-    let dir = tempfile::tempdir().unwrap();
-    let clock = clock();
-    let store = open(dir.path(), &MasterKey::generate(), clock.clone()).await;
+async fn mcp_tokens_are_stored_hashed_scoped_and_revocable(f: Fixture) {
+    use brickwire_service::mcp::{McpTokenId, NewMcpToken};
+    let (store, clock) = (f.store.clone(), f.clock.clone());
     let account = store
         .insert_linked_account(pat_account("mcp", "dapi-mcp-secret"))
         .await
@@ -1174,4 +1344,279 @@ async fn mcp_tokens_are_stored_hashed_scoped_and_revocable() {
         store.insert_mcp_token(orphan).await,
         Err(Error::NotFound { .. })
     ));
+}
+
+async fn operator_api_key_is_stored_once_when_replicas_start_together(f: Fixture) {
+    let stores = [f.store.clone(), f.another().await, f.another().await];
+    let start_all = |env_key: Option<SecretString>| {
+        let tasks: Vec<_> = (0..12)
+            .map(|i| {
+                let store = stores[i % stores.len()].clone();
+                let clock = f.clock.clone();
+                let env_key = env_key.clone();
+                tokio::spawn(async move {
+                    bootstrap_operator_api_key(store.as_ref(), env_key.as_ref(), clock.as_ref())
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        async move {
+            let mut boots = Vec::new();
+            for task in tasks {
+                boots.push(task.await.unwrap());
+            }
+            boots
+        }
+    };
+
+    // Starting together on empty data, exactly one start generates (and shows) a key, and
+    // every start accepts that key.
+    let boots = start_all(None).await;
+    let generated: Vec<_> = boots.iter().filter_map(|b| b.generated.clone()).collect();
+    assert_eq!(generated.len(), 1);
+    let generated = &generated[0];
+    assert!(
+        boots
+            .iter()
+            .all(|b| b.keys.verify(generated.expose_secret()))
+    );
+    let stored = f.store.operator_api_keys().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].source, ApiKeySource::Generated);
+    assert_eq!(stored[0].key_hash, hash_api_key(generated));
+    // Once a key exists no other is stored.
+    let late = OperatorApiKey {
+        id: OperatorApiKeyId::generate(),
+        key_hash: [7; 32],
+        source: ApiKeySource::Generated,
+        created_at: f.clock.now(),
+    };
+    assert!(!f.store.insert_first_operator_api_key(late).await.unwrap());
+
+    // The environment's key replaces it, also when every start brings it at once.
+    let env_key = SecretString::new("operator-key-from-the-environment");
+    let boots = start_all(Some(env_key.clone())).await;
+    assert!(boots.iter().all(|b| b.generated.is_none()));
+    assert!(boots.iter().all(|b| b.keys.verify(env_key.expose_secret())));
+    let stored = f.store.operator_api_keys().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].source, ApiKeySource::Environment);
+    assert_eq!(stored[0].key_hash, hash_api_key(&env_key));
+    assert!(
+        !brickwire_service::api_key::OperatorApiKeys::load(f.store.as_ref())
+            .await
+            .unwrap()
+            .verify(generated.expose_secret())
+    );
+    // A restart without it keeps the environment's key and generates nothing.
+    let boots = start_all(None).await;
+    assert!(boots.iter().all(|b| b.generated.is_none()));
+    assert!(boots.iter().all(|b| b.keys.verify(env_key.expose_secret())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_replicas_starting_together_apply_each_migration_once() {
+    let Some(url) = backends::fresh_postgres_url().await else {
+        return;
+    };
+    let key = MasterKey::generate();
+    let started = futures::future::join_all((0..4).map(|_| connect_pg(&url, &key, clock()))).await;
+    let stores: Vec<PgStore> = started.into_iter().map(Result::unwrap).collect();
+    let latest = migrations::latest_version();
+    for store in &stores {
+        assert_eq!(store.schema_version().await.unwrap(), latest);
+        store.check_ready().await.unwrap();
+    }
+    let client = pg_client(&url).await;
+    let versions: Vec<i64> = client
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(versions, (1..=latest).collect::<Vec<_>>());
+    let key_checks: i64 = client
+        .query_one(
+            "SELECT COUNT(*) FROM store_meta WHERE name = 'key_check'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(key_checks, 1);
+    // A later start applies nothing; the replicas see each other's writes.
+    let later = connect_pg(&url, &key, clock()).await.unwrap();
+    assert_eq!(
+        later.migrate_and_check_key(latest).await.unwrap(),
+        Vec::<i64>::new()
+    );
+    let account = stores[0]
+        .insert_linked_account(pat_account("a", "dapi-a"))
+        .await
+        .unwrap();
+    assert_eq!(
+        later.linked_account(account.id.clone()).await.unwrap(),
+        account
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_replicas_starting_together_with_different_keys_cannot_both_start() {
+    let Some(url) = backends::fresh_postgres_url().await else {
+        return;
+    };
+    let keys = [MasterKey::generate(), MasterKey::generate()];
+    let (a, b) = tokio::join!(
+        connect_pg(&url, &keys[0], clock()),
+        connect_pg(&url, &keys[1], clock())
+    );
+    let (winner, loser) = match (a, b) {
+        (Ok(_), Err(Error::WrongMasterKey)) => (&keys[0], &keys[1]),
+        (Err(Error::WrongMasterKey), Ok(_)) => (&keys[1], &keys[0]),
+        (a, b) => panic!("expected one start to fail with WrongMasterKey: {a:?} {b:?}"),
+    };
+    connect_pg(&url, winner, clock()).await.unwrap();
+    let err = connect_pg(&url, loser, clock()).await.unwrap_err();
+    assert!(matches!(err, Error::WrongMasterKey), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_no_plaintext_secret_reaches_the_tables() {
+    let Some(f) = Fixture::postgres().await else {
+        return;
+    };
+    let Target::Postgres(url) = &f.target else {
+        unreachable!()
+    };
+    let store = f.store.clone();
+    let boot = bootstrap_operator_api_key(store.as_ref(), None, f.clock.as_ref())
+        .await
+        .unwrap();
+    let api_key = boot.generated.clone().unwrap();
+    let pat = "dapi-KNOWNSECRET-PAT-0123456789";
+    let access = "eyKNOWNSECRET-ACCESS-abcdef";
+    let refresh = "KNOWNSECRET-REFRESH-ghijkl";
+    let rotated = "KNOWNSECRET-ROTATED-mnopqr";
+    let verifier = "KNOWNSECRET-VERIFIER-stuvwx-0123456789012345678901";
+    let state = "KNOWNSECRET-STATE-yz0123";
+    let consumed_verifier = "KNOWNSECRET-CONSUMED-VERIFIER-0123456789012345678";
+    let consumed_state = "KNOWNSECRET-CONSUMED-STATE-4567";
+
+    store
+        .put_app_settings(AppSettings {
+            oauth_client_id: Some("client-123".into()),
+            workspace_url: Some(host()),
+            ..AppSettings::default()
+        })
+        .await
+        .unwrap();
+    store
+        .insert_linked_account(pat_account("pat", pat))
+        .await
+        .unwrap();
+    let o = store
+        .insert_linked_account(NewLinkedAccount {
+            display_name: "oauth".into(),
+            end_user_ref: None,
+            workspace_host: host(),
+            credential: oauth(access, refresh),
+        })
+        .await
+        .unwrap();
+    store
+        .update_linked_account_credential(o.id.clone(), Some(1), oauth(access, rotated))
+        .await
+        .unwrap();
+    let created = store.create_connect_session(session(10)).await.unwrap();
+    store
+        .start_connect_session_oauth(
+            created.session.id.clone(),
+            OAuthStart {
+                workspace_url: Some(host()),
+                oauth_state: SecretString::new(state),
+                pkce_verifier: SecretString::new(verifier),
+            },
+        )
+        .await
+        .unwrap();
+    // A session that went through the OAuth callback keeps only its hashes and sealed blob.
+    let used = store.create_connect_session(session(10)).await.unwrap();
+    store
+        .start_connect_session_oauth(
+            used.session.id.clone(),
+            OAuthStart {
+                workspace_url: Some(host()),
+                oauth_state: SecretString::new(consumed_state),
+                pkce_verifier: SecretString::new(consumed_verifier),
+            },
+        )
+        .await
+        .unwrap();
+    let consumed = store
+        .consume_connect_session(ConnectSessionKey::OAuthState(SecretString::new(
+            consumed_state,
+        )))
+        .await
+        .unwrap();
+    assert_eq!(
+        consumed.pkce_verifier,
+        Some(SecretString::new(consumed_verifier))
+    );
+
+    let cells = backends::postgres_cells(url).await;
+    // Positive controls: the scan sees text columns and BYTEA columns of the same rows.
+    assert!(
+        cells
+            .iter()
+            .any(|(_, b)| contains(b, b"dbc-1234.cloud.databricks.com")),
+        "the scan does not see the text columns"
+    );
+    assert!(
+        cells
+            .iter()
+            .any(|(_, b)| b.as_slice() == token_hash(created.token.expose_secret())),
+        "the scan does not see the token hash"
+    );
+    assert!(
+        cells
+            .iter()
+            .any(|(_, b)| b.as_slice() == hash_api_key(&api_key)),
+        "the scan does not see the operator key hash"
+    );
+    let secrets: Vec<&str> = vec![
+        pat,
+        access,
+        refresh,
+        rotated,
+        verifier,
+        state,
+        consumed_verifier,
+        consumed_state,
+        "KNOWNSECRET",
+        api_key.expose_secret(),
+        created.token.expose_secret(),
+        used.token.expose_secret(),
+    ];
+    for (cell, bytes) in &cells {
+        for secret in &secrets {
+            assert!(
+                !contains(bytes, secret.as_bytes()),
+                "a secret is in plaintext in {cell}"
+            );
+        }
+    }
+    // And the values are really there, encrypted: another replica reads them back.
+    let replica = f.another().await;
+    assert_eq!(
+        replica.linked_account_credential(o.id).await.unwrap(),
+        StoredCredential {
+            credential: oauth(access, rotated),
+            version: 2
+        }
+    );
 }

@@ -8,7 +8,7 @@ mod triggers_support;
 use std::time::Duration;
 
 use brickwire_api::SecretString;
-use brickwire_service::store::{Credential, NewLinkedAccount, Store};
+use brickwire_service::store::{Credential, NewLinkedAccount};
 use common::Svc;
 use reqwest::{Method, StatusCode};
 use serde_json::json;

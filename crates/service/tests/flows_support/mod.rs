@@ -34,7 +34,7 @@ pub struct Env {
     pub ws: Workspace,
 }
 
-pub async fn link_workspace(store: &SqliteStore, name: &str) -> Workspace {
+pub async fn link_workspace(store: Arc<dyn Store>, name: &str) -> Workspace {
     let emulator = Emulator::start(EmulatorOptions::default()).await.unwrap();
     let account = store
         .insert_linked_account(NewLinkedAccount {
@@ -48,7 +48,10 @@ pub async fn link_workspace(store: &SqliteStore, name: &str) -> Workspace {
         .await
         .unwrap();
     let seeded = admin(&emulator, reqwest::Method::POST, "/_emulator/seed", None).await;
-    let client = account_clients(store).client(&account.id).await.unwrap();
+    let client = AccountClients::new(store, AccountClientsOptions::default())
+        .client(&account.id)
+        .await
+        .unwrap();
     Workspace {
         client,
         warehouse_id: seeded["warehouse_id"].as_str().unwrap().to_owned(),
@@ -62,7 +65,7 @@ pub async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let key = MasterKey::generate();
     let store = SqliteStore::open(dir.path(), &key).await.unwrap();
-    let ws = link_workspace(&store, "emulator").await;
+    let ws = link_workspace(Arc::new(store.clone()), "emulator").await;
     Env {
         dir,
         key,
