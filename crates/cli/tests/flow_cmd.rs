@@ -214,6 +214,7 @@ async fn deploy_list_runs_show_and_replay_work_on_the_data_dir() {
             run.id.clone(),
             RunEnd::Failed(StepError::new("UNAVAILABLE", "try later", true).at_step("warehouses")),
             SystemTime::now(),
+            None,
         )
         .await
         .unwrap();

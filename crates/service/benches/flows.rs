@@ -79,11 +79,11 @@ async fn store_alone() {
     for i in 0..steps {
         let path = format!("step{i}");
         store
-            .write_step(run.id.clone(), record(&path, StepStatus::Running))
+            .write_step(run.id.clone(), record(&path, StepStatus::Running), None)
             .await
             .unwrap();
         store
-            .write_step(run.id.clone(), record(&path, StepStatus::Succeeded))
+            .write_step(run.id.clone(), record(&path, StepStatus::Succeeded), None)
             .await
             .unwrap();
     }
@@ -107,11 +107,11 @@ async fn store_alone() {
             for i in 0..250 {
                 let path = format!("w{w}-{i}");
                 store
-                    .write_step(run.clone(), record(&path, StepStatus::Running))
+                    .write_step(run.clone(), record(&path, StepStatus::Running), None)
                     .await
                     .unwrap();
                 store
-                    .write_step(run.clone(), record(&path, StepStatus::Succeeded))
+                    .write_step(run.clone(), record(&path, StepStatus::Succeeded), None)
                     .await
                     .unwrap();
             }
@@ -135,14 +135,27 @@ async fn store_alone() {
     let mut claimed = 0;
     loop {
         let batch = store
-            .claim_runs(1, vec![], SystemTime::now())
+            .claim_runs(
+                1,
+                vec![],
+                SystemTime::now(),
+                RunLease {
+                    owner: "bench".into(),
+                    expires_at: SystemTime::now() + Duration::from_secs(60),
+                },
+            )
             .await
             .unwrap();
         let Some(r) = batch.into_iter().next() else {
             break;
         };
         store
-            .finish_run(r.id, RunEnd::Succeeded(json!(null)), SystemTime::now())
+            .finish_run(
+                r.id,
+                RunEnd::Succeeded(json!(null)),
+                SystemTime::now(),
+                None,
+            )
             .await
             .unwrap();
         claimed += 1;

@@ -35,6 +35,15 @@ pub enum Error {
         /// The version in the store.
         found: u64,
     },
+    /// Leased work was taken over by another process (this one's lease expired before it was
+    /// renewed): the write is refused, and this process must stop working on it.
+    #[error("{entity} {id} is no longer leased to this process (another one took it over)")]
+    LeaseLost {
+        /// The kind of leased work (`run`).
+        entity: &'static str,
+        /// Its identifier.
+        id: String,
+    },
     /// Input that breaks a rule of the store (a bad scope, an empty name, ...).
     #[error("invalid {field}: {message}")]
     InvalidInput {

@@ -143,6 +143,14 @@ fn record(path: &str, attempt: u32, status: StepStatus) -> StepRecord {
     }
 }
 
+/// The lease the tests claim under: owner `test-owner`, for 30 s from `now`.
+fn lease(now: SystemTime) -> RunLease {
+    RunLease {
+        owner: "test-owner".into(),
+        expires_at: now + Duration::from_secs(30),
+    }
+}
+
 async fn enqueue(store: &SharedStore, run: NewRun) -> FlowRun {
     match store.enqueue_run(run).await.unwrap() {
         Enqueued::Created(run) => run,
@@ -331,22 +339,22 @@ async fn seed_steps_are_written_with_the_run_and_attempts_keep_write_order(env: 
     // Replacing an attempt keeps its place; a new attempt goes last.
     let id = run.id.clone();
     env.store
-        .write_step(id.clone(), record("c", 1, StepStatus::Running))
+        .write_step(id.clone(), record("c", 1, StepStatus::Running), None)
         .await
         .unwrap();
     env.store
-        .write_step(id.clone(), record("d", 1, StepStatus::Running))
+        .write_step(id.clone(), record("d", 1, StepStatus::Running), None)
         .await
         .unwrap();
     let mut failed = record("c", 1, StepStatus::Failed);
     failed.finished_at = Some(SystemTime::UNIX_EPOCH + T0 + Duration::from_millis(1500));
     failed.resume_at = Some(SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(3));
     env.store
-        .write_step(id.clone(), failed.clone())
+        .write_step(id.clone(), failed.clone(), None)
         .await
         .unwrap();
     env.store
-        .write_step(id.clone(), record("c", 2, StepStatus::Succeeded))
+        .write_step(id.clone(), record("c", 2, StepStatus::Succeeded), None)
         .await
         .unwrap();
     let steps = env.store.run_steps(id.clone()).await.unwrap();
@@ -368,7 +376,7 @@ async fn seed_steps_are_written_with_the_run_and_attempts_keep_write_order(env: 
     let missing = FlowRunId::new("run_missing");
     assert!(
         env.store
-            .write_step(missing.clone(), record("a", 1, StepStatus::Running))
+            .write_step(missing.clone(), record("a", 1, StepStatus::Running), None)
             .await
             .unwrap_err()
             .is_not_found()
@@ -392,35 +400,54 @@ async fn claims_take_oldest_first_skip_busy_flows_and_recover_after_a_crash(env:
 
     let claimed = env
         .store
-        .claim_runs(1, vec![a.id.clone()], now)
+        .claim_runs(1, vec![a.id.clone()], now, lease(now))
         .await
         .unwrap();
     assert_eq!(claimed.iter().map(|r| &r.id).collect::<Vec<_>>(), [&b1.id]);
     assert_eq!(claimed[0].status, RunStatus::Running);
     assert_eq!(claimed[0].started_at, Some(now));
-    let claimed = env.store.claim_runs(10, vec![], now).await.unwrap();
+    let claimed = env
+        .store
+        .claim_runs(10, vec![], now, lease(now))
+        .await
+        .unwrap();
     assert_eq!(
         claimed.iter().map(|r| &r.id).collect::<Vec<_>>(),
         [&a1.id, &a2.id]
     );
     assert!(
         env.store
-            .claim_runs(10, vec![], now)
+            .claim_runs(10, vec![], now, lease(now))
             .await
             .unwrap()
             .is_empty()
     );
 
     // The process died: every running run goes back to the queue, started_at stays.
-    assert_eq!(env.store.recover_running_runs().await.unwrap(), 3);
+    assert_eq!(
+        env.store
+            .recover_running_runs(now + Duration::from_secs(60))
+            .await
+            .unwrap(),
+        3
+    );
     let later = now + Duration::from_secs(60);
-    let again = env.store.claim_runs(10, vec![], later).await.unwrap();
+    let again = env
+        .store
+        .claim_runs(10, vec![], later, lease(later))
+        .await
+        .unwrap();
     assert_eq!(again.len(), 3);
     assert!(again.iter().all(|r| r.started_at == Some(now)));
 
     let done = env
         .store
-        .finish_run(a1.id.clone(), RunEnd::Succeeded(json!({"rows": 1})), later)
+        .finish_run(
+            a1.id.clone(),
+            RunEnd::Succeeded(json!({"rows": 1})),
+            later,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(done.status, RunStatus::Succeeded);
@@ -428,14 +455,14 @@ async fn claims_take_oldest_first_skip_busy_flows_and_recover_after_a_crash(env:
     assert_eq!(done.finished_at, Some(later));
     let err = env
         .store
-        .finish_run(a1.id.clone(), RunEnd::Cancelled, later)
+        .finish_run(a1.id.clone(), RunEnd::Cancelled, later, None)
         .await
         .unwrap_err();
     assert!(err.is_invalid_input(), "{err}");
     let error = StepError::new("NOT_FOUND", "no job 7", false).at_step("a");
     let failed = env
         .store
-        .finish_run(a2.id.clone(), RunEnd::Failed(error.clone()), later)
+        .finish_run(a2.id.clone(), RunEnd::Failed(error.clone()), later, None)
         .await
         .unwrap();
     assert_eq!(
@@ -464,7 +491,10 @@ async fn cancel_applies_at_once_to_queued_and_interrupted_runs_and_asks_running_
     );
 
     let running = enqueue(&env.store, new_run(&flow.id, None)).await;
-    env.store.claim_runs(1, vec![], now).await.unwrap();
+    env.store
+        .claim_runs(1, vec![], now, lease(now))
+        .await
+        .unwrap();
     let asked = env
         .store
         .request_cancel(running.id.clone(), now)
@@ -473,15 +503,23 @@ async fn cancel_applies_at_once_to_queued_and_interrupted_runs_and_asks_running_
     assert_eq!(asked.status, RunStatus::Running);
     assert!(asked.cancel_requested);
     env.store
-        .finish_run(running.id.clone(), RunEnd::Cancelled, now)
+        .finish_run(running.id.clone(), RunEnd::Cancelled, now, None)
         .await
         .unwrap();
 
     let interrupted = enqueue(&env.store, new_run(&flow.id, None)).await;
-    env.store.claim_runs(1, vec![], now).await.unwrap();
+    env.store
+        .claim_runs(1, vec![], now, lease(now))
+        .await
+        .unwrap();
     let error = StepError::new("INTERRUPTED", "in flight", false).at_step("a");
     env.store
-        .finish_run(interrupted.id.clone(), RunEnd::Interrupted(error), now)
+        .finish_run(
+            interrupted.id.clone(),
+            RunEnd::Interrupted(error),
+            now,
+            None,
+        )
         .await
         .unwrap();
     let cancelled = env
@@ -510,16 +548,19 @@ async fn resuming_an_interrupted_run_abandons_its_in_flight_attempts(env: Env) {
             .unwrap_err()
             .is_invalid_input()
     );
-    env.store.claim_runs(1, vec![], now).await.unwrap();
+    env.store
+        .claim_runs(1, vec![], now, lease(now))
+        .await
+        .unwrap();
     for r in [
         record("a", 1, StepStatus::Succeeded),
         record("b", 1, StepStatus::Running),
     ] {
-        env.store.write_step(run.id.clone(), r).await.unwrap();
+        env.store.write_step(run.id.clone(), r, None).await.unwrap();
     }
     let error = StepError::new("INTERRUPTED", "b was in flight", false).at_step("b");
     env.store
-        .finish_run(run.id.clone(), RunEnd::Interrupted(error), now)
+        .finish_run(run.id.clone(), RunEnd::Interrupted(error), now, None)
         .await
         .unwrap();
     let resumed = env.store.resume_interrupted(run.id.clone()).await.unwrap();
@@ -579,7 +620,12 @@ async fn list_runs_filters_by_flow_status_and_time_and_pages_newest_first(env: E
     assert_eq!(of_a, [ids[4].clone(), ids[2].clone(), ids[0].clone()]);
 
     env.store
-        .claim_runs(2, vec![], SystemTime::UNIX_EPOCH + T0)
+        .claim_runs(
+            2,
+            vec![],
+            SystemTime::UNIX_EPOCH + T0,
+            lease(SystemTime::UNIX_EPOCH + T0),
+        )
         .await
         .unwrap();
     let running = list(RunFilter {
@@ -633,12 +679,16 @@ async fn deleting_a_flow_deletes_its_versions_runs_and_steps(env: Env) {
         .unwrap();
     let run = enqueue(&env.store, new_run(&gone.id, Some("k"))).await;
     env.store
-        .write_step(run.id.clone(), record("a", 1, StepStatus::Succeeded))
+        .write_step(run.id.clone(), record("a", 1, StepStatus::Succeeded), None)
         .await
         .unwrap();
     let other = enqueue(&env.store, new_run(&kept.id, None)).await;
     env.store
-        .write_step(other.id.clone(), record("a", 1, StepStatus::Succeeded))
+        .write_step(
+            other.id.clone(),
+            record("a", 1, StepStatus::Succeeded),
+            None,
+        )
         .await
         .unwrap();
 
@@ -734,6 +784,156 @@ async fn the_webhook_secret_is_random_per_flow_and_encrypted_at_rest(env: Env) {
     }
 }
 
+fn lease_of(owner: &str, expires_at: SystemTime) -> RunLease {
+    RunLease {
+        owner: owner.into(),
+        expires_at,
+    }
+}
+
+fn is_lease_lost<T: std::fmt::Debug>(result: brickwire_service::Result<T>) -> bool {
+    matches!(result, Err(brickwire_service::Error::LeaseLost { .. }))
+}
+
+async fn an_expired_lease_is_taken_over_and_the_old_owner_can_no_longer_write(env: Env) {
+    let flow = env
+        .store
+        .insert_flow(definition("leased"), true)
+        .await
+        .unwrap();
+    let run = enqueue(&env.store, new_run(&flow.id, None)).await;
+    let t = |s: u64| SystemTime::UNIX_EPOCH + T0 + Duration::from_secs(s);
+    let claim = |owner: &'static str, at: u64| {
+        let store = env.store.clone();
+        async move {
+            store
+                .claim_runs(10, vec![], t(at), lease_of(owner, t(at + 30)))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(claim("a", 0).await, std::slice::from_ref(&run.id));
+    // Live lease: nobody else gets it, and its owner renews it.
+    assert!(claim("b", 10).await.is_empty());
+    assert_eq!(
+        env.store
+            .renew_run_leases(lease_of("a", t(50)))
+            .await
+            .unwrap(),
+        std::slice::from_ref(&run.id)
+    );
+    assert!(claim("b", 40).await.is_empty());
+    // The owner does not re-claim its own run, even once its lease is past.
+    assert!(claim("a", 60).await.is_empty());
+    // Expired: another owner takes it over, keeping when it first started.
+    assert_eq!(claim("b", 61).await, std::slice::from_ref(&run.id));
+    assert_eq!(
+        env.store.run(run.id.clone()).await.unwrap().started_at,
+        Some(t(0))
+    );
+
+    // The old owner's writes are refused and it renews nothing; unguarded reads still work.
+    let step = record("a", 1, StepStatus::Succeeded);
+    assert!(is_lease_lost(
+        env.store
+            .write_step(run.id.clone(), step.clone(), Some("a".into()))
+            .await
+    ));
+    assert!(is_lease_lost(
+        env.store
+            .finish_run(
+                run.id.clone(),
+                RunEnd::Succeeded(json!(1)),
+                t(62),
+                Some("a".into())
+            )
+            .await
+    ));
+    assert!(
+        env.store
+            .renew_run_leases(lease_of("a", t(90)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        env.store
+            .run_steps(run.id.clone())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        env.store.run(run.id.clone()).await.unwrap().status,
+        RunStatus::Running
+    );
+
+    // The new owner writes and finishes; the ended run holds no lease.
+    env.store
+        .write_step(run.id.clone(), step, Some("b".into()))
+        .await
+        .unwrap();
+    let done = env
+        .store
+        .finish_run(
+            run.id.clone(),
+            RunEnd::Succeeded(json!(1)),
+            t(63),
+            Some("b".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.status, RunStatus::Succeeded);
+    assert!(
+        env.store
+            .renew_run_leases(lease_of("b", t(90)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(env.store.run_steps(run.id.clone()).await.unwrap().len(), 1);
+    assert!(
+        env.store
+            .write_step(
+                FlowRunId::new("run_nope"),
+                record("a", 1, StepStatus::Running),
+                Some("b".into())
+            )
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    // A graceful shutdown hands the owner's running runs back at once.
+    let second = enqueue(&env.store, new_run(&flow.id, None)).await;
+    assert_eq!(claim("a", 100).await, std::slice::from_ref(&second.id));
+    assert_eq!(env.store.release_run_leases("b".into()).await.unwrap(), 0);
+    assert_eq!(env.store.release_run_leases("a".into()).await.unwrap(), 1);
+    assert_eq!(
+        env.store.run(second.id.clone()).await.unwrap().status,
+        RunStatus::Queued
+    );
+    assert_eq!(claim("b", 101).await, std::slice::from_ref(&second.id));
+
+    // Start-up recovery: the embedded store (one process) takes back every running run; a
+    // shared database only those whose lease expired (the others run on live replicas).
+    let recovered = env.store.recover_running_runs(t(102)).await.unwrap();
+    match env.store.backend() {
+        "sqlite" => assert_eq!(recovered, 1),
+        _ => {
+            assert_eq!(recovered, 0);
+            assert_eq!(env.store.recover_running_runs(t(200)).await.unwrap(), 1);
+        }
+    }
+    assert_eq!(
+        env.store.run(second.id.clone()).await.unwrap().status,
+        RunStatus::Queued
+    );
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -759,6 +959,7 @@ macro_rules! both_backends {
 }
 
 both_backends!(
+    an_expired_lease_is_taken_over_and_the_old_owner_can_no_longer_write,
     flows_keep_every_version_and_runs_record_theirs,
     a_dedupe_key_queues_one_run_per_flow,
     sync_events_queue_runs_and_advance_the_consumed_seq_together,

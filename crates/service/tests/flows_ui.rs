@@ -324,6 +324,7 @@ async fn an_interrupted_run_names_its_step_and_outputs_are_text() {
                 .at_step("second"),
             ),
             std::time::SystemTime::now(),
+            None,
         )
         .await
         .unwrap();

@@ -10,6 +10,14 @@
 //! it was executing, and the executor resumes each from its journal (completed steps are not run
 //! again; see `brickwire_flows::engine` for the rules of the step in flight).
 //!
+//! Several engines (service replicas) on one database share the runs by lease: each engine has
+//! a random owner id, claims runs under a lease of [`FlowEngineOptions::run_lease`], renews the
+//! leases of what it executes every third of that, and claims the runs of another owner whose
+//! lease expired (a replica that died). An engine that finds a lease of its own gone (it stalled
+//! longer than the lease and another took the run over) drops that run as if it had crashed;
+//! its journal writes are refused from the moment the lease changed hands. A graceful shutdown
+//! hands its runs back at once ([`FlowEngineTask::shutdown`]).
+//!
 //! Triggers:
 //! - schedule: each tick of the cron expression (in its time zone) queues one run with
 //!   `dedupe_key = "schedule:<RFC 3339 tick>"`, so a second replica or a restart within the tick
@@ -22,7 +30,7 @@
 //! - manual and webhook runs are queued by the REST routes ([`FlowStore::enqueue_run`], then
 //!   [`FlowEngineHandle::wake`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -41,7 +49,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::model::{Enqueued, Flow, FlowId, FlowRun, FlowRunId, NewRun, RunEnd, RunStatus};
+use super::model::{
+    Enqueued, Flow, FlowId, FlowRun, FlowRunId, NewRun, RunEnd, RunLease, RunStatus,
+};
 use super::runner::AccountRunner;
 use super::store::FlowStore;
 use crate::accounts::AccountClients;
@@ -67,7 +77,11 @@ pub struct FlowEngineOptions {
     /// How often every flow's trigger is reloaded from the store (default 30 s), to pick up
     /// flows deployed by another process (`brickwire flow deploy` on the data dir).
     pub reload_every: Duration,
-    /// Wall time of schedule ticks and of run timestamps (injectable for tests).
+    /// How long a claimed run stays this engine's without a renewal (default 30 s): another
+    /// replica takes over a run of a dead one after at most this (plus its `tick`). Leases are
+    /// renewed every third of it.
+    pub run_lease: Duration,
+    /// Wall time of schedule ticks, of run timestamps and of leases (injectable for tests).
     pub clock: Arc<dyn Clock>,
     /// The executor's clock, randomness and expression bounds.
     pub executor: ExecutorOptions,
@@ -80,6 +94,7 @@ impl Default for FlowEngineOptions {
             tick: Duration::from_secs(1),
             trigger_tick: Duration::from_secs(1),
             reload_every: Duration::from_secs(30),
+            run_lease: Duration::from_secs(30),
             clock: Arc::new(TokioClock),
             executor: ExecutorOptions::default(),
         }
@@ -136,10 +151,12 @@ pub async fn replay_run(store: &dyn FlowStore, run_id: FlowRunId) -> crate::Resu
     }
 }
 
-/// A run's journal in the [`FlowStore`]: each write commits before it returns.
+/// A run's journal in the [`FlowStore`]: each write commits before it returns, and only while
+/// `owner` holds the run's lease.
 struct StoreJournal {
     store: Arc<dyn FlowStore>,
     run: FlowRunId,
+    owner: String,
 }
 
 impl RunJournal for StoreJournal {
@@ -155,7 +172,7 @@ impl RunJournal for StoreJournal {
     fn write(&self, record: StepRecord) -> BoxFuture<'_, Result<(), FlowError>> {
         Box::pin(async move {
             self.store
-                .write_step(self.run.clone(), record)
+                .write_step(self.run.clone(), record, Some(self.owner.clone()))
                 .await
                 .map_err(|e| FlowError::Journal(e.to_string()))
         })
@@ -178,6 +195,8 @@ struct Schedule {
 }
 
 struct Inner {
+    /// This engine's lease owner id.
+    owner: String,
     store: Arc<dyn FlowStore>,
     trigger_store: Arc<dyn TriggerStore>,
     triggers: std::sync::OnceLock<TriggerEngine>,
@@ -208,7 +227,8 @@ impl fmt::Debug for FlowEngine {
 }
 
 /// The running engine's tasks; [`FlowEngineTask::stop`] stops them (runs in flight stay
-/// `running` in the store and resume at the next start).
+/// `running` in the store and resume at the next start, or on another replica once their lease
+/// expires); [`FlowEngineTask::shutdown`] also hands them back at once.
 #[derive(Debug)]
 pub struct FlowEngineTask {
     engine: FlowEngine,
@@ -234,6 +254,35 @@ impl FlowEngineTask {
             task.abort();
         }
     }
+
+    /// Stops like [`FlowEngineTask::stop`], waits for the run tasks to end, then queues the
+    /// runs this engine held again so another replica resumes them now, not after the lease.
+    pub async fn shutdown(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        let runs: Vec<JoinHandle<()>> = self
+            .engine
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, t)| t)
+            .collect();
+        for task in &runs {
+            task.abort();
+        }
+        for task in runs {
+            let _ = task.await;
+        }
+        let inner = &self.engine.inner;
+        match inner.store.release_run_leases(inner.owner.clone()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(runs = n, "handed flow runs back for another replica"),
+            Err(e) => tracing::warn!(error = %e, "cannot hand flow runs back; their leases expire"),
+        }
+    }
 }
 
 impl FlowEngine {
@@ -247,6 +296,7 @@ impl FlowEngine {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                owner: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
                 store,
                 trigger_store,
                 triggers: std::sync::OnceLock::new(),
@@ -281,7 +331,7 @@ impl FlowEngine {
     /// Recovers the runs of a dead process (back to queued; they resume from their journal),
     /// loads every flow's trigger, and starts the workers and the trigger loop.
     pub async fn start(&self) -> crate::Result<FlowEngineTask> {
-        let recovered = self.inner.store.recover_running_runs().await?;
+        let recovered = self.inner.store.recover_running_runs(self.now()).await?;
         if recovered > 0 {
             tracing::info!(runs = recovered, "resuming flow runs of a previous process");
         }
@@ -294,9 +344,13 @@ impl FlowEngine {
             let engine = self.clone();
             tokio::spawn(async move { engine.trigger_loop().await })
         };
+        let heartbeat = {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.heartbeat_loop().await })
+        };
         Ok(FlowEngineTask {
             engine: self.clone(),
-            tasks: vec![dispatcher, triggers],
+            tasks: vec![dispatcher, triggers, heartbeat],
         })
     }
 
@@ -318,6 +372,59 @@ impl FlowEngine {
 
     fn now(&self) -> SystemTime {
         self.inner.options.clock.system_time()
+    }
+
+    /// This engine's id on the runs it claims (a random id per engine).
+    pub fn lease_owner(&self) -> &str {
+        &self.inner.owner
+    }
+
+    /// A lease from now.
+    fn lease(&self) -> RunLease {
+        RunLease {
+            owner: self.inner.owner.clone(),
+            expires_at: self.now() + self.inner.options.run_lease,
+        }
+    }
+
+    async fn heartbeat_loop(&self) {
+        let every = (self.inner.options.run_lease / 3).max(Duration::from_millis(10));
+        loop {
+            tokio::time::sleep(every).await;
+            self.renew_leases().await;
+        }
+    }
+
+    /// Renews the leases of the runs this engine executes; drops each run whose lease another
+    /// engine took over (it stalled past the lease), as a crash would.
+    async fn renew_leases(&self) {
+        // Only runs registered before the renewal: a claim committed before it is listed.
+        let held: Vec<FlowRunId> = self.running().keys().cloned().collect();
+        if held.is_empty() {
+            return;
+        }
+        let renewed: HashSet<FlowRunId> =
+            match self.inner.store.renew_run_leases(self.lease()).await {
+                Ok(renewed) => renewed.into_iter().collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot renew the leases of flow runs");
+                    return;
+                }
+            };
+        for id in held.into_iter().filter(|id| !renewed.contains(id)) {
+            // A run that ended since the snapshot is not listed either; its task is done.
+            let task = self
+                .inner
+                .tasks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            if let Some(task) = task.filter(|t| !t.is_finished()) {
+                task.abort();
+                tracing::warn!(run = %id, "another replica took over this flow run; dropped it");
+            }
+            self.running().remove(&id);
+        }
     }
 
     async fn dispatch_loop(&self) {
@@ -350,7 +457,12 @@ impl FlowEngine {
                     .map(|(f, _)| f.clone())
                     .collect::<Vec<_>>()
             };
-            let claimed = match self.inner.store.claim_runs(1, busy, self.now()).await {
+            let claimed = match self
+                .inner
+                .store
+                .claim_runs(1, busy, self.now(), self.lease())
+                .await
+            {
                 Ok(claimed) => claimed,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot claim queued flow runs");
@@ -440,6 +552,7 @@ impl FlowEngine {
                     let journal = StoreJournal {
                         store: store.clone(),
                         run: run.id.clone(),
+                        owner: self.inner.owner.clone(),
                     };
                     match executor.execute(&ctx, &journal, &cancel).await {
                         RunOutcome::Succeeded { output } => RunEnd::Succeeded(output),
@@ -471,8 +584,19 @@ impl FlowEngine {
             RunEnd::Interrupted(_) => "interrupted",
             RunEnd::Cancelled => "cancelled",
         };
-        match store.finish_run(run.id.clone(), end, self.now()).await {
+        match store
+            .finish_run(
+                run.id.clone(),
+                end,
+                self.now(),
+                Some(self.inner.owner.clone()),
+            )
+            .await
+        {
             Ok(_) => tracing::debug!(run = %run.id, status, "flow run ended"),
+            Err(crate::Error::LeaseLost { .. }) => {
+                tracing::warn!(run = %run.id, "another replica took over this flow run")
+            }
             // Deleted with its flow meanwhile, or the store failed: a restart recovers it.
             Err(e) => tracing::warn!(run = %run.id, error = %e, "cannot record the end of a run"),
         }

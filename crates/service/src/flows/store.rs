@@ -6,7 +6,12 @@
 //! executor goes on (so a crash never loses a completed step); [`FlowStore::enqueue_run`]
 //! deduplicates by key (a sync event or schedule tick starts one run, however often it is seen);
 //! [`FlowStore::enqueue_sync_events`] enqueues a sync flow's runs and advances what it consumed
-//! in one transaction; [`FlowStore::claim_runs`] moves runs from queued to running atomically.
+//! in one transaction; [`FlowStore::claim_runs`] moves runs from queued to running atomically,
+//! each under a [`RunLease`] of the claiming engine. Several processes on one database share
+//! runs through leases: the owner renews them while it works ([`FlowStore::renew_run_leases`]),
+//! a run whose lease expired (its process died) is claimed again by another, and the owner's
+//! writes ([`FlowStore::write_step`], [`FlowStore::finish_run`] with its lease owner) are refused
+//! with [`crate::Error::LeaseLost`] once it lost the lease.
 
 use std::fmt;
 use std::time::SystemTime;
@@ -16,7 +21,9 @@ use brickwire_flows::StepRecord;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::model::{Enqueued, Flow, FlowId, FlowRun, FlowRunId, NewRun, RunEnd, RunFilter};
+use super::model::{
+    Enqueued, Flow, FlowId, FlowRun, FlowRunId, NewRun, RunEnd, RunFilter, RunLease,
+};
 use crate::Result;
 use crate::triggers::SubscriptionId;
 
@@ -73,26 +80,40 @@ pub trait FlowStore: Send + Sync + fmt::Debug {
         events: Vec<(i64, String, Value)>,
     ) -> BoxFuture<'_, Result<Vec<FlowRunId>>>;
 
-    /// Atomically moves up to `limit` queued runs, oldest first, to running (setting
-    /// `started_at` on their first start), skipping flows listed in `busy_flows` (at their
-    /// concurrency bound). Returns them.
+    /// Atomically moves up to `limit` runs, oldest first, to running under `lease` (setting
+    /// `started_at` on their first start): queued runs, and running runs of another owner whose
+    /// lease expired before `now` (their process died; the executor resumes them from their
+    /// steps). Skips flows listed in `busy_flows` (at their concurrency bound). Returns them.
     fn claim_runs(
         &self,
         limit: u32,
         busy_flows: Vec<FlowId>,
         now: SystemTime,
+        lease: RunLease,
     ) -> BoxFuture<'_, Result<Vec<FlowRun>>>;
 
-    /// At start-up: moves every `running` run back to queued (its process died; the executor
-    /// resumes it from its steps). Returns how many.
-    fn recover_running_runs(&self) -> BoxFuture<'_, Result<u64>>;
+    /// At start-up: moves back to queued the `running` runs whose process is gone, so the
+    /// executor resumes them from their steps. Returns how many. On the embedded store (one
+    /// process per data directory) that is every running run; on a shared database, those
+    /// without a lease or whose lease expired before `now` (the others are executing elsewhere).
+    fn recover_running_runs(&self, now: SystemTime) -> BoxFuture<'_, Result<u64>>;
 
-    /// Records how a run ended.
+    /// Extends to `lease.expires_at` every running run `lease.owner` holds. Returns their ids:
+    /// a run the owner executes that is missing was taken over by another process.
+    fn renew_run_leases(&self, lease: RunLease) -> BoxFuture<'_, Result<Vec<FlowRunId>>>;
+
+    /// Graceful shutdown: the running runs `owner` holds go back to queued at once, for another
+    /// process to resume without waiting for the lease to expire. Returns how many.
+    fn release_run_leases(&self, owner: String) -> BoxFuture<'_, Result<u64>>;
+
+    /// Records how a run ended (and drops its lease). With `lease_owner`, only if that owner
+    /// still holds the run ([`crate::Error::LeaseLost`] otherwise).
     fn finish_run(
         &self,
         id: FlowRunId,
         end: RunEnd,
         now: SystemTime,
+        lease_owner: Option<String>,
     ) -> BoxFuture<'_, Result<FlowRun>>;
 
     /// One run.
@@ -105,7 +126,14 @@ pub trait FlowStore: Send + Sync + fmt::Debug {
     fn run_steps(&self, id: FlowRunId) -> BoxFuture<'_, Result<Vec<StepRecord>>>;
 
     /// Inserts or replaces one step attempt (by path and attempt); durable when it returns.
-    fn write_step(&self, id: FlowRunId, record: StepRecord) -> BoxFuture<'_, Result<()>>;
+    /// With `lease_owner`, only if that owner still holds the run ([`crate::Error::LeaseLost`]
+    /// otherwise), in the same transaction as the write.
+    fn write_step(
+        &self,
+        id: FlowRunId,
+        record: StepRecord,
+        lease_owner: Option<String>,
+    ) -> BoxFuture<'_, Result<()>>;
 
     /// Cancels a run: a queued or interrupted run becomes cancelled at once; a running one gets
     /// `cancel_requested` (its worker stops it). A finished run is refused.

@@ -133,7 +133,7 @@ impl From<crate::Error> for ApiError {
         match e {
             E::NotFound { entity, id } => ApiError::not_found(format!("{entity} {id} not found")),
             E::InvalidInput { field, message } => ApiError::invalid(field, message),
-            E::Conflict { .. } => {
+            E::Conflict { .. } | E::LeaseLost { .. } => {
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, e.to_string())
             }
             E::ConnectSessionConsumed | E::ConnectSessionExpired => {

@@ -535,7 +535,7 @@ impl RunningService {
             .draining
             .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(flows) = self.flows.take() {
-            flows.stop();
+            flows.shutdown().await;
         }
         if let Some(triggers) = self.triggers.take() {
             triggers.stop();

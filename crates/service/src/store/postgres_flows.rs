@@ -44,7 +44,7 @@ use super::super::sqlite::to_ms;
 use super::PgStore;
 use crate::crypto::random_token;
 use crate::flows::model::{
-    Enqueued, Flow, FlowId, FlowRun, FlowRunId, NewRun, RunEnd, RunFilter, RunStatus,
+    Enqueued, Flow, FlowId, FlowRun, FlowRunId, NewRun, RunEnd, RunFilter, RunLease, RunStatus,
 };
 use crate::flows::store::FlowStore;
 use crate::triggers::SubscriptionId;
@@ -171,6 +171,30 @@ async fn lock_run<C: GenericClient + Sync>(client: &C, id: &FlowRunId) -> Result
         .await?
         .pop()
         .ok_or_else(|| Error::not_found("run", id.as_str()))
+}
+
+/// Locks the run for the rest of the transaction and, with `owner`, checks that the owner holds
+/// its lease ([`Error::LeaseLost`] otherwise); `NotFound` if there is no run.
+async fn check_lease<C: GenericClient + Sync>(
+    client: &C,
+    id: &FlowRunId,
+    owner: Option<&str>,
+) -> Result<()> {
+    let row = client
+        .query_opt(
+            "SELECT lease_owner FROM flow_runs WHERE id = $1 FOR UPDATE",
+            &[&id.as_str()],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("run", id.as_str()))?;
+    let holder: Option<String> = row.try_get(0)?;
+    match owner {
+        Some(owner) if holder.as_deref() != Some(owner) => Err(Error::LeaseLost {
+            entity: "run",
+            id: id.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Holds the run against deletion for the rest of the transaction; `NotFound` if there is none.
@@ -582,6 +606,7 @@ impl PgStore {
         limit: u32,
         busy_flows: Vec<FlowId>,
         now: SystemTime,
+        lease: RunLease,
     ) -> Result<Vec<FlowRun>> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -591,20 +616,31 @@ impl PgStore {
             .map(|f| f.as_str().to_owned())
             .collect();
         let conn = self.conn().await?;
-        // One statement: the subquery locks the queued runs it picks and skips those another
-        // replica's claim holds, so concurrent claims take disjoint runs and none waits.
+        // One statement: the subquery locks the runs it picks (queued, or running under another
+        // owner's expired lease) and skips those another replica's claim holds, so concurrent
+        // claims take disjoint runs and none waits.
         let rows = conn
             .query(
                 &format!(
-                    "UPDATE flow_runs SET status = 'running', started_at = COALESCE(started_at, $1)
+                    "UPDATE flow_runs SET status = 'running', started_at = COALESCE(started_at, $1),
+                            lease_owner = $4, lease_expires_at = $5
                      WHERE seq IN (
                          SELECT seq FROM flow_runs
-                         WHERE status = 'queued' AND flow_id <> ALL($2)
+                         WHERE (status = 'queued'
+                                OR (status = 'running' AND lease_expires_at < $1
+                                    AND lease_owner IS DISTINCT FROM $4))
+                           AND flow_id <> ALL($2)
                          ORDER BY seq LIMIT $3
                          FOR UPDATE SKIP LOCKED)
                      RETURNING {RUN_COLUMNS}, seq"
                 ),
-                &[&to_ms(now), &busy, &i64::from(limit)],
+                &[
+                    &to_ms(now),
+                    &busy,
+                    &i64::from(limit),
+                    &lease.owner,
+                    &to_ms(lease.expires_at),
+                ],
             )
             .await?;
         let mut claimed = rows
@@ -615,9 +651,16 @@ impl PgStore {
         Ok(claimed.into_iter().map(|(_, run)| run).collect())
     }
 
-    async fn finish_run_in(&self, id: FlowRunId, end: RunEnd, now: SystemTime) -> Result<FlowRun> {
+    async fn finish_run_in(
+        &self,
+        id: FlowRunId,
+        end: RunEnd,
+        now: SystemTime,
+        lease_owner: Option<String>,
+    ) -> Result<FlowRun> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
+        check_lease(&*tx, &id, lease_owner.as_deref()).await?;
         let run = lock_run(&*tx, &id).await?;
         if run.status.is_final() {
             return Err(Error::invalid(
@@ -632,7 +675,8 @@ impl PgStore {
             RunEnd::Cancelled => (RunStatus::Cancelled, None, None),
         };
         tx.execute(
-            "UPDATE flow_runs SET status = $1, output = $2, error = $3, finished_at = $4
+            "UPDATE flow_runs SET status = $1, output = $2, error = $3, finished_at = $4,
+                    lease_owner = NULL, lease_expires_at = NULL
              WHERE id = $5",
             &[&status.as_str(), &output, &error, &to_ms(now), &id.as_str()],
         )
@@ -711,10 +755,19 @@ impl PgStore {
         steps_of(&**conn, &id).await
     }
 
-    async fn write_step_in(&self, id: FlowRunId, record: StepRecord) -> Result<()> {
+    async fn write_step_in(
+        &self,
+        id: FlowRunId,
+        record: StepRecord,
+        lease_owner: Option<String>,
+    ) -> Result<()> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        hold_run(&*tx, &id).await?;
+        match lease_owner {
+            // The row lock keeps a takeover from committing between the check and the write.
+            Some(owner) => check_lease(&*tx, &id, Some(&owner)).await?,
+            None => hold_run(&*tx, &id).await?,
+        }
         upsert_step(&*tx, &id, &record).await?;
         tx.commit().await?;
         Ok(())
@@ -892,21 +945,57 @@ impl FlowStore for PgStore {
         limit: u32,
         busy_flows: Vec<FlowId>,
         now: SystemTime,
+        lease: RunLease,
     ) -> BoxFuture<'_, Result<Vec<FlowRun>>> {
-        Box::pin(self.claim_runs_in(limit, busy_flows, now))
+        Box::pin(self.claim_runs_in(limit, busy_flows, now, lease))
     }
 
-    fn recover_running_runs(&self) -> BoxFuture<'_, Result<u64>> {
+    fn recover_running_runs(&self, now: SystemTime) -> BoxFuture<'_, Result<u64>> {
         Box::pin(async move {
             let conn = self.conn().await?;
-            // Lock in seq order, so two replicas recovering at once do not deadlock.
+            // Only runs no live replica holds: without a lease (written before leases) or with
+            // an expired one. Locked in seq order (skipping a claim in progress), so two
+            // replicas recovering at once neither deadlock nor wait.
             Ok(conn
                 .execute(
-                    "UPDATE flow_runs SET status = 'queued'
-                     WHERE seq IN (SELECT seq FROM flow_runs WHERE status = 'running'
-                                   ORDER BY seq FOR UPDATE)
-                       AND status = 'running'",
-                    &[],
+                    "UPDATE flow_runs SET status = 'queued', lease_owner = NULL,
+                            lease_expires_at = NULL
+                     WHERE seq IN (SELECT seq FROM flow_runs
+                                   WHERE status = 'running'
+                                     AND (lease_expires_at IS NULL OR lease_expires_at < $1)
+                                   ORDER BY seq FOR UPDATE SKIP LOCKED)",
+                    &[&to_ms(now)],
+                )
+                .await?)
+        })
+    }
+
+    fn renew_run_leases(&self, lease: RunLease) -> BoxFuture<'_, Result<Vec<FlowRunId>>> {
+        Box::pin(async move {
+            let conn = self.conn().await?;
+            let rows = conn
+                .query(
+                    "UPDATE flow_runs SET lease_expires_at = $1
+                     WHERE status = 'running' AND lease_owner = $2
+                     RETURNING id",
+                    &[&to_ms(lease.expires_at), &lease.owner],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| Ok(FlowRunId::new(row.try_get::<_, String>(0)?)))
+                .collect()
+        })
+    }
+
+    fn release_run_leases(&self, owner: String) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            let conn = self.conn().await?;
+            Ok(conn
+                .execute(
+                    "UPDATE flow_runs SET status = 'queued', lease_owner = NULL,
+                            lease_expires_at = NULL
+                     WHERE status = 'running' AND lease_owner = $1",
+                    &[&owner],
                 )
                 .await?)
         })
@@ -917,8 +1006,9 @@ impl FlowStore for PgStore {
         id: FlowRunId,
         end: RunEnd,
         now: SystemTime,
+        lease_owner: Option<String>,
     ) -> BoxFuture<'_, Result<FlowRun>> {
-        Box::pin(self.finish_run_in(id, end, now))
+        Box::pin(self.finish_run_in(id, end, now, lease_owner))
     }
 
     fn run(&self, id: FlowRunId) -> BoxFuture<'_, Result<FlowRun>> {
@@ -936,8 +1026,13 @@ impl FlowStore for PgStore {
         Box::pin(self.run_steps_in(id))
     }
 
-    fn write_step(&self, id: FlowRunId, record: StepRecord) -> BoxFuture<'_, Result<()>> {
-        Box::pin(self.write_step_in(id, record))
+    fn write_step(
+        &self,
+        id: FlowRunId,
+        record: StepRecord,
+        lease_owner: Option<String>,
+    ) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.write_step_in(id, record, lease_owner))
     }
 
     fn request_cancel(&self, id: FlowRunId, now: SystemTime) -> BoxFuture<'_, Result<FlowRun>> {

@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::{SqliteStore, corrupt, from_ms, to_ms};
 use crate::crypto::{Aad, random_token};
 use crate::flows::model::{
-    Enqueued, Flow, FlowId, FlowRun, FlowRunId, NewRun, RunEnd, RunFilter, RunStatus,
+    Enqueued, Flow, FlowId, FlowRun, FlowRunId, NewRun, RunEnd, RunFilter, RunLease, RunStatus,
 };
 use crate::flows::store::FlowStore;
 use crate::triggers::SubscriptionId;
@@ -205,6 +205,25 @@ fn query_runs(
         .query_map(params, run_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(into_run).collect()
+}
+
+/// That the run exists and, with `owner`, that the owner holds its lease.
+fn check_lease(conn: &Connection, id: &FlowRunId, owner: Option<&str>) -> Result<()> {
+    let holder: Option<Option<String>> = conn
+        .query_row(
+            "SELECT lease_owner FROM flow_runs WHERE id = ?1",
+            [id.as_str()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match (holder, owner) {
+        (None, _) => Err(Error::not_found("run", id.as_str())),
+        (Some(holder), Some(owner)) if holder.as_deref() != Some(owner) => Err(Error::LeaseLost {
+            entity: "run",
+            id: id.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn get_run(conn: &Connection, id: &FlowRunId) -> Result<FlowRun> {
@@ -612,14 +631,16 @@ impl FlowStore for SqliteStore {
         limit: u32,
         busy_flows: Vec<FlowId>,
         now: SystemTime,
+        lease: RunLease,
     ) -> BoxFuture<'_, Result<Vec<FlowRun>>> {
         Box::pin(self.write(move |tx, _| {
             if limit == 0 {
                 return Ok(Vec::new());
             }
+            let now = to_ms(now);
             // The busy list is short (flows at their bound), so a NOT IN over bound parameters.
             let placeholders = (0..busy_flows.len())
-                .map(|i| format!("?{}", i + 2))
+                .map(|i| format!("?{}", i + 4))
                 .collect::<Vec<_>>()
                 .join(", ");
             let condition = if busy_flows.is_empty() {
@@ -628,25 +649,29 @@ impl FlowStore for SqliteStore {
                 format!("AND flow_id NOT IN ({placeholders})")
             };
             let busy: Vec<&str> = busy_flows.iter().map(FlowId::as_str).collect();
-            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&limit];
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&limit, &now, &lease.owner];
             for f in &busy {
                 params.push(f);
             }
             let ids: Vec<String> = {
                 let mut stmt = tx.prepare(&format!(
-                    "SELECT id FROM flow_runs WHERE status = 'queued' {condition}
+                    "SELECT id FROM flow_runs
+                     WHERE (status = 'queued'
+                            OR (status = 'running' AND lease_expires_at < ?2
+                                AND lease_owner IS NOT ?3))
+                       {condition}
                      ORDER BY seq LIMIT ?1"
                 ))?;
                 stmt.query_map(params.as_slice(), |row| row.get(0))?
                     .collect::<rusqlite::Result<_>>()?
             };
-            let now = to_ms(now);
             let mut claimed = Vec::with_capacity(ids.len());
             for id in ids {
                 tx.execute(
-                    "UPDATE flow_runs SET status = 'running', started_at = COALESCE(started_at, ?1)
-                     WHERE id = ?2",
-                    rusqlite::params![now, id],
+                    "UPDATE flow_runs SET status = 'running', started_at = COALESCE(started_at, ?1),
+                            lease_owner = ?2, lease_expires_at = ?3
+                     WHERE id = ?4",
+                    rusqlite::params![now, lease.owner, to_ms(lease.expires_at), id],
                 )?;
                 claimed.push(get_run(tx, &FlowRunId::new(id))?);
             }
@@ -654,11 +679,44 @@ impl FlowStore for SqliteStore {
         }))
     }
 
-    fn recover_running_runs(&self) -> BoxFuture<'_, Result<u64>> {
+    fn recover_running_runs(&self, _now: SystemTime) -> BoxFuture<'_, Result<u64>> {
+        // One process per data directory: whatever is running was the previous process's.
         Box::pin(self.write(|tx, _| {
             let n = tx.execute(
-                "UPDATE flow_runs SET status = 'queued' WHERE status = 'running'",
+                "UPDATE flow_runs SET status = 'queued', lease_owner = NULL,
+                        lease_expires_at = NULL
+                 WHERE status = 'running'",
                 [],
+            )?;
+            Ok(n as u64)
+        }))
+    }
+
+    fn renew_run_leases(&self, lease: RunLease) -> BoxFuture<'_, Result<Vec<FlowRunId>>> {
+        Box::pin(self.write(move |tx, _| {
+            let mut stmt = tx.prepare(
+                "UPDATE flow_runs SET lease_expires_at = ?1
+                 WHERE status = 'running' AND lease_owner = ?2
+                 RETURNING id",
+            )?;
+            let ids = stmt
+                .query_map(
+                    rusqlite::params![to_ms(lease.expires_at), lease.owner],
+                    |row| row.get::<_, String>(0),
+                )?
+                .map(|id| id.map(FlowRunId::new))
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(ids)
+        }))
+    }
+
+    fn release_run_leases(&self, owner: String) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(self.write(move |tx, _| {
+            let n = tx.execute(
+                "UPDATE flow_runs SET status = 'queued', lease_owner = NULL,
+                        lease_expires_at = NULL
+                 WHERE status = 'running' AND lease_owner = ?1",
+                [&owner],
             )?;
             Ok(n as u64)
         }))
@@ -669,8 +727,10 @@ impl FlowStore for SqliteStore {
         id: FlowRunId,
         end: RunEnd,
         now: SystemTime,
+        lease_owner: Option<String>,
     ) -> BoxFuture<'_, Result<FlowRun>> {
         Box::pin(self.write(move |tx, _| {
+            check_lease(tx, &id, lease_owner.as_deref())?;
             let run = get_run(tx, &id)?;
             if run.status.is_final() {
                 return Err(Error::invalid(
@@ -687,7 +747,8 @@ impl FlowStore for SqliteStore {
                 RunEnd::Cancelled => (RunStatus::Cancelled, None, None),
             };
             tx.execute(
-                "UPDATE flow_runs SET status = ?1, output = ?2, error = ?3, finished_at = ?4
+                "UPDATE flow_runs SET status = ?1, output = ?2, error = ?3, finished_at = ?4,
+                        lease_owner = NULL, lease_expires_at = NULL
                  WHERE id = ?5",
                 rusqlite::params![status.as_str(), output, error, to_ms(now), id.as_str()],
             )?;
@@ -764,16 +825,14 @@ impl FlowStore for SqliteStore {
         }))
     }
 
-    fn write_step(&self, id: FlowRunId, record: StepRecord) -> BoxFuture<'_, Result<()>> {
+    fn write_step(
+        &self,
+        id: FlowRunId,
+        record: StepRecord,
+        lease_owner: Option<String>,
+    ) -> BoxFuture<'_, Result<()>> {
         Box::pin(self.write(move |tx, _| {
-            let exists: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM flow_runs WHERE id = ?1)",
-                [id.as_str()],
-                |row| row.get(0),
-            )?;
-            if !exists {
-                return Err(Error::not_found("run", id.as_str()));
-            }
+            check_lease(tx, &id, lease_owner.as_deref())?;
             upsert_step(tx, &id, &record)
         }))
     }
