@@ -640,12 +640,18 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates() {
             sub.id.clone(),
             vec![ev("a"), ev("b"), ev("a")],
             json!({"w": 1}),
+            None,
         )
         .await
         .unwrap();
     assert_eq!((c.inserted, c.duplicates), (2, 1));
     let c = store
-        .commit_poll(sub.id.clone(), vec![ev("b"), ev("c")], json!({"w": 2}))
+        .commit_poll(
+            sub.id.clone(),
+            vec![ev("b"), ev("c")],
+            json!({"w": 2}),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!((c.inserted, c.duplicates), (1, 1));
@@ -661,7 +667,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates() {
     // one transaction).
     store.delete_subscription(sub.id.clone()).await.unwrap();
     let err = store
-        .commit_poll(sub.id.clone(), vec![ev("d")], json!({"w": 3}))
+        .commit_poll(sub.id.clone(), vec![ev("d")], json!({"w": 3}), None)
         .await
         .unwrap_err();
     assert!(err.is_not_found());
@@ -763,7 +769,7 @@ async fn deliveries_take_batches_in_order_and_progress_moves_past_dead_letters()
         })
         .collect();
     store
-        .commit_poll(sub.id.clone(), events, json!({}))
+        .commit_poll(sub.id.clone(), events, json!({}), None)
         .await
         .unwrap();
     let now = std::time::SystemTime::now();
@@ -795,6 +801,7 @@ async fn deliveries_take_batches_in_order_and_progress_moves_past_dead_letters()
                 error: "the receiver answered 503".into(),
                 retry_at: later,
             },
+            None,
         )
         .await
         .unwrap();
@@ -811,6 +818,7 @@ async fn deliveries_take_batches_in_order_and_progress_moves_past_dead_letters()
                 status: Some(503),
                 error: "gave up".into(),
             },
+            None,
         )
         .await
         .unwrap();
@@ -827,7 +835,11 @@ async fn deliveries_take_batches_in_order_and_progress_moves_past_dead_letters()
         ["e2", "e3"]
     );
     store
-        .record_delivery_attempt(second.id.clone(), AttemptOutcome::Delivered { status: 200 })
+        .record_delivery_attempt(
+            second.id.clone(),
+            AttemptOutcome::Delivered { status: 200 },
+            None,
+        )
         .await
         .unwrap();
     let NextDelivery::Due(third, batch) =
@@ -837,7 +849,11 @@ async fn deliveries_take_batches_in_order_and_progress_moves_past_dead_letters()
     };
     assert_eq!(batch.len(), 1);
     store
-        .record_delivery_attempt(third.id.clone(), AttemptOutcome::Delivered { status: 204 })
+        .record_delivery_attempt(
+            third.id.clone(),
+            AttemptOutcome::Delivered { status: 204 },
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -858,7 +874,7 @@ async fn deliveries_take_batches_in_order_and_progress_moves_past_dead_letters()
     assert_eq!(redo.id, first.id);
     assert_eq!(batch.len(), 2);
     store
-        .record_delivery_attempt(redo.id, AttemptOutcome::Delivered { status: 200 })
+        .record_delivery_attempt(redo.id, AttemptOutcome::Delivered { status: 200 }, None)
         .await
         .unwrap();
     assert_eq!(
@@ -947,6 +963,7 @@ async fn events_committed_outside_the_engine_are_delivered_after_a_reload() {
                 body: json!({"id": "outside:1:1", "key": "1"}),
             }],
             cursor,
+            None,
         )
         .await
         .unwrap();

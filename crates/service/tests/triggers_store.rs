@@ -18,7 +18,7 @@ use brickwire_client::credentials::{Clock, ManualClock};
 use brickwire_service::Error;
 use brickwire_service::crypto::MasterKey;
 use brickwire_service::store::{
-    Credential, LinkedAccountId, NewLinkedAccount, PgStore, PgStoreOptions, SqliteStore,
+    Credential, Lease, LinkedAccountId, NewLinkedAccount, PgStore, PgStoreOptions, SqliteStore,
     SqliteStoreOptions, Store,
 };
 use brickwire_service::triggers::*;
@@ -471,6 +471,7 @@ async fn deleting_a_subscription_takes_its_events_and_deliveries(fx: Fixture) {
                 sub.id.clone(),
                 evs(["a", "b", "c"].map(String::from)),
                 json!({}),
+                None,
             )
             .await
             .unwrap();
@@ -521,12 +522,14 @@ async fn deleting_a_subscription_takes_its_events_and_deliveries(fx: Fixture) {
     );
     assert_not_found(
         store
-            .commit_poll(id.clone(), vec![ev("d")], json!({"w": 1}))
+            .commit_poll(id.clone(), vec![ev("d")], json!({"w": 1}), None)
             .await,
         "subscription",
     );
     assert_not_found(
-        store.record_poll_error(id.clone(), "boom".into()).await,
+        store
+            .record_poll_error(id.clone(), "boom".into(), None)
+            .await,
         "subscription",
     );
     assert_not_found(
@@ -546,7 +549,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates(fx: Fixture)
     // A failed poll records its error and keeps the cursor.
     fx.clock.advance(Duration::from_secs(1));
     store
-        .record_poll_error(sub.id.clone(), "the workspace answered 503".into())
+        .record_poll_error(sub.id.clone(), "the workspace answered 503".into(), None)
         .await
         .unwrap();
     let s = store.subscription(sub.id.clone()).await.unwrap();
@@ -561,6 +564,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates(fx: Fixture)
             sub.id.clone(),
             vec![ev("a"), ev("b"), ev("a")],
             json!({"w": 1, "keys": ["x"]}),
+            None,
         )
         .await
         .unwrap();
@@ -577,12 +581,22 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates(fx: Fixture)
 
     // The same ids again: ignored per subscription, stored for another one.
     let c = store
-        .commit_poll(sub.id.clone(), vec![ev("b"), ev("c")], json!({"w": 2}))
+        .commit_poll(
+            sub.id.clone(),
+            vec![ev("b"), ev("c")],
+            json!({"w": 2}),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!((c.inserted, c.duplicates), (1, 1));
     let c = store
-        .commit_poll(other.id.clone(), vec![ev("a"), ev("b")], json!({"w": 9}))
+        .commit_poll(
+            other.id.clone(),
+            vec![ev("a"), ev("b")],
+            json!({"w": 9}),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!((c.inserted, c.duplicates), (2, 0));
@@ -602,7 +616,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates(fx: Fixture)
         body: json!({"changed": true}),
     };
     let c = store
-        .commit_poll(sub.id.clone(), vec![changed], json!({"w": 3}))
+        .commit_poll(sub.id.clone(), vec![changed], json!({"w": 3}), None)
         .await
         .unwrap();
     assert_eq!((c.inserted, c.duplicates), (0, 1));
@@ -612,7 +626,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates(fx: Fixture)
     );
     // An empty poll still moves the cursor.
     let c = store
-        .commit_poll(sub.id.clone(), vec![], json!({"w": 4}))
+        .commit_poll(sub.id.clone(), vec![], json!({"w": 4}), None)
         .await
         .unwrap();
     assert_eq!((c.inserted, c.duplicates), (0, 0));
@@ -637,6 +651,7 @@ async fn events_page_by_sequence_id(fx: Fixture) {
                 sub.id.clone(),
                 evs((0..3).map(|i| format!("e{}", round * 3 + i))),
                 json!({"round": round}),
+                None,
             )
             .await
             .unwrap();
@@ -645,6 +660,7 @@ async fn events_page_by_sequence_id(fx: Fixture) {
                 noise.id.clone(),
                 evs((0..2).map(|i| format!("noise{round}-{i}"))),
                 json!({}),
+                None,
             )
             .await
             .unwrap();
@@ -716,6 +732,7 @@ async fn deliveries_batch_retry_dead_letter_and_redeliver(fx: Fixture) {
             sub.id.clone(),
             evs((0..5).map(|i| format!("e{i}"))),
             json!({}),
+            None,
         )
         .await
         .unwrap();
@@ -750,6 +767,7 @@ async fn deliveries_batch_retry_dead_letter_and_redeliver(fx: Fixture) {
                 error: "the receiver answered 503".into(),
                 retry_at: later,
             },
+            None,
         )
         .await
         .unwrap();
@@ -793,6 +811,7 @@ async fn deliveries_batch_retry_dead_letter_and_redeliver(fx: Fixture) {
                 error: "connection refused".into(),
                 retry_at: later,
             },
+            None,
         )
         .await
         .unwrap();
@@ -807,6 +826,7 @@ async fn deliveries_batch_retry_dead_letter_and_redeliver(fx: Fixture) {
                 status: Some(500),
                 error: "gave up".into(),
             },
+            None,
         )
         .await
         .unwrap();
@@ -831,7 +851,11 @@ async fn deliveries_batch_retry_dead_letter_and_redeliver(fx: Fixture) {
     let (second, batch) = due(&fx, &sub.id, 2).await;
     assert_eq!(ids(&batch), ["e2", "e3"]);
     let delivered = store
-        .record_delivery_attempt(second.id.clone(), AttemptOutcome::Delivered { status: 200 })
+        .record_delivery_attempt(
+            second.id.clone(),
+            AttemptOutcome::Delivered { status: 200 },
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(delivered.state, DeliveryState::Delivered);
@@ -849,6 +873,7 @@ async fn deliveries_batch_retry_dead_letter_and_redeliver(fx: Fixture) {
                 status: None,
                 error: "timed out".into(),
             },
+            None,
         )
         .await
         .unwrap();
@@ -912,7 +937,11 @@ async fn deliveries_batch_retry_dead_letter_and_redeliver(fx: Fixture) {
         (first.id.clone(), vec!["e0", "e1"])
     );
     store
-        .record_delivery_attempt(first.id.clone(), AttemptOutcome::Delivered { status: 204 })
+        .record_delivery_attempt(
+            first.id.clone(),
+            AttemptOutcome::Delivered { status: 204 },
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -949,6 +978,7 @@ async fn deliveries_batch_retry_dead_letter_and_redeliver(fx: Fixture) {
             .record_delivery_attempt(
                 DeliveryId::new("dlv_missing"),
                 AttemptOutcome::Delivered { status: 200 },
+                None,
             )
             .await,
         "delivery",
@@ -964,12 +994,12 @@ async fn new_events_after_an_open_batch_wait_for_it(fx: Fixture) {
     let store = &fx.store;
     let sub = fx.webhook_sub().await;
     store
-        .commit_poll(sub.id.clone(), vec![ev("a")], json!({}))
+        .commit_poll(sub.id.clone(), vec![ev("a")], json!({}), None)
         .await
         .unwrap();
     let (first, _) = due(&fx, &sub.id, 10).await;
     store
-        .commit_poll(sub.id.clone(), vec![ev("b"), ev("c")], json!({}))
+        .commit_poll(sub.id.clone(), vec![ev("b"), ev("c")], json!({}), None)
         .await
         .unwrap();
     // The open batch is re-sent as it was; the new events wait.
@@ -979,7 +1009,7 @@ async fn new_events_after_an_open_batch_wait_for_it(fx: Fixture) {
         (first.id.clone(), vec!["a"])
     );
     store
-        .record_delivery_attempt(first.id, AttemptOutcome::Delivered { status: 200 })
+        .record_delivery_attempt(first.id, AttemptOutcome::Delivered { status: 200 }, None)
         .await
         .unwrap();
     let (next, batch) = due(&fx, &sub.id, 10).await;
@@ -987,11 +1017,11 @@ async fn new_events_after_an_open_batch_wait_for_it(fx: Fixture) {
     assert!(next.first_seq > first.last_seq);
     // batch_size 0 is treated as 1.
     store
-        .record_delivery_attempt(next.id, AttemptOutcome::Delivered { status: 200 })
+        .record_delivery_attempt(next.id, AttemptOutcome::Delivered { status: 200 }, None)
         .await
         .unwrap();
     store
-        .commit_poll(sub.id.clone(), vec![ev("d"), ev("e")], json!({}))
+        .commit_poll(sub.id.clone(), vec![ev("d"), ev("e")], json!({}), None)
         .await
         .unwrap();
     let (_, batch) = due(&fx, &sub.id, 0).await;
@@ -1002,11 +1032,16 @@ async fn reset_cursor_keeps_events_and_their_ids(fx: Fixture) {
     let store = &fx.store;
     let sub = fx.pull_sub().await;
     store
-        .commit_poll(sub.id.clone(), vec![ev("a"), ev("b")], json!({"w": 7}))
+        .commit_poll(
+            sub.id.clone(),
+            vec![ev("a"), ev("b")],
+            json!({"w": 7}),
+            None,
+        )
         .await
         .unwrap();
     store
-        .record_poll_error(sub.id.clone(), "later failure".into())
+        .record_poll_error(sub.id.clone(), "later failure".into(), None)
         .await
         .unwrap();
     fx.clock.advance(Duration::from_secs(3));
@@ -1028,6 +1063,7 @@ async fn reset_cursor_keeps_events_and_their_ids(fx: Fixture) {
             sub.id.clone(),
             vec![ev("a"), ev("b"), ev("c")],
             json!({"w": 1}),
+            None,
         )
         .await
         .unwrap();
@@ -1049,18 +1085,18 @@ async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
     let dead_late = fx.webhook_sub().await;
     for sub in [&pull, &delivered, &retrying, &dead, &dead_late] {
         store
-            .commit_poll(sub.id.clone(), vec![ev("a"), ev("b")], json!({}))
+            .commit_poll(sub.id.clone(), vec![ev("a"), ev("b")], json!({}), None)
             .await
             .unwrap();
     }
     let (d, _) = due(&fx, &delivered.id, 10).await;
     store
-        .record_delivery_attempt(d.id, AttemptOutcome::Delivered { status: 200 })
+        .record_delivery_attempt(d.id, AttemptOutcome::Delivered { status: 200 }, None)
         .await
         .unwrap();
     let (d, _) = due(&fx, &retrying.id, 1).await;
     store
-        .record_delivery_attempt(d.id, AttemptOutcome::Delivered { status: 200 })
+        .record_delivery_attempt(d.id, AttemptOutcome::Delivered { status: 200 }, None)
         .await
         .unwrap();
     let (waiting, _) = due(&fx, &retrying.id, 1).await;
@@ -1072,6 +1108,7 @@ async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
                 error: "bad gateway".into(),
                 retry_at: t0() + Duration::from_secs(3600),
             },
+            None,
         )
         .await
         .unwrap();
@@ -1083,6 +1120,7 @@ async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
                 status: None,
                 error: "gave up".into(),
             },
+            None,
         )
         .await
         .unwrap();
@@ -1091,7 +1129,7 @@ async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
     // Ten seconds on: one more event for the pull subscription, and the late dead letter.
     fx.clock.advance(Duration::from_secs(10));
     store
-        .commit_poll(pull.id.clone(), vec![ev("c")], json!({}))
+        .commit_poll(pull.id.clone(), vec![ev("c")], json!({}), None)
         .await
         .unwrap();
     store
@@ -1101,6 +1139,7 @@ async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
                 status: Some(410),
                 error: "gone".into(),
             },
+            None,
         )
         .await
         .unwrap();
@@ -1178,7 +1217,7 @@ async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
     // Sequence ids are never reused, and pruned ids are stored again if a source yields them.
     let max_before = fx.count("SELECT MAX(seq) FROM trigger_events").await;
     let c = store
-        .commit_poll(pull.id.clone(), vec![ev("a")], json!({}))
+        .commit_poll(pull.id.clone(), vec![ev("a")], json!({}), None)
         .await
         .unwrap();
     assert_eq!(c.inserted, 1);
@@ -1196,7 +1235,7 @@ async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
 async fn a_reopened_store_reads_what_was_written(fx: Fixture) {
     let sub = fx.webhook_sub().await;
     fx.store
-        .commit_poll(sub.id.clone(), vec![ev("a")], json!({"w": 1}))
+        .commit_poll(sub.id.clone(), vec![ev("a")], json!({"w": 1}), None)
         .await
         .unwrap();
     let reopened: Arc<dyn Backend> = match &fx.raw {
@@ -1226,6 +1265,180 @@ async fn a_reopened_store_reads_what_was_written(fx: Fixture) {
     );
 }
 
+fn lease(owner: &str, expires_at: SystemTime) -> Lease {
+    Lease {
+        owner: owner.into(),
+        expires_at,
+    }
+}
+
+fn assert_lease_lost<T: std::fmt::Debug>(result: Result<T, Error>) {
+    match result {
+        Err(Error::LeaseLost { entity, .. }) => assert_eq!(entity, "subscription"),
+        other => panic!("expected LeaseLost, got {other:?}"),
+    }
+}
+
+async fn leases_are_exclusive_expire_and_guard_the_writes(fx: Fixture) {
+    let store = &fx.store;
+    let sub = fx.webhook_sub().await;
+    let id = sub.id.clone();
+    let t = |s: u64| t0() + Duration::from_secs(s);
+    let claim = |owner: &'static str, at: u64, force: bool| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            store
+                .claim_subscription_lease(
+                    id,
+                    LeaseKind::Poll,
+                    lease(owner, t(at + 30)),
+                    t(at),
+                    force,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let a = || Some("a".to_owned());
+    let b = || Some("b".to_owned());
+
+    // One holder at a time; its own claim extends it.
+    assert_eq!(claim("a", 0, false).await, LeaseClaim::Claimed);
+    assert_eq!(claim("b", 5, true).await, LeaseClaim::Busy(t(30)));
+    assert_eq!(claim("a", 5, false).await, LeaseClaim::Claimed);
+    // A poll commit or error of a non-holder writes nothing.
+    assert_lease_lost(
+        store
+            .commit_poll(id.clone(), vec![ev("x")], json!({"c": 1}), b())
+            .await,
+    );
+    assert_lease_lost(
+        store
+            .record_poll_error(id.clone(), "boom".into(), b())
+            .await,
+    );
+    let unchanged = store.subscription(id.clone()).await.unwrap();
+    assert_eq!((unchanged.cursor, unchanged.last_error), (None, None));
+    assert_eq!(
+        store.events_after(id.clone(), 0, 10).await.unwrap().len(),
+        0
+    );
+    // The holder commits, then releases with the next poll time every process keeps to.
+    let commit = store
+        .commit_poll(id.clone(), vec![ev("x"), ev("y")], json!({"c": 2}), a())
+        .await
+        .unwrap();
+    assert_eq!(commit.inserted, 2);
+    store
+        .release_subscription_lease(id.clone(), LeaseKind::Poll, "a".into(), Some(t(60)))
+        .await
+        .unwrap();
+    assert_eq!(claim("b", 10, false).await, LeaseClaim::NotDue(t(60)));
+    assert!(
+        !store
+            .renew_subscription_lease(id.clone(), LeaseKind::Poll, lease("a", t(90)))
+            .await
+            .unwrap()
+    );
+    // Forced (poll now) it is granted before the time; then the schedule is the holder's.
+    assert_eq!(claim("b", 10, true).await, LeaseClaim::Claimed);
+    assert!(
+        store
+            .renew_subscription_lease(id.clone(), LeaseKind::Poll, lease("b", t(45)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(claim("a", 44, true).await, LeaseClaim::Busy(t(45)));
+    // Expired: another process takes it over, and the old holder can no longer commit.
+    assert_eq!(claim("a", 61, false).await, LeaseClaim::Claimed);
+    assert_lease_lost(
+        store
+            .commit_poll(id.clone(), vec![ev("z")], json!({"c": 3}), b())
+            .await,
+    );
+    // Releasing a lease one does not hold changes nothing.
+    store
+        .release_subscription_lease(id.clone(), LeaseKind::Poll, "b".into(), Some(t(500)))
+        .await
+        .unwrap();
+    assert_eq!(claim("b", 62, true).await, LeaseClaim::Busy(t(91)));
+
+    // Deliveries: the attempt of a non-holder is refused and the attempt count stays.
+    let claim_delivery = |owner: &'static str, at: u64| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            store
+                .claim_subscription_lease(
+                    id,
+                    LeaseKind::Delivery,
+                    lease(owner, t(at + 30)),
+                    t(at),
+                    false,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(claim_delivery("b", 70).await, LeaseClaim::Claimed);
+    assert_eq!(claim_delivery("a", 71).await, LeaseClaim::Busy(t(100)));
+    let (delivery, events) = due(&fx, &id, 10).await;
+    assert_eq!(events.len(), 2);
+    assert_lease_lost(
+        store
+            .record_delivery_attempt(
+                delivery.id.clone(),
+                AttemptOutcome::Delivered { status: 200 },
+                a(),
+            )
+            .await,
+    );
+    assert_eq!(
+        store.delivery(delivery.id.clone()).await.unwrap().attempts,
+        0
+    );
+    let done = store
+        .record_delivery_attempt(
+            delivery.id.clone(),
+            AttemptOutcome::Delivered { status: 200 },
+            b(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.attempts, 1);
+
+    // Graceful shutdown of "b" (it holds the delivery lease; "a" the poll lease).
+    assert_eq!(store.release_leases_of("b".into()).await.unwrap(), 1);
+    assert_eq!(claim_delivery("a", 72).await, LeaseClaim::Claimed);
+    assert_eq!(claim("b", 72, true).await, LeaseClaim::Busy(t(91)));
+    // Start-up: the embedded store drops every lease (one process per data directory); a
+    // shared database keeps them (they may be live replicas').
+    let released = store.release_stale_leases().await.unwrap();
+    match fx.raw {
+        Raw::Sqlite(_) => {
+            assert_eq!(released, 1);
+            assert_eq!(claim("b", 73, true).await, LeaseClaim::Claimed);
+        }
+        Raw::Postgres(_) => {
+            assert_eq!(released, 0);
+            assert_eq!(claim("b", 73, true).await, LeaseClaim::Busy(t(91)));
+        }
+    }
+    assert_not_found(
+        store
+            .claim_subscription_lease(
+                SubscriptionId::new("sub_nope"),
+                LeaseKind::Poll,
+                lease("a", t(100)),
+                t(80),
+                true,
+            )
+            .await,
+        "subscription",
+    );
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1252,6 +1465,7 @@ macro_rules! both_backends {
 }
 
 both_backends!(
+    leases_are_exclusive_expire_and_guard_the_writes,
     subscriptions_round_trip_and_never_return_the_secret,
     deleting_a_subscription_takes_its_events_and_deliveries,
     a_poll_commits_events_and_cursor_together_and_deduplicates,
@@ -1305,7 +1519,7 @@ async fn replicas_committing_overlapping_polls_store_each_event_once_in_commit_o
                     })
                     .collect::<Vec<_>>();
                 let c = store
-                    .commit_poll(id.clone(), events, json!({"w": w, "r": r}))
+                    .commit_poll(id.clone(), events, json!({"w": w, "r": r}), None)
                     .await
                     .unwrap();
                 inserted += c.inserted;
@@ -1419,6 +1633,7 @@ async fn replicas_opening_deliveries_at_once_never_open_two_over_the_same_events
                 sub.id.clone(),
                 evs((0..40).map(|i| format!("e{i}"))),
                 json!({}),
+                None,
             )
             .await
             .unwrap();
@@ -1464,7 +1679,11 @@ async fn replicas_opening_deliveries_at_once_never_open_two_over_the_same_events
                 assert!(opened[s].insert(id.clone()), "delivery {id} reopened");
                 delivered_events[s].extend(events.iter().map(|e| e.event_id.clone()));
                 replicas[0]
-                    .record_delivery_attempt(delivery.id, AttemptOutcome::Delivered { status: 200 })
+                    .record_delivery_attempt(
+                        delivery.id,
+                        AttemptOutcome::Delivered { status: 200 },
+                        None,
+                    )
                     .await
                     .unwrap();
             }

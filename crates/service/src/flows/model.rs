@@ -127,15 +127,8 @@ pub struct FlowRun {
     pub finished_at: Option<SystemTime>,
 }
 
-/// A process's hold on the runs it executes: who (a random id per engine) and until when,
-/// unless renewed. Another process takes over a running run whose lease expired.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunLease {
-    /// The engine holding it.
-    pub owner: String,
-    /// When it ends unless renewed.
-    pub expires_at: SystemTime,
-}
+/// A process's hold on the runs it executes (see [`crate::store::Lease`]).
+pub type RunLease = crate::store::Lease;
 
 /// What [`super::FlowStore::enqueue_run`] needs.
 #[derive(Debug, Clone)]

@@ -539,6 +539,9 @@ impl RunningService {
         }
         if let Some(triggers) = self.triggers.take() {
             triggers.stop();
+            if let Some(engine) = self.state.triggers() {
+                engine.release_leases().await;
+            }
         }
         self.pruner.abort();
         if let Some(stop) = self.stop.take() {

@@ -37,6 +37,17 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use postgres::{DATABASE_URL_ENV, PgStore, PgStoreOptions};
+
+/// A process's hold on a piece of shared work (a flow run, a subscription's polls or its
+/// deliveries): who (a random id per engine) and until when, unless renewed. Another process
+/// takes over work whose lease expired, and writes of leased work check the holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The engine holding it.
+    pub owner: String,
+    /// When it ends unless renewed.
+    pub expires_at: std::time::SystemTime,
+}
 pub use sqlite::{DB_FILE, SqliteStore, SqliteStoreOptions};
 
 macro_rules! id_type {

@@ -37,12 +37,25 @@ use super::super::sqlite::triggers::{
 };
 use super::super::sqlite::{from_ms, to_ms};
 use super::{Inner, PgStore};
+use crate::store::Lease;
 use crate::triggers::model::{
-    AttemptOutcome, Delivery, DeliveryId, DeliveryState, NewEvent, NewSubscription, NextDelivery,
-    PollCommit, StoredEvent, Subscription, SubscriptionId, SubscriptionPatch,
+    AttemptOutcome, Delivery, DeliveryId, DeliveryState, LeaseClaim, LeaseKind, NewEvent,
+    NewSubscription, NextDelivery, PollCommit, StoredEvent, Subscription, SubscriptionId,
+    SubscriptionPatch,
 };
 use crate::triggers::store::{Pruned, TriggerStore};
 use crate::{Error, Result};
+
+/// Drops both leases of every subscription where the owner (the one parameter) holds one.
+const RELEASE_LEASES_OF: &str = "UPDATE trigger_subscriptions
+     SET poll_lease_owner = CASE WHEN poll_lease_owner = $1 THEN NULL ELSE poll_lease_owner END,
+         poll_lease_expires_at = CASE WHEN poll_lease_owner = $1 THEN NULL
+                                      ELSE poll_lease_expires_at END,
+         delivery_lease_owner = CASE WHEN delivery_lease_owner = $1 THEN NULL
+                                     ELSE delivery_lease_owner END,
+         delivery_lease_expires_at = CASE WHEN delivery_lease_owner = $1 THEN NULL
+                                          ELSE delivery_lease_expires_at END
+     WHERE poll_lease_owner = $1 OR delivery_lease_owner = $1";
 
 /// A row of [`SUBSCRIPTION_COLUMNS`] (in that order).
 fn subscription_row(row: &Row) -> Result<SubscriptionRow> {
@@ -116,6 +129,32 @@ async fn lock_subscription<C: GenericClient + Sync>(client: &C, id: &Subscriptio
         .await?
         .ok_or_else(|| Error::not_found("subscription", id.as_str()))?;
     Ok(())
+}
+
+/// Locks the subscription for the rest of the transaction and, with `owner`, checks that the
+/// owner holds its `kind` lease ([`Error::LeaseLost`] otherwise); `NotFound` if there is none.
+async fn check_lease<C: GenericClient + Sync>(
+    client: &C,
+    id: &SubscriptionId,
+    kind: LeaseKind,
+    owner: Option<&str>,
+) -> Result<()> {
+    let (owner_column, _) = kind.columns();
+    let row = client
+        .query_opt(
+            &format!("SELECT {owner_column} FROM trigger_subscriptions WHERE id = $1 FOR UPDATE"),
+            &[&id.as_str()],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("subscription", id.as_str()))?;
+    let holder: Option<String> = row.try_get(0)?;
+    match owner {
+        Some(owner) if holder.as_deref() != Some(owner) => Err(Error::LeaseLost {
+            entity: "subscription",
+            id: id.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Deliveries matching `condition` (which may end with `ORDER BY` or a lock clause).
@@ -426,11 +465,13 @@ impl PgStore {
         id: SubscriptionId,
         events: Vec<NewEvent>,
         cursor: Value,
+        lease_owner: Option<String>,
     ) -> Result<PollCommit> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        // Serialises this subscription's commits, so its sequence order is its commit order.
-        lock_subscription(&*tx, &id).await?;
+        // Serialises this subscription's commits, so its sequence order is its commit order,
+        // and holds off a takeover of the lease until this commit is done.
+        check_lease(&*tx, &id, LeaseKind::Poll, lease_owner.as_deref()).await?;
         let now = to_ms(self.inner.clock.now());
         let changed = tx
             .execute(
@@ -501,19 +542,84 @@ impl PgStore {
         Ok(Pruned { events, deliveries })
     }
 
-    async fn record_poll_error_in(&self, id: SubscriptionId, error: String) -> Result<()> {
-        let conn = self.conn().await?;
+    async fn record_poll_error_in(
+        &self,
+        id: SubscriptionId,
+        error: String,
+        lease_owner: Option<String>,
+    ) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        check_lease(&*tx, &id, LeaseKind::Poll, lease_owner.as_deref()).await?;
         let now = to_ms(self.inner.clock.now());
-        let changed = conn
-            .execute(
-                "UPDATE trigger_subscriptions SET last_poll_at = $1, last_error = $2 WHERE id = $3",
-                &[&now, &pg_text(error), &id.as_str()],
+        tx.execute(
+            "UPDATE trigger_subscriptions SET last_poll_at = $1, last_error = $2 WHERE id = $3",
+            &[&now, &pg_text(error), &id.as_str()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_lease_in(
+        &self,
+        id: SubscriptionId,
+        kind: LeaseKind,
+        lease: Lease,
+        now: SystemTime,
+        force: bool,
+    ) -> Result<LeaseClaim> {
+        let (owner_column, expiry_column) = kind.columns();
+        let conn = self.conn().await?;
+        let now = to_ms(now);
+        let ignore_schedule = force || kind != LeaseKind::Poll;
+        // The row is skipped while another transaction holds it (a replica claiming or
+        // committing): that replica has the work now.
+        let claimed = conn
+            .query_opt(
+                &format!(
+                    "UPDATE trigger_subscriptions SET {owner_column} = $2, {expiry_column} = $3
+                     WHERE id = (
+                         SELECT id FROM trigger_subscriptions
+                         WHERE id = $1
+                           AND ({owner_column} IS NULL OR {owner_column} = $2
+                                OR {expiry_column} < $4)
+                           AND ($5 OR next_poll_at IS NULL OR next_poll_at <= $4)
+                         FOR UPDATE SKIP LOCKED)
+                     RETURNING id"
+                ),
+                &[
+                    &id.as_str(),
+                    &lease.owner,
+                    &to_ms(lease.expires_at),
+                    &now,
+                    &ignore_schedule,
+                ],
             )
             .await?;
-        if changed == 0 {
-            return Err(Error::not_found("subscription", id.as_str()));
+        if claimed.is_some() {
+            return Ok(LeaseClaim::Claimed);
         }
-        Ok(())
+        let row = conn
+            .query_opt(
+                &format!(
+                    "SELECT {owner_column}, {expiry_column}, next_poll_at
+                     FROM trigger_subscriptions WHERE id = $1"
+                ),
+                &[&id.as_str()],
+            )
+            .await?
+            .ok_or_else(|| Error::not_found("subscription", id.as_str()))?;
+        let (holder, expires_at, next_poll_at): (Option<String>, Option<i64>, Option<i64>) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        Ok(match (holder, expires_at, next_poll_at) {
+            (Some(holder), Some(at), _) if holder != lease.owner && at >= now => {
+                LeaseClaim::Busy(from_ms(at))
+            }
+            (_, _, Some(at)) if !ignore_schedule && at > now => LeaseClaim::NotDue(from_ms(at)),
+            // Locked by a transaction in progress: try again shortly.
+            _ => LeaseClaim::Busy(from_ms(now)),
+        })
     }
 
     async fn reset_cursor_in(&self, id: SubscriptionId, start_from: Value) -> Result<Subscription> {
@@ -535,15 +641,18 @@ impl PgStore {
         &self,
         id: DeliveryId,
         outcome: AttemptOutcome,
+        lease_owner: Option<String>,
     ) -> Result<Delivery> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         // Lock order: the subscription (a delivery never changes subscription), then the
         // delivery, re-read under its lock.
         let subscription_id = get_delivery(&*tx, &id, "").await?.subscription_id;
-        tx.query_opt(
-            "SELECT 1 FROM trigger_subscriptions WHERE id = $1 FOR UPDATE",
-            &[&subscription_id.as_str()],
+        check_lease(
+            &*tx,
+            &subscription_id,
+            LeaseKind::Delivery,
+            lease_owner.as_deref(),
         )
         .await?;
         let delivery = get_delivery(&*tx, &id, " FOR UPDATE").await?;
@@ -690,12 +799,88 @@ impl TriggerStore for PgStore {
         id: SubscriptionId,
         events: Vec<NewEvent>,
         cursor: Value,
+        lease_owner: Option<String>,
     ) -> BoxFuture<'_, Result<PollCommit>> {
-        Box::pin(self.commit_poll_in(id, events, cursor))
+        Box::pin(self.commit_poll_in(id, events, cursor, lease_owner))
     }
 
-    fn record_poll_error(&self, id: SubscriptionId, error: String) -> BoxFuture<'_, Result<()>> {
-        Box::pin(self.record_poll_error_in(id, error))
+    fn record_poll_error(
+        &self,
+        id: SubscriptionId,
+        error: String,
+        lease_owner: Option<String>,
+    ) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.record_poll_error_in(id, error, lease_owner))
+    }
+
+    fn claim_subscription_lease(
+        &self,
+        id: SubscriptionId,
+        kind: LeaseKind,
+        lease: Lease,
+        now: SystemTime,
+        force: bool,
+    ) -> BoxFuture<'_, Result<LeaseClaim>> {
+        Box::pin(self.claim_lease_in(id, kind, lease, now, force))
+    }
+
+    fn release_stale_leases(&self) -> BoxFuture<'_, Result<u64>> {
+        // Other replicas may be alive and holding theirs; dead ones' leases expire.
+        Box::pin(async { Ok(0) })
+    }
+
+    fn release_leases_of(&self, owner: String) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            let conn = self.conn().await?;
+            Ok(conn.execute(RELEASE_LEASES_OF, &[&owner]).await?)
+        })
+    }
+
+    fn renew_subscription_lease(
+        &self,
+        id: SubscriptionId,
+        kind: LeaseKind,
+        lease: Lease,
+    ) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move {
+            let (owner_column, expiry_column) = kind.columns();
+            let conn = self.conn().await?;
+            let n = conn
+                .execute(
+                    &format!(
+                        "UPDATE trigger_subscriptions SET {expiry_column} = $1
+                         WHERE id = $2 AND {owner_column} = $3"
+                    ),
+                    &[&to_ms(lease.expires_at), &id.as_str(), &lease.owner],
+                )
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
+    fn release_subscription_lease(
+        &self,
+        id: SubscriptionId,
+        kind: LeaseKind,
+        owner: String,
+        next_poll_at: Option<SystemTime>,
+    ) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let (owner_column, expiry_column) = kind.columns();
+            let next_poll_at = next_poll_at.filter(|_| kind == LeaseKind::Poll).map(to_ms);
+            let conn = self.conn().await?;
+            conn.execute(
+                &format!(
+                    "UPDATE trigger_subscriptions
+                     SET {owner_column} = NULL, {expiry_column} = NULL,
+                         next_poll_at = COALESCE($1, next_poll_at)
+                     WHERE id = $2 AND {owner_column} = $3"
+                ),
+                &[&next_poll_at, &id.as_str(), &owner],
+            )
+            .await?;
+            Ok(())
+        })
     }
 
     fn reset_cursor(
@@ -738,8 +923,9 @@ impl TriggerStore for PgStore {
         &self,
         id: DeliveryId,
         outcome: AttemptOutcome,
+        lease_owner: Option<String>,
     ) -> BoxFuture<'_, Result<Delivery>> {
-        Box::pin(self.record_delivery_attempt_in(id, outcome))
+        Box::pin(self.record_delivery_attempt_in(id, outcome, lease_owner))
     }
 
     fn dead_letters(&self, id: SubscriptionId) -> BoxFuture<'_, Result<Vec<Delivery>>> {

@@ -14,14 +14,26 @@ use serde_json::Value;
 
 use super::{Inner, SqliteStore, corrupt, from_ms, parse_url, to_ms};
 use crate::crypto::Aad;
+use crate::store::Lease;
 use crate::store::LinkedAccountId;
 use crate::triggers::model::{
-    AttemptOutcome, Delivery, DeliveryId, DeliveryState, DeliveryTarget, NewEvent, NewSubscription,
-    NextDelivery, PollCommit, StoredEvent, Subscription, SubscriptionId, SubscriptionPatch,
-    Webhook,
+    AttemptOutcome, Delivery, DeliveryId, DeliveryState, DeliveryTarget, LeaseClaim, LeaseKind,
+    NewEvent, NewSubscription, NextDelivery, PollCommit, StoredEvent, Subscription, SubscriptionId,
+    SubscriptionPatch, Webhook,
 };
 use crate::triggers::store::{Pruned, TriggerStore};
 use crate::{Error, Result};
+
+/// Drops both leases of every subscription where the owner (the one parameter) holds one.
+const RELEASE_LEASES_OF: &str = "UPDATE trigger_subscriptions
+     SET poll_lease_owner = CASE WHEN poll_lease_owner = ?1 THEN NULL ELSE poll_lease_owner END,
+         poll_lease_expires_at = CASE WHEN poll_lease_owner = ?1 THEN NULL
+                                      ELSE poll_lease_expires_at END,
+         delivery_lease_owner = CASE WHEN delivery_lease_owner = ?1 THEN NULL
+                                     ELSE delivery_lease_owner END,
+         delivery_lease_expires_at = CASE WHEN delivery_lease_owner = ?1 THEN NULL
+                                          ELSE delivery_lease_expires_at END
+     WHERE poll_lease_owner = ?1 OR delivery_lease_owner = ?1";
 
 pub(in crate::store) const SUBSCRIPTION_COLUMNS: &str = "id, linked_account_id, source, start_from, poll_interval_ms, \
      overlap_ms, webhook_url, max_attempts, paused, cursor, delivered_seq, last_poll_at, \
@@ -29,6 +41,31 @@ pub(in crate::store) const SUBSCRIPTION_COLUMNS: &str = "id, linked_account_id, 
 
 pub(in crate::store) const DELIVERY_COLUMNS: &str = "id, subscription_id, first_seq, last_seq, state, attempts, \
      next_attempt_at, last_status, last_error, created_at, updated_at";
+
+/// That the subscription exists and, with `owner`, that the owner holds its `kind` lease.
+fn check_lease(
+    conn: &Connection,
+    id: &SubscriptionId,
+    kind: LeaseKind,
+    owner: Option<&str>,
+) -> Result<()> {
+    let (owner_column, _) = kind.columns();
+    let holder: Option<Option<String>> = conn
+        .query_row(
+            &format!("SELECT {owner_column} FROM trigger_subscriptions WHERE id = ?1"),
+            [id.as_str()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match (holder, owner) {
+        (None, _) => Err(Error::not_found("subscription", id.as_str())),
+        (Some(holder), Some(owner)) if holder.as_deref() != Some(owner) => Err(Error::LeaseLost {
+            entity: "subscription",
+            id: id.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
 
 pub(in crate::store) fn secret_aad(id: &SubscriptionId) -> Aad {
     Aad::field("trigger_subscriptions", id.as_str(), "webhook_secret")
@@ -464,8 +501,10 @@ impl TriggerStore for SqliteStore {
         id: SubscriptionId,
         events: Vec<NewEvent>,
         cursor: Value,
+        lease_owner: Option<String>,
     ) -> BoxFuture<'_, Result<PollCommit>> {
         Box::pin(self.write(move |tx, inner| {
+            check_lease(tx, &id, LeaseKind::Poll, lease_owner.as_deref())?;
             let now = to_ms(inner.clock.now());
             let changed = tx.execute(
                 "UPDATE trigger_subscriptions
@@ -527,8 +566,14 @@ impl TriggerStore for SqliteStore {
         }))
     }
 
-    fn record_poll_error(&self, id: SubscriptionId, error: String) -> BoxFuture<'_, Result<()>> {
+    fn record_poll_error(
+        &self,
+        id: SubscriptionId,
+        error: String,
+        lease_owner: Option<String>,
+    ) -> BoxFuture<'_, Result<()>> {
         Box::pin(self.write(move |tx, inner| {
+            check_lease(tx, &id, LeaseKind::Poll, lease_owner.as_deref())?;
             let now = to_ms(inner.clock.now());
             let changed = tx.execute(
                 "UPDATE trigger_subscriptions SET last_poll_at = ?1, last_error = ?2 WHERE id = ?3",
@@ -582,9 +627,16 @@ impl TriggerStore for SqliteStore {
         &self,
         id: DeliveryId,
         outcome: AttemptOutcome,
+        lease_owner: Option<String>,
     ) -> BoxFuture<'_, Result<Delivery>> {
         Box::pin(self.write(move |tx, inner| {
             let delivery = get_delivery(tx, &id)?;
+            check_lease(
+                tx,
+                &delivery.subscription_id,
+                LeaseKind::Delivery,
+                lease_owner.as_deref(),
+            )?;
             let now = to_ms(inner.clock.now());
             let (state, status, error, next_at, advance) = match outcome {
                 AttemptOutcome::Delivered { status } => (
@@ -628,6 +680,113 @@ impl TriggerStore for SqliteStore {
                 )?;
             }
             get_delivery(tx, &id)
+        }))
+    }
+
+    fn claim_subscription_lease(
+        &self,
+        id: SubscriptionId,
+        kind: LeaseKind,
+        lease: Lease,
+        now: SystemTime,
+        force: bool,
+    ) -> BoxFuture<'_, Result<LeaseClaim>> {
+        Box::pin(self.write(move |tx, _| {
+            let (owner_column, expiry_column) = kind.columns();
+            let row: Option<(Option<String>, Option<i64>, Option<i64>)> = tx
+                .query_row(
+                    &format!(
+                        "SELECT {owner_column}, {expiry_column}, next_poll_at
+                         FROM trigger_subscriptions WHERE id = ?1"
+                    ),
+                    [id.as_str()],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            let Some((holder, expires_at, next_poll_at)) = row else {
+                return Err(Error::not_found("subscription", id.as_str()));
+            };
+            let now = to_ms(now);
+            if let (Some(holder), Some(expires_at)) = (holder, expires_at)
+                && holder != lease.owner
+                && expires_at >= now
+            {
+                return Ok(LeaseClaim::Busy(from_ms(expires_at)));
+            }
+            if kind == LeaseKind::Poll
+                && !force
+                && let Some(at) = next_poll_at.filter(|&at| at > now)
+            {
+                return Ok(LeaseClaim::NotDue(from_ms(at)));
+            }
+            tx.execute(
+                &format!(
+                    "UPDATE trigger_subscriptions SET {owner_column} = ?1, {expiry_column} = ?2
+                     WHERE id = ?3"
+                ),
+                rusqlite::params![lease.owner, to_ms(lease.expires_at), id.as_str()],
+            )?;
+            Ok(LeaseClaim::Claimed)
+        }))
+    }
+
+    fn release_stale_leases(&self) -> BoxFuture<'_, Result<u64>> {
+        // One process per data directory: whatever leases are stored, their owner is gone.
+        Box::pin(self.write(|tx, _| {
+            let n = tx.execute(
+                "UPDATE trigger_subscriptions
+                 SET poll_lease_owner = NULL, poll_lease_expires_at = NULL,
+                     delivery_lease_owner = NULL, delivery_lease_expires_at = NULL
+                 WHERE poll_lease_owner IS NOT NULL OR delivery_lease_owner IS NOT NULL",
+                [],
+            )?;
+            Ok(n as u64)
+        }))
+    }
+
+    fn release_leases_of(&self, owner: String) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(self.write(move |tx, _| Ok(tx.execute(RELEASE_LEASES_OF, [&owner])? as u64)))
+    }
+
+    fn renew_subscription_lease(
+        &self,
+        id: SubscriptionId,
+        kind: LeaseKind,
+        lease: Lease,
+    ) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(self.write(move |tx, _| {
+            let (owner_column, expiry_column) = kind.columns();
+            let n = tx.execute(
+                &format!(
+                    "UPDATE trigger_subscriptions SET {expiry_column} = ?1
+                     WHERE id = ?2 AND {owner_column} = ?3"
+                ),
+                rusqlite::params![to_ms(lease.expires_at), id.as_str(), lease.owner],
+            )?;
+            Ok(n == 1)
+        }))
+    }
+
+    fn release_subscription_lease(
+        &self,
+        id: SubscriptionId,
+        kind: LeaseKind,
+        owner: String,
+        next_poll_at: Option<SystemTime>,
+    ) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.write(move |tx, _| {
+            let (owner_column, expiry_column) = kind.columns();
+            let next_poll_at = next_poll_at.filter(|_| kind == LeaseKind::Poll).map(to_ms);
+            tx.execute(
+                &format!(
+                    "UPDATE trigger_subscriptions
+                     SET {owner_column} = NULL, {expiry_column} = NULL,
+                         next_poll_at = COALESCE(?1, next_poll_at)
+                     WHERE id = ?2 AND {owner_column} = ?3"
+                ),
+                rusqlite::params![next_poll_at, id.as_str(), owner],
+            )?;
+            Ok(())
         }))
     }
 

@@ -276,6 +276,9 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Store(e) => e.into(),
+            EngineError::Busy { .. } => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, e.to_string())
+            }
             EngineError::Client { .. } | EngineError::Poll(_) => ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 ErrorCode::UpstreamError,

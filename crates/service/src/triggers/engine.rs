@@ -7,6 +7,16 @@
 //! the same data directory picks up where the last commit left off: a poll that was cut short
 //! runs again from the committed cursor, and a delivery that was cut short is sent again.
 //!
+//! Several engines (service replicas) on one database share the subscriptions through the
+//! store's leases ([`LeaseKind`]): each engine has a random owner id; before polling a
+//! subscription it claims the poll lease (only granted when the poll is due by the schedule
+//! every replica shares, so polls spread over the replicas instead of multiplying), renews it
+//! every third of [`EngineOptions::lease`] while the poll runs, commits events and cursor guarded
+//! by it, and releases it with the next poll time. Webhook deliveries of a subscription go out
+//! under its delivery lease the same way, so one replica sends its batches, in order. A replica
+//! that dies leaves leases that expire, and another takes the work over then; one that stalls
+//! past its lease finds its commit refused ([`crate::Error::LeaseLost`]).
+//!
 //! Two seams keep it testable and independent of who builds clients and sources:
 //! [`ClientSource`] gives the (shared, rate-limited) `brickwire_client::Client` of a linked
 //! account, and [`Poller`] runs one poll of a source spec.
@@ -26,12 +36,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::model::{
-    AttemptOutcome, Delivery, DeliveryTarget, NewEvent, NextDelivery, PollCommit, StoredEvent,
-    Subscription, SubscriptionId,
+    AttemptOutcome, Delivery, DeliveryTarget, LeaseClaim, LeaseKind, NewEvent, NextDelivery,
+    PollCommit, StoredEvent, Subscription, SubscriptionId,
 };
 use super::signature::{SIGNATURE_HEADER, sign};
 use super::store::TriggerStore;
-use crate::store::LinkedAccountId;
+use crate::store::{Lease, LinkedAccountId};
 
 /// Gives the `Client` of a linked account. Implementations should hand out one shared client
 /// per linked account, so every subscription on it shares the client's rate limiter.
@@ -231,6 +241,9 @@ pub struct EngineOptions {
     pub event_retention: Option<Duration>,
     /// How often expired events are deleted (default 1 hour; first at start).
     pub prune_every: Duration,
+    /// How long a poll or a delivery run stays this engine's without a renewal (default 60 s):
+    /// another replica takes over the work of a dead one after this. Renewed every third of it.
+    pub lease: Duration,
 }
 
 impl Default for EngineOptions {
@@ -246,6 +259,7 @@ impl Default for EngineOptions {
             retry_backoff: RetryBackoff::default(),
             event_retention: Some(Duration::from_secs(7 * 24 * 3600)),
             prune_every: Duration::from_secs(3600),
+            lease: Duration::from_secs(60),
         }
     }
 }
@@ -268,6 +282,20 @@ pub enum EngineError {
     /// The source could not be polled (Databricks failed, or the spec is wrong).
     #[error("poll failed: {0}")]
     Poll(String),
+    /// Another replica holds the subscription's lease (it is polling it now).
+    #[error("another replica is working on subscription {id} now; try again shortly")]
+    Busy {
+        /// The subscription.
+        id: SubscriptionId,
+    },
+}
+
+/// How a leased poll went.
+enum Polled {
+    /// Polled under the lease (the result of the poll and its commit).
+    Ran(Result<PollReport, EngineError>),
+    /// Not polled: another replica holds the lease, or the poll is not due yet.
+    Skipped(LeaseClaim),
 }
 
 /// What [`TriggerEngine::poll_now`] did.
@@ -306,6 +334,8 @@ impl Slot {
 }
 
 struct Inner {
+    /// This engine's lease owner id.
+    owner: String,
     store: Arc<dyn TriggerStore>,
     clients: Arc<dyn ClientSource>,
     poller: Arc<dyn Poller>,
@@ -381,6 +411,7 @@ impl TriggerEngine {
             .expect("a reqwest client with rustls builds");
         Self {
             inner: Arc::new(Inner {
+                owner: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
                 store,
                 clients,
                 poller,
@@ -415,6 +446,13 @@ impl TriggerEngine {
     /// Loads the subscriptions and starts the scheduler. Each subscription's first poll is due
     /// at once; deliveries left open by a previous run are due at once too.
     pub async fn start(&self) -> Result<EngineHandle, EngineError> {
+        let released = self.inner.store.release_stale_leases().await?;
+        if released > 0 {
+            tracing::info!(
+                subscriptions = released,
+                "took over the leases of a previous process"
+            );
+        }
         self.reload().await?;
         let engine = self.clone();
         let task = tokio::spawn(async move { engine.run().await });
@@ -556,12 +594,120 @@ impl TriggerEngine {
         }
     }
 
+    /// A lease for this engine from now.
+    fn lease(&self) -> Lease {
+        Lease {
+            owner: self.inner.owner.clone(),
+            expires_at: self.now() + self.inner.options.lease,
+        }
+    }
+
+    /// This engine's id on the leases it takes (a random id per engine).
+    pub fn lease_owner(&self) -> &str {
+        &self.inner.owner
+    }
+
+    /// Runs `work` while renewing `kind`'s lease of `id` every third of the lease; stops it
+    /// (dropping it where it is) with [`crate::Error::LeaseLost`] when the lease is gone.
+    async fn leased<T>(
+        &self,
+        id: &SubscriptionId,
+        kind: LeaseKind,
+        work: impl Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        let every = (self.inner.options.lease / 3).max(Duration::from_millis(10));
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                // Real time, not the engine's clock: a test clock that jumps on sleep would
+                // race the work it is renewing for.
+                _ = tokio::time::sleep(every) => {
+                    let held = self
+                        .inner
+                        .store
+                        .renew_subscription_lease(id.clone(), kind, self.lease())
+                        .await?;
+                    if !held {
+                        return Err(EngineError::Store(crate::Error::LeaseLost {
+                            entity: "subscription",
+                            id: id.to_string(),
+                        }));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn release(
+        &self,
+        id: &SubscriptionId,
+        kind: LeaseKind,
+        next_poll_at: Option<SystemTime>,
+    ) {
+        let released = self
+            .inner
+            .store
+            .release_subscription_lease(id.clone(), kind, self.inner.owner.clone(), next_poll_at)
+            .await;
+        if let Err(e) = released
+            && !e.is_not_found()
+        {
+            tracing::warn!(subscription = %id, error = %e, "cannot release a lease; it expires");
+        }
+    }
+
+    /// Graceful shutdown (after [`EngineHandle::stop`]): hands every lease this engine holds
+    /// back, so other replicas poll and deliver its subscriptions at once. A poll still in
+    /// flight then cannot commit (its lease is gone); the next holder polls from the cursor.
+    pub async fn release_leases(&self) {
+        match self
+            .inner
+            .store
+            .release_leases_of(self.inner.owner.clone())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(subscriptions = n, "handed subscription leases back"),
+            Err(e) => tracing::warn!(error = %e, "cannot hand leases back; they expire"),
+        }
+    }
+
+    /// The engine's monotonic time at wall-clock time `at` (now if it is past).
+    fn instant_at(&self, at: SystemTime) -> Instant {
+        self.inner.clock.now() + at.duration_since(self.now()).unwrap_or_default()
+    }
+
     async fn scheduled_poll(&self, id: SubscriptionId) {
-        let result = self.poll_now(&id).await;
-        if let Err(e) = &result {
-            tracing::warn!(subscription = %id, error = %e, "poll failed");
+        let polled = self.poll_leased(&id, false).await;
+        let result = match polled {
+            Ok(Polled::Ran(result)) => result,
+            Ok(Polled::Skipped(claim)) => {
+                // Another replica polls it, or polled it and set the next time: wait for that.
+                let at = match claim {
+                    LeaseClaim::Busy(at) | LeaseClaim::NotDue(at) => at,
+                    LeaseClaim::Claimed => self.now(),
+                };
+                let next = self
+                    .instant_at(at)
+                    .max(self.inner.clock.now() + self.inner.options.tick);
+                if let Some(slot) = self.slots().get_mut(&id) {
+                    slot.polling = false;
+                    slot.next_poll = next;
+                }
+                return;
+            }
+            Err(e) => Err(e),
+        };
+        match &result {
+            Err(EngineError::Store(crate::Error::LeaseLost { .. })) => {
+                tracing::warn!(subscription = %id, "another replica took over this poll");
+            }
+            Err(e) => tracing::warn!(subscription = %id, error = %e, "poll failed"),
+            Ok(_) => {}
         }
         let now = self.inner.clock.now();
+        let mut next_poll_at = None;
         if let Some(slot) = self.slots().get_mut(&id) {
             slot.polling = false;
             slot.poll_failures = match &result {
@@ -569,24 +715,39 @@ impl TriggerEngine {
                 Err(_) => slot.poll_failures.saturating_add(1),
             };
             let more = matches!(&result, Ok(r) if r.more);
-            slot.next_poll = now
-                + next_poll_delay(
-                    more,
-                    self.jittered(slot.interval),
-                    slot.poll_failures,
-                    &self.inner.options.retry_backoff,
-                    self.inner.random.unit(),
-                );
+            let delay = next_poll_delay(
+                more,
+                self.jittered(slot.interval),
+                slot.poll_failures,
+                &self.inner.options.retry_backoff,
+                self.inner.random.unit(),
+            );
+            slot.next_poll = now + delay;
+            next_poll_at = Some(self.now() + delay);
             if matches!(&result, Ok(r) if r.commit.inserted > 0) && slot.webhook {
                 slot.request_delivery(now);
             }
         }
+        self.release(&id, LeaseKind::Poll, next_poll_at).await;
         self.inner.wake.notify_one();
     }
 
     /// Polls a subscription now (waiting for a poll permit and for a poll of it in flight),
-    /// and commits its events and cursor in one transaction. Runs even when it is paused.
+    /// and commits its events and cursor in one transaction. Runs even when it is paused, and
+    /// whether or not a poll is due; [`EngineError::Busy`] while another replica polls it.
     pub async fn poll_now(&self, id: &SubscriptionId) -> Result<PollReport, EngineError> {
+        match self.poll_leased(id, true).await? {
+            Polled::Ran(result) => {
+                self.release(id, LeaseKind::Poll, None).await;
+                result
+            }
+            Polled::Skipped(_) => Err(EngineError::Busy { id: id.clone() }),
+        }
+    }
+
+    /// Claims the poll lease (when due, unless `force`) and polls under it. The lease stays
+    /// held; the caller releases it.
+    async fn poll_leased(&self, id: &SubscriptionId, force: bool) -> Result<Polled, EngineError> {
         let lock = self.poll_lock(id);
         let _serial = lock.lock().await;
         let _permit = self
@@ -595,6 +756,23 @@ impl TriggerEngine {
             .acquire()
             .await
             .expect("the poll semaphore is never closed");
+        let claim = self
+            .inner
+            .store
+            .claim_subscription_lease(id.clone(), LeaseKind::Poll, self.lease(), self.now(), force)
+            .await?;
+        if claim != LeaseClaim::Claimed {
+            return Ok(Polled::Skipped(claim));
+        }
+        Ok(Polled::Ran(
+            self.leased(id, LeaseKind::Poll, self.poll_claimed(id))
+                .await,
+        ))
+    }
+
+    /// One poll and its commit, under this engine's poll lease.
+    async fn poll_claimed(&self, id: &SubscriptionId) -> Result<PollReport, EngineError> {
+        let owner = Some(self.inner.owner.clone());
         let sub = self.inner.store.subscription(id.clone()).await?;
         let result = self.poll_once(&sub).await;
         match result {
@@ -604,7 +782,7 @@ impl TriggerEngine {
                 let commit = self
                     .inner
                     .store
-                    .commit_poll(id.clone(), polled.events, polled.cursor)
+                    .commit_poll(id.clone(), polled.events, polled.cursor, owner)
                     .await?;
                 if commit.inserted > 0 {
                     let now = self.inner.clock.now();
@@ -624,7 +802,7 @@ impl TriggerEngine {
             Err(e) => {
                 self.inner
                     .store
-                    .record_poll_error(id.clone(), e.to_string())
+                    .record_poll_error(id.clone(), e.to_string(), owner)
                     .await?;
                 Err(e)
             }
@@ -684,8 +862,34 @@ impl TriggerEngine {
         }
     }
 
-    /// Sends every delivery of `id` that is due, one after the other. Returns what is left.
+    /// Sends every delivery of `id` that is due, one after the other, under the subscription's
+    /// delivery lease. Returns what is left; while another replica holds the lease, a time
+    /// shortly after to look again.
     pub async fn deliver_due(&self, id: &SubscriptionId) -> Result<NextDelivery, EngineError> {
+        let claim = self
+            .inner
+            .store
+            .claim_subscription_lease(
+                id.clone(),
+                LeaseKind::Delivery,
+                self.lease(),
+                self.now(),
+                true,
+            )
+            .await?;
+        if let LeaseClaim::Busy(until) | LeaseClaim::NotDue(until) = claim {
+            // The holder delivers what is due; look again soon in case it just finished.
+            let soon = self.now() + self.inner.options.tick * 5;
+            return Ok(NextDelivery::Later(until.min(soon)));
+        }
+        let result = self
+            .leased(id, LeaseKind::Delivery, self.deliver_claimed(id))
+            .await;
+        self.release(id, LeaseKind::Delivery, None).await;
+        result
+    }
+
+    async fn deliver_claimed(&self, id: &SubscriptionId) -> Result<NextDelivery, EngineError> {
         loop {
             let now = self.inner.clock.system_time();
             let next = self
@@ -700,7 +904,11 @@ impl TriggerEngine {
             let outcome = self.attempt(&sub, &delivery, &events).await?;
             self.inner
                 .store
-                .record_delivery_attempt(delivery.id.clone(), outcome)
+                .record_delivery_attempt(
+                    delivery.id.clone(),
+                    outcome,
+                    Some(self.inner.owner.clone()),
+                )
                 .await?;
         }
     }

@@ -260,6 +260,37 @@ pub enum AttemptOutcome {
     },
 }
 
+/// Which of a subscription's two leases: its polls, or its webhook deliveries (one process
+/// sends a subscription's batches at a time, so they stay in order and none goes out twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseKind {
+    /// Polling the source and committing events and cursor.
+    Poll,
+    /// Sending webhook deliveries and recording their attempts.
+    Delivery,
+}
+
+impl LeaseKind {
+    /// The owner and expiry columns of `trigger_subscriptions`.
+    pub(crate) fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            LeaseKind::Poll => ("poll_lease_owner", "poll_lease_expires_at"),
+            LeaseKind::Delivery => ("delivery_lease_owner", "delivery_lease_expires_at"),
+        }
+    }
+}
+
+/// What [`super::TriggerStore::claim_subscription_lease`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseClaim {
+    /// The lease is the caller's now.
+    Claimed,
+    /// Another process holds it until then.
+    Busy(SystemTime),
+    /// The next poll is not due before then (another process polled it).
+    NotDue(SystemTime),
+}
+
 /// What a subscription's delivery worker should do next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NextDelivery {
