@@ -377,7 +377,7 @@ pub struct OpenedAccount {
 
 /// Finds `reference` (an id, or a unique display name) in the store of `data_dir` and builds
 /// a client with its credentials: a PAT as is, OAuth tokens with refresh, each rotated token
-/// set stored at once (`rotation::rotation_callback`).
+/// set stored at once (through the store, as the service does).
 ///
 /// `Err(Ok(message))` is a usage error (no such store or account); `Err(Err(e))` an action
 /// error (the account needs reconnecting, its credential cannot be read).

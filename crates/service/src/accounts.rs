@@ -2,13 +2,14 @@
 //! built from its stored credential. Start at [`AccountClients::client`].
 //!
 //! Every request on an account goes through the same `Client`, so concurrent actions share
-//! its connection pool and its token cache (for OAuth, one refresh at a time; the client crate
-//! single-flights it). The clients of all accounts on one workspace share one rate limit and
-//! one connection pool ([`SharedTransport`]), since the workspace's limits count all of them. The cache entry remembers the credential version it was built from;
-//! the provider's own refreshes move that version forward (through
-//! [`crate::rotation::rotation_callback_tracking`], which stores each rotated refresh token
-//! before the refresh lock is released), so only an outside change, such as a reconnection,
-//! rebuilds the client.
+//! its connection pool and its token cache (for OAuth, one refresh at a time in the process:
+//! the client crate single-flights it). Each refresh runs through `StoreRefreshGuard`, which
+//! makes it one at a time across every process on the database and stores the rotated refresh
+//! token before the next refresh can start. The clients of all accounts on one workspace share
+//! one rate limit and one connection pool ([`SharedTransport`]), since the workspace's limits
+//! count all of them. The cache entry remembers the credential version it was built from; the
+//! provider's own refreshes move that version forward, so only an outside change, such as a
+//! reconnection, rebuilds the client.
 //!
 //! When an OAuth refresh fails for good (the token endpoint refuses the refresh token with a
 //! 4xx such as `invalid_grant`), the account is marked `needs_reconnect`; from then on
@@ -23,14 +24,15 @@ use std::time::Duration;
 
 use brickwire_api::SecretString;
 use brickwire_client::credentials::{
-    Clock, CredentialsProvider, DEFAULT_REFRESH_MARGIN, OAuthRefreshCredentials, PatCredentials,
-    SystemClock, TokenCache, TokenEndpoint,
+    Clock, CredentialsProvider, DEFAULT_REFRESH_MARGIN, OAuthRefreshCredentials, OAuthTokenSet,
+    PatCredentials, RefreshGuard, SystemClock, TokenCache, TokenEndpoint, TokenExchange,
 };
 use brickwire_client::{Client, ClientOptions, SharedTransport};
 use futures::future::BoxFuture;
 
-use crate::rotation::rotation_callback_tracking;
-use crate::store::{AccountStatus, Credential, LinkedAccountId, Store};
+use crate::store::{
+    AccountStatus, Credential, CredentialRefresh, LinkedAccountId, OAuthCredential, Store,
+};
 
 /// Why no client could be made for an account.
 #[derive(Debug, thiserror::Error)]
@@ -192,12 +194,13 @@ impl AccountClients {
                     self.inner.http.clone(),
                 )
                 .with_cache(cache)
-                .on_refresh(rotation_callback_tracking(
-                    self.inner.store.clone(),
-                    id.clone(),
-                    oauth.client_id,
-                    version.clone(),
-                ));
+                .with_refresh_guard(Arc::new(StoreRefreshGuard {
+                    store: self.inner.store.clone(),
+                    account: id.clone(),
+                    client_id: oauth.client_id,
+                    version: version.clone(),
+                    clock: self.inner.options.clock.clone(),
+                }));
                 Arc::new(WatchedRefresh {
                     inner: provider,
                     store: self.inner.store.clone(),
@@ -258,6 +261,76 @@ impl AccountClients {
         // The entry knows every version its own provider wrote; a higher stored version was
         // written by someone else (a reconnection) and needs a new client.
         (stored_version <= entry.version.load(Ordering::SeqCst)).then(|| entry.client.clone())
+    }
+}
+
+/// Refreshes an account's OAuth tokens through the store, one process at a time per account
+/// ([`Store::refresh_linked_account_credential`]): a process that waited for another's refresh
+/// uses the tokens it stored instead of spending the refresh token again, so a fleet of
+/// replicas makes one refresh per expiry, and the rotated refresh token is stored before any
+/// other refresh starts.
+struct StoreRefreshGuard {
+    store: Arc<dyn Store>,
+    account: LinkedAccountId,
+    client_id: String,
+    /// The credential version this process's client is built from (moved by each refresh).
+    version: Arc<AtomicU64>,
+    clock: Arc<dyn Clock>,
+}
+
+impl RefreshGuard for StoreRefreshGuard {
+    fn refresh(
+        &self,
+        stale: SecretString,
+        exchange: TokenExchange,
+    ) -> BoxFuture<'static, brickwire_client::Result<OAuthTokenSet>> {
+        let store = self.store.clone();
+        let account = self.account.clone();
+        let client_id = self.client_id.clone();
+        let version = self.version.clone();
+        let clock = self.clock.clone();
+        Box::pin(async move {
+            let refresh: CredentialRefresh = Box::new(move |current: Credential| {
+                Box::pin(async move {
+                    let Credential::OAuth(current) = current else {
+                        return Err(brickwire_client::Error::Auth(
+                            "the linked account no longer uses OAuth".into(),
+                        ));
+                    };
+                    // Another process refreshed while this one waited: use its tokens (if
+                    // they are near expiry, the next refresh replaces them as usual).
+                    let usable = current.expires_at.is_none_or(|at| at > clock.now());
+                    if usable && current.access_token != stale {
+                        return Ok(None);
+                    }
+                    let Some(refresh_token) = current.refresh_token.clone() else {
+                        return Err(brickwire_client::Error::Auth(
+                            "the OAuth access token expired and there is no refresh token: log in again"
+                                .into(),
+                        ));
+                    };
+                    let tokens = exchange(refresh_token).await?;
+                    Ok(Some(Credential::OAuth(OAuthCredential::from_token_set(
+                        &client_id, &tokens,
+                    ))))
+                })
+            });
+            let stored = store
+                .refresh_linked_account_credential(account.clone(), refresh)
+                .await
+                .map_err(|e| {
+                    brickwire_client::Error::Auth(format!(
+                        "could not store the refreshed OAuth tokens of {account}: {e}"
+                    ))
+                })??;
+            version.fetch_max(stored.version, Ordering::SeqCst);
+            match stored.credential {
+                Credential::OAuth(oauth) => Ok(oauth.to_token_set()),
+                Credential::ApiKey { .. } => Err(brickwire_client::Error::Auth(
+                    "the linked account no longer uses OAuth".into(),
+                )),
+            }
+        })
     }
 }
 

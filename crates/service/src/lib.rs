@@ -3,13 +3,13 @@
 //!
 //! Start at [`server::Service::start`] (run it) or [`server::router`] (the whole HTTP surface
 //! for in-process tests). Underneath: [`store::Store`] (the storage interface) and
-//! [`store::SqliteStore`] (its embedded implementation); [`accounts::AccountClients`] (one shared
-//! Databricks client per linked account, refreshing OAuth tokens); [`link`] (checking a
-//! workspace URL and verifying an API key). [`crypto`] encrypts every secret at rest under the
-//! master key; [`api_key`] sets up and verifies the operator's API key; [`scopes`] holds the
-//! OAuth scope rules of the app settings; [`rotation`] stores refreshed OAuth tokens from the
-//! client's refresh callback. [`open_data_dir`] does the storage start-up: master key, store,
-//! operator key.
+//! [`store::SqliteStore`] (its embedded implementation) or [`store::PgStore`] (PostgreSQL, for
+//! replicas sharing one database); [`accounts::AccountClients`] (one shared Databricks client
+//! per linked account, refreshing OAuth tokens one refresh at a time fleet-wide); [`link`]
+//! (checking a workspace URL and verifying an API key). [`crypto`] encrypts every secret at rest
+//! under the master key; [`api_key`] sets up and verifies the operator's API key; [`scopes`]
+//! holds the OAuth scope rules of the app settings. [`open_data_dir`] and [`open_store`] do the
+//! storage start-up: master key, store, operator key.
 
 pub mod accounts;
 pub mod api_key;
@@ -18,7 +18,6 @@ pub mod error;
 pub mod flows;
 pub mod link;
 pub mod mcp;
-pub mod rotation;
 pub mod scopes;
 pub mod server;
 pub mod store;

@@ -161,15 +161,16 @@ async fn a_graceful_shutdown_hands_runs_over_at_once() {
     let lease = Duration::from_secs(3600);
     let leaving = engine(&stores[0], lease);
     let leaving_task = leaving.start().await.unwrap();
-    let staying = engine(&stores[1], lease);
-    let staying_task = staying.start().await.unwrap();
     let run = manual_run(stores[0].as_ref(), &flow.id, json!({})).await;
     leaving.wake();
     wait_steps(stores[0].as_ref(), &run.id, 30, "the wait to start", |s| {
         latest_is(s, "pause", StepStatus::Running)
     })
     .await;
-    // The other replica was running all along and left the leased run alone.
+    // The other replica starts while the run is leased, and leaves it alone.
+    let staying = engine(&stores[1], lease);
+    let staying_task = staying.start().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(staying.running_count(), 0);
     leaving_task.shutdown().await;
     let done = wait_final(stores[1].as_ref(), &run.id, 60).await;

@@ -2,8 +2,10 @@
 //! path and the negative cases (wrong, replayed and superseded state, expired session, code
 //! replay, wrong verifier, redirect mismatch, scope not allowed, denied consent); token refresh
 //! with rotation and 50 concurrent actions sharing one refresh; a refresh that fails for good
-//! marking the account and its reconnection re-linking the same account.
+//! marking the account and its reconnection re-linking the same account; and three replicas
+//! on one PostgreSQL database running 50 concurrent actions on one account with one refresh.
 
+mod backends;
 mod common;
 
 use std::time::Duration;
@@ -483,4 +485,73 @@ async fn a_dead_refresh_token_asks_for_reconnection_of_the_same_account() {
     for secret in [&access, &new_refresh, &refresh] {
         assert_not_logged(secret);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_on_one_database_make_one_refresh_for_fifty_concurrent_actions() {
+    let Some(url) = backends::fresh_postgres_url().await else {
+        return;
+    };
+    let master_key = brickwire_service::crypto::MasterKey::generate().to_base64();
+    let operator_key = format!("bw_replica_test_{:032x}", rand::random::<u128>());
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(Svc::replica(&url, &master_key, &operator_key).await);
+    }
+    // The browser lands on the first replica for the connect page and the OAuth callback.
+    let ws = Workspace::start().await;
+    let settings = replicas[0]
+        .ok(Method::GET, "/api/v1/app-settings", None)
+        .await;
+    let callback_url = settings["callback_url"].as_str().unwrap().to_owned();
+    let client_id = ws.app_connection(&callback_url, APP_SCOPES, true).await;
+    replicas[1]
+        .ok(
+            Method::PUT,
+            "/api/v1/app-settings",
+            Some(json!({"oauth_client_id": client_id, "workspace_url": ws.base_url()})),
+        )
+        .await;
+    ws.admin(
+        Method::PATCH,
+        "/_emulator/settings",
+        json!({"oauth": {"access_token_lifetime_seconds": 30}}),
+    )
+    .await;
+    let id = link_oauth(&replicas[0], &ws).await;
+    // Every replica has used the first tokens (each has its client cached).
+    for svc in &replicas {
+        let (status, out) = svc.action(&id, "list-users", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+    }
+    let (refresh_before, version_before) = stored_refresh_token(&replicas[2], &id).await;
+    let tokens_before = ws.hits("POST /oidc/v1/token").await;
+
+    // Every replica's clock passes the expiry; 50 actions spread over the three at once.
+    for svc in &replicas {
+        svc.clock.advance(Duration::from_secs(31));
+    }
+    let runs = (0..50).map(|i| replicas[i % 3].action(&id, "list-users", json!({})));
+    for (status, out) in futures::future::join_all(runs).await {
+        assert_eq!(status, StatusCode::OK, "{out}");
+    }
+    assert_eq!(
+        ws.hits("POST /oidc/v1/token").await - tokens_before,
+        1,
+        "one refresh across the fleet"
+    );
+    let (refresh_after, version_after) = stored_refresh_token(&replicas[1], &id).await;
+    assert_ne!(refresh_after, refresh_before);
+    assert_eq!(version_after, version_before + 1);
+    // The single-use refresh token chain is intact: the next expiry refreshes from it.
+    for svc in &replicas {
+        svc.clock.advance(Duration::from_secs(31));
+    }
+    let (status, out) = replicas[2].action(&id, "list-users", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(ws.hits("POST /oidc/v1/token").await - tokens_before, 2);
+    let account = replicas[0]
+        .ok(Method::GET, &format!("/api/v1/linked-accounts/{id}"), None)
+        .await;
+    assert_eq!(account["status"], "active");
 }

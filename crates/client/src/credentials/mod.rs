@@ -28,7 +28,7 @@ pub use oauth::{
     OAuthTokenSet, OidcEndpoints, TokenEndpoint, discover_oidc_endpoints,
     exchange_authorization_code, pkce_challenge,
 };
-pub use refresh::{OAuthRefreshCredentials, TokenRefreshCallback};
+pub use refresh::{OAuthRefreshCredentials, RefreshGuard, TokenExchange, TokenRefreshCallback};
 pub use token_cache::{
     CachedToken, Clock, DEFAULT_REFRESH_MARGIN, ManualClock, SystemClock, TokenCache,
 };

@@ -4,6 +4,11 @@
 //! one (`grant_type=refresh_token`). Databricks may rotate refresh tokens (single-use refresh
 //! tokens), so every refresh hands the new token set to a callback at once: the caller must
 //! store it, or the next session starts from a dead refresh token.
+//!
+//! Processes that share one stored token set (service replicas on one database) register a
+//! [`RefreshGuard`] instead: each refresh then runs inside the guard, which lets one process
+//! at a time exchange the stored refresh token and store the result, and hands the others the
+//! token set stored meanwhile, so a fleet makes one refresh where it would make one per process.
 
 use std::sync::{Arc, Mutex};
 
@@ -21,6 +26,24 @@ use crate::{Error, Result};
 /// It runs while the provider's refresh lock is held, so no later refresh can overtake the
 /// store; keep it short, and never call back into the same provider from it.
 pub type TokenRefreshCallback = Arc<dyn Fn(&OAuthTokenSet) + Send + Sync>;
+
+/// Trades a refresh token for a new token set at the token endpoint (one request).
+pub type TokenExchange =
+    Box<dyn FnOnce(SecretString) -> BoxFuture<'static, Result<OAuthTokenSet>> + Send>;
+
+/// Serializes the refreshes of one stored token set across processes.
+pub trait RefreshGuard: Send + Sync {
+    /// Returns the token set to use from now on. Under a lock shared by every process using
+    /// the stored token set, the guard reads it: if it holds a usable access token other than
+    /// `stale` (the one this provider is replacing), another process refreshed already and that
+    /// set is returned; otherwise it calls `exchange` with the stored refresh token and stores
+    /// the result before releasing the lock. Errors of `exchange` come back unchanged.
+    fn refresh(
+        &self,
+        stale: SecretString,
+        exchange: TokenExchange,
+    ) -> BoxFuture<'static, Result<OAuthTokenSet>>;
+}
 
 /// OAuth U2M (`external-browser`) credentials from a stored token set.
 ///
@@ -45,8 +68,11 @@ pub struct OAuthRefreshCredentials {
     http: reqwest::Client,
     /// Shared with the refresh task, which outlives a cancelled caller.
     refresh_token: Arc<Mutex<Option<SecretString>>>,
+    /// The access token in use (what a guarded refresh replaces).
+    access_token: Arc<Mutex<SecretString>>,
     initial: CachedToken,
     on_refresh: Option<TokenRefreshCallback>,
+    guard: Option<Arc<dyn RefreshGuard>>,
     cache: TokenCache,
 }
 
@@ -58,6 +84,7 @@ impl std::fmt::Debug for OAuthRefreshCredentials {
             .field("endpoint", &self.endpoint)
             .field("refresh_token", &self.refresh_token)
             .field("on_refresh", &self.on_refresh.as_ref().map(|_| "Fn"))
+            .field("guard", &self.guard.as_ref().map(|_| "RefreshGuard"))
             .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
@@ -81,8 +108,10 @@ impl OAuthRefreshCredentials {
             endpoint,
             http,
             refresh_token: Arc::new(Mutex::new(tokens.refresh_token)),
+            access_token: Arc::new(Mutex::new(tokens.access_token)),
             initial,
             on_refresh: None,
+            guard: None,
             cache,
         }
     }
@@ -96,6 +125,13 @@ impl OAuthRefreshCredentials {
     /// Registers the callback that receives every refreshed token set.
     pub fn on_refresh(mut self, callback: TokenRefreshCallback) -> Self {
         self.on_refresh = Some(callback);
+        self
+    }
+
+    /// Runs every refresh inside `guard` (shared stored tokens; see [`RefreshGuard`]). The
+    /// guard stores the tokens itself; an `on_refresh` callback is still called after.
+    pub fn with_refresh_guard(mut self, guard: Arc<dyn RefreshGuard>) -> Self {
+        self.guard = Some(guard);
         self
     }
 
@@ -114,6 +150,9 @@ impl OAuthRefreshCredentials {
     }
 
     async fn fetch(&self) -> Result<CachedToken> {
+        if let Some(guard) = &self.guard {
+            return self.fetch_guarded(guard.clone()).await;
+        }
         let Some(refresh_token) = self.current_refresh_token() else {
             return Err(Error::Auth(
                 "the OAuth access token expired and there is no refresh token: log in again"
@@ -125,6 +164,7 @@ impl OAuthRefreshCredentials {
         let client_id = self.client_id.clone();
         let client_secret = self.client_secret.clone();
         let store = self.refresh_token.clone();
+        let access = self.access_token.clone();
         let callback = self.on_refresh.clone();
         let now = self.cache.clock().now();
         // Once the request is sent, the old refresh token may be spent (single-use tokens), so
@@ -149,12 +189,67 @@ impl OAuthRefreshCredentials {
                 tokens.refresh_token = Some(refresh_token);
             }
             *store.lock().unwrap_or_else(|e| e.into_inner()) = tokens.refresh_token.clone();
+            *access.lock().unwrap_or_else(|e| e.into_inner()) = tokens.access_token.clone();
             if let Some(callback) = &callback {
                 callback(&tokens);
             }
             Ok::<_, Error>(tokens.cached())
         });
         exchange
+            .await
+            .map_err(|e| Error::Auth(format!("the token refresh task failed: {e}")))?
+    }
+
+    /// A refresh through the guard: the guard picks the refresh token (the stored one) and
+    /// may answer with tokens another process stored, without an exchange.
+    async fn fetch_guarded(&self, guard: Arc<dyn RefreshGuard>) -> Result<CachedToken> {
+        let token_url = self.endpoint.get(&self.http).await?;
+        let http = self.http.clone();
+        let client_id = self.client_id.clone();
+        let client_secret = self.client_secret.clone();
+        let now = self.cache.clock().now();
+        let exchange: TokenExchange = Box::new(move |refresh_token: SecretString| {
+            Box::pin(async move {
+                let mut tokens = request_token(
+                    &http,
+                    &token_url,
+                    ClientAuth::Form {
+                        client_id: &client_id,
+                        client_secret: client_secret.as_ref(),
+                    },
+                    vec![
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", refresh_token.expose_secret()),
+                    ],
+                    now,
+                )
+                .await?;
+                if tokens.refresh_token.is_none() {
+                    tokens.refresh_token = Some(refresh_token);
+                }
+                Ok(tokens)
+            })
+        });
+        let stale = self
+            .access_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let store = self.refresh_token.clone();
+        let access = self.access_token.clone();
+        let callback = self.on_refresh.clone();
+        // Runs to completion even if the caller is cancelled: the stored refresh token may be
+        // spent once the exchange is sent, and the guard stores its successor.
+        let refreshed = tokio::spawn(async move {
+            let tokens = guard.refresh(stale, exchange).await?;
+            *store.lock().unwrap_or_else(|e| e.into_inner()) = tokens.refresh_token.clone();
+            *access.lock().unwrap_or_else(|e| e.into_inner()) = tokens.access_token.clone();
+            if let Some(callback) = &callback {
+                callback(&tokens);
+            }
+            Ok::<_, Error>(tokens.cached())
+        });
+        refreshed
             .await
             .map_err(|e| Error::Auth(format!("the token refresh task failed: {e}")))?
     }

@@ -5,14 +5,15 @@
 //! that several replicas share.
 //!
 //! # Why the trait is async
-//! The trait returns boxed futures so a PostgreSQL backend (sqlx or tokio-postgres, both async)
-//! can implement it without blocking the runtime, and so `Arc<dyn Store>` works. The SQLite
+//! The trait returns boxed futures so the PostgreSQL backend (tokio-postgres) implements it
+//! without blocking the runtime, and so `Arc<dyn Store>` works. The SQLite
 //! backend is synchronous underneath and runs each call on `spawn_blocking`. A call that was
 //! started keeps running to its commit even if the caller's future is dropped, so a cancelled
 //! request never leaves half a write; the blocking pool is the only place SQLite blocks.
 //!
-//! The client's `TokenRefreshCallback` is synchronous: [`crate::rotation::rotation_callback`]
-//! bridges it, so a rotated refresh token is durable before the refresh lock is released.
+//! OAuth refreshes of linked accounts go through [`Store::refresh_linked_account_credential`],
+//! so a rotated refresh token is durable before any other refresh of the account starts, in
+//! this process or another replica.
 //!
 //! # Secrets
 //! Secret fields are encrypted by the store itself (see [`crate::crypto`]) with associated data
@@ -270,6 +271,22 @@ pub struct StoredCredential {
     pub version: u64,
 }
 
+/// What [`Store::refresh_linked_account_credential`] runs on the stored credential while no
+/// other refresh of the account can run: a new credential to store, `None` to keep the stored
+/// one (another process refreshed already), or the refresh's error.
+pub type CredentialRefresh = Box<
+    dyn FnOnce(
+            Credential,
+        ) -> BoxFuture<
+            'static,
+            std::result::Result<Option<Credential>, brickwire_client::Error>,
+        > + Send,
+>;
+
+/// The credential stored after [`Store::refresh_linked_account_credential`], or the refresh's
+/// error.
+pub type RefreshOutcome = std::result::Result<StoredCredential, brickwire_client::Error>;
+
 /// What [`Store::insert_linked_account`] needs.
 #[derive(Debug, Clone)]
 pub struct NewLinkedAccount {
@@ -509,6 +526,40 @@ pub trait Store: Send + Sync + fmt::Debug {
         expected_version: Option<u64>,
         credential: Credential,
     ) -> BoxFuture<'_, Result<u64>>;
+
+    /// Runs `refresh` on the stored credential and stores what it returns (`Some`) before
+    /// anyone else can run a refresh of this account: on a shared database the account's row
+    /// stays locked (`SELECT ... FOR UPDATE` in one transaction) from the read through the
+    /// write, so replicas refresh one at a time and each sees the credential the last one
+    /// stored. The embedded store (one process, whose account clients refresh one at a time)
+    /// reads, refreshes, and writes with a version check. Returns the credential stored now,
+    /// or `refresh`'s own error.
+    fn refresh_linked_account_credential(
+        &self,
+        id: LinkedAccountId,
+        refresh: CredentialRefresh,
+    ) -> BoxFuture<'_, Result<RefreshOutcome>> {
+        Box::pin(async move {
+            let stored = self.linked_account_credential(id.clone()).await?;
+            match refresh(stored.credential.clone()).await {
+                Err(e) => Ok(Err(e)),
+                Ok(None) => Ok(Ok(stored)),
+                Ok(Some(credential)) => {
+                    let version = self
+                        .update_linked_account_credential(
+                            id,
+                            Some(stored.version),
+                            credential.clone(),
+                        )
+                        .await?;
+                    Ok(Ok(StoredCredential {
+                        credential,
+                        version,
+                    }))
+                }
+            }
+        })
+    }
 
     /// Creates a connect session and its single-use token.
     fn create_connect_session(

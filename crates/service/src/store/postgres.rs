@@ -180,7 +180,7 @@ impl PgStore {
     }
 
     /// Applies every migration up to `target` that the database lacks, then writes or checks
-    /// the key check, all in one transaction under [`MIGRATION_LOCK`]. Returns the versions
+    /// the key check, all in one transaction under `MIGRATION_LOCK`. Returns the versions
     /// applied.
     pub async fn migrate_and_check_key(&self, target: i64) -> Result<Vec<i64>> {
         let mut conn = self.conn().await?;

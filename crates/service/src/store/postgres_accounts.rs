@@ -34,9 +34,10 @@ use super::super::sqlite::{
 };
 use super::super::{
     AccountStatus, ApiKeySource, AppSettings, ConnectSession, ConnectSessionId, ConnectSessionKey,
-    ConsumedConnectSession, CreatedConnectSession, Credential, LinkedAccount, LinkedAccountFilter,
-    LinkedAccountId, MAX_CONNECT_SESSION_MINUTES, NewConnectSession, NewLinkedAccount, OAuthStart,
-    OperatorApiKey, OperatorApiKeyId, Store, StoredCredential,
+    ConsumedConnectSession, CreatedConnectSession, Credential, CredentialRefresh, LinkedAccount,
+    LinkedAccountFilter, LinkedAccountId, MAX_CONNECT_SESSION_MINUTES, NewConnectSession,
+    NewLinkedAccount, OAuthStart, OperatorApiKey, OperatorApiKeyId, RefreshOutcome, Store,
+    StoredCredential,
 };
 use super::{Inner, PgStore};
 use crate::crypto::{random_token, token_hash};
@@ -470,6 +471,57 @@ impl Store for PgStore {
                 credential: open_credential(&self.inner.cipher, &id, &blob)?,
                 version: version as u64,
             })
+        })
+    }
+
+    fn refresh_linked_account_credential(
+        &self,
+        id: LinkedAccountId,
+        refresh: CredentialRefresh,
+    ) -> BoxFuture<'_, Result<RefreshOutcome>> {
+        Box::pin(async move {
+            let mut conn = self.conn().await?;
+            let tx = conn.transaction().await?;
+            // Held until commit, across the token request: every replica's refresh of this
+            // account waits here and then reads what this one stored.
+            let row = tx
+                .query_opt(
+                    "SELECT credential, credential_version FROM linked_accounts
+                     WHERE id = $1 FOR UPDATE",
+                    &[&id.as_str()],
+                )
+                .await?
+                .ok_or_else(|| Error::not_found("linked account", id.as_str()))?;
+            let blob: Vec<u8> = row.try_get(0)?;
+            let version = row.try_get::<_, i64>(1)? as u64;
+            let stored = StoredCredential {
+                credential: open_credential(&self.inner.cipher, &id, &blob)?,
+                version,
+            };
+            let credential = match refresh(stored.credential.clone()).await {
+                Err(e) => return Ok(Err(e)),
+                Ok(None) => return Ok(Ok(stored)),
+                Ok(Some(credential)) => credential,
+            };
+            if credential.auth_type() != stored.credential.auth_type() {
+                return Err(Error::invalid(
+                    "credential",
+                    format!("linked account {id} cannot change its auth type in a refresh"),
+                ));
+            }
+            let blob = seal_credential(&self.inner.cipher, &id, &credential);
+            tx.execute(
+                "UPDATE linked_accounts
+                 SET credential = $1, credential_version = $2, status = 'active'
+                 WHERE id = $3",
+                &[&blob, &((version + 1) as i64), &id.as_str()],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Ok(StoredCredential {
+                credential,
+                version: version + 1,
+            }))
         })
     }
 

@@ -6,13 +6,14 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use brickwire_api::SecretString;
 use brickwire_client::ClientOptions;
 use brickwire_client::credentials::ManualClock;
 use brickwire_emulator::oauth::drive::{
     AppConnection, Decision, answer_consent, register_app_connection,
 };
 use brickwire_emulator::{Emulator, EmulatorOptions};
-use brickwire_service::{RunningService, ServeOptions, Service};
+use brickwire_service::{RunningService, ServeOptions, Service, StartupEnv};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -93,6 +94,28 @@ impl Svc {
             dir,
             service: Some(service),
             key,
+            clock,
+            http: http_client(),
+        }
+    }
+
+    /// A replica on a shared PostgreSQL database: the master key and operator key come from
+    /// its environment (as every replica of a fleet gets them), its clock is its own.
+    pub async fn replica(database_url: &SecretString, master_key: &SecretString, key: &str) -> Svc {
+        capture_logs();
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(SystemTime::now()));
+        let mut options = options(dir.path(), clock.clone());
+        options.database_url = Some(database_url.clone());
+        options.env = StartupEnv {
+            master_key: Some(master_key.clone()),
+            api_key: Some(SecretString::new(key)),
+        };
+        let service = Service::start(options).await.unwrap();
+        Svc {
+            dir,
+            service: Some(service),
+            key: key.to_owned(),
             clock,
             http: http_client(),
         }
