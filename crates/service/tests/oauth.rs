@@ -3,7 +3,9 @@
 //! replay, wrong verifier, redirect mismatch, scope not allowed, denied consent); token refresh
 //! with rotation and 50 concurrent actions sharing one refresh; a refresh that fails for good
 //! marking the account and its reconnection re-linking the same account; and three replicas
-//! on one PostgreSQL database running 50 concurrent actions on one account with one refresh.
+//! on one PostgreSQL database: a connect session, its page and its OAuth callback each on a
+//! different replica, then 50 concurrent actions on the account through all three with one
+//! refresh.
 
 mod backends;
 mod common;
@@ -488,17 +490,19 @@ async fn a_dead_refresh_token_asks_for_reconnection_of_the_same_account() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_replicas_on_one_database_make_one_refresh_for_fifty_concurrent_actions() {
+async fn three_replicas_link_across_replicas_and_make_one_refresh_for_fifty_actions() {
     let Some(url) = backends::fresh_postgres_url().await else {
         return;
     };
     let master_key = brickwire_service::crypto::MasterKey::generate().to_base64();
     let operator_key = format!("bw_replica_test_{:032x}", rand::random::<u128>());
-    let mut replicas = Vec::new();
-    for _ in 0..3 {
-        replicas.push(Svc::replica(&url, &master_key, &operator_key).await);
+    // All three behind one public URL, as behind a load balancer (the first replica's URL).
+    let first = Svc::replica(&url, &master_key, &operator_key, None).await;
+    let public = first.service().url();
+    let mut replicas = vec![first];
+    for _ in 0..2 {
+        replicas.push(Svc::replica(&url, &master_key, &operator_key, Some(public.clone())).await);
     }
-    // The browser lands on the first replica for the connect page and the OAuth callback.
     let ws = Workspace::start().await;
     let settings = replicas[0]
         .ok(Method::GET, "/api/v1/app-settings", None)
@@ -518,7 +522,26 @@ async fn three_replicas_on_one_database_make_one_refresh_for_fifty_concurrent_ac
         json!({"oauth": {"access_token_lifetime_seconds": 30}}),
     )
     .await;
-    let id = link_oauth(&replicas[0], &ws).await;
+    // The session is made on one replica, the browser's connect page is served by another,
+    // and the balancer sends the OAuth callback to the third: the browser's cookie and the
+    // PKCE state are in the database, so it links.
+    let (_, connect_url) = replicas[1]
+        .session(json!({"end_user_ref": "user-fleet"}))
+        .await;
+    let browser = &replicas[0];
+    let authorize = start_oauth(browser, &connect_url).await;
+    let back = ws.consent(&authorize, true).await;
+    let third = replicas[2].service().url();
+    let back = back.replacen(
+        public.as_str().trim_end_matches('/'),
+        third.as_str().trim_end_matches('/'),
+        1,
+    );
+    assert!(back.starts_with(third.as_str()), "{back}");
+    let (status, html) = callback(browser, &back).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(result_status(&html).as_deref(), Some("success"), "{html}");
+    let id = linked_account_id(&html).unwrap();
     // Every replica has used the first tokens (each has its client cached).
     for svc in &replicas {
         let (status, out) = svc.action(&id, "list-users", json!({})).await;

@@ -216,12 +216,48 @@ async fn three_replicas_share_subscriptions_and_survive_a_kill() {
         if expected.is_subset(&acked) {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} (subscription, job) pairs never acknowledged",
-            expected.difference(&acked).count(),
-            expected.len()
-        );
+        if Instant::now() >= deadline {
+            let missing: Vec<_> = expected.difference(&acked).collect();
+            let subs: BTreeSet<&String> = missing.iter().map(|(s, _)| s).collect();
+            let client = backends::pg_client(&url).await;
+            let mut state = Vec::new();
+            for sub in subs.iter().take(3) {
+                let row = client
+                    .query_one(
+                        "SELECT poll_lease_owner, poll_lease_expires_at, next_poll_at,
+                                delivery_lease_owner, delivery_lease_expires_at, delivered_seq,
+                                (SELECT MAX(seq) FROM trigger_events e WHERE e.subscription_id = s.id),
+                                (SELECT string_agg(state || ':' || attempts || ':' || first_seq || '-' || last_seq, ',')
+                                 FROM trigger_deliveries d WHERE d.subscription_id = s.id),
+                                last_error
+                         FROM trigger_subscriptions s WHERE id = $1",
+                        &[sub],
+                    )
+                    .await
+                    .unwrap();
+                state.push(format!(
+                    "{sub}: poll lease {:?} until {:?}, next poll {:?}, delivery lease {:?} until \
+                     {:?}, delivered {:?} of {:?}, deliveries {:?}, last error {:?}",
+                    row.get::<_, Option<String>>(0),
+                    row.get::<_, Option<i64>>(1),
+                    row.get::<_, Option<i64>>(2),
+                    row.get::<_, Option<String>>(3),
+                    row.get::<_, Option<i64>>(4),
+                    row.get::<_, i64>(5),
+                    row.get::<_, Option<i64>>(6),
+                    row.get::<_, Option<String>>(7),
+                    row.get::<_, Option<String>>(8),
+                ));
+            }
+            panic!(
+                "{} of {} (subscription, job) pairs never acknowledged, over {} subscriptions \
+                 (dead process {doomed}); {:?} ...; {state:#?}",
+                missing.len(),
+                expected.len(),
+                subs.len(),
+                missing.iter().take(5).collect::<Vec<_>>(),
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let all_delivered = started.elapsed();

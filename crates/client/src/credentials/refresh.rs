@@ -149,66 +149,14 @@ impl OAuthRefreshCredentials {
             .clone()
     }
 
-    async fn fetch(&self) -> Result<CachedToken> {
-        if let Some(guard) = &self.guard {
-            return self.fetch_guarded(guard.clone()).await;
-        }
-        let Some(refresh_token) = self.current_refresh_token() else {
-            return Err(Error::Auth(
-                "the OAuth access token expired and there is no refresh token: log in again"
-                    .to_owned(),
-            ));
-        };
-        let token_url = self.endpoint.get(&self.http).await?;
-        let http = self.http.clone();
-        let client_id = self.client_id.clone();
-        let client_secret = self.client_secret.clone();
-        let store = self.refresh_token.clone();
-        let access = self.access_token.clone();
-        let callback = self.on_refresh.clone();
-        let now = self.cache.clock().now();
-        // Once the request is sent, the old refresh token may be spent (single-use tokens), so
-        // the exchange runs to completion and stores its result even if the caller that
-        // started it is cancelled (e.g. by a timeout).
-        let exchange = tokio::spawn(async move {
-            let mut tokens = request_token(
-                &http,
-                &token_url,
-                ClientAuth::Form {
-                    client_id: &client_id,
-                    client_secret: client_secret.as_ref(),
-                },
-                vec![
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", refresh_token.expose_secret()),
-                ],
-                now,
-            )
-            .await?;
-            if tokens.refresh_token.is_none() {
-                tokens.refresh_token = Some(refresh_token);
-            }
-            *store.lock().unwrap_or_else(|e| e.into_inner()) = tokens.refresh_token.clone();
-            *access.lock().unwrap_or_else(|e| e.into_inner()) = tokens.access_token.clone();
-            if let Some(callback) = &callback {
-                callback(&tokens);
-            }
-            Ok::<_, Error>(tokens.cached())
-        });
-        exchange
-            .await
-            .map_err(|e| Error::Auth(format!("the token refresh task failed: {e}")))?
-    }
-
-    /// A refresh through the guard: the guard picks the refresh token (the stored one) and
-    /// may answer with tokens another process stored, without an exchange.
-    async fn fetch_guarded(&self, guard: Arc<dyn RefreshGuard>) -> Result<CachedToken> {
+    /// The token-endpoint exchange of a refresh token, as a value the guard can run.
+    async fn exchange(&self) -> Result<TokenExchange> {
         let token_url = self.endpoint.get(&self.http).await?;
         let http = self.http.clone();
         let client_id = self.client_id.clone();
         let client_secret = self.client_secret.clone();
         let now = self.cache.clock().now();
-        let exchange: TokenExchange = Box::new(move |refresh_token: SecretString| {
+        Ok(Box::new(move |refresh_token: SecretString| {
             Box::pin(async move {
                 let mut tokens = request_token(
                     &http,
@@ -229,19 +177,41 @@ impl OAuthRefreshCredentials {
                 }
                 Ok(tokens)
             })
-        });
-        let stale = self
-            .access_token
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        }))
+    }
+
+    /// One refresh: through the guard when there is one (it picks the refresh token, the stored
+    /// one, and may answer with tokens another process stored, without an exchange), else an
+    /// exchange of this provider's refresh token.
+    async fn fetch(&self) -> Result<CachedToken> {
+        let guarded = match &self.guard {
+            Some(guard) => {
+                let stale = self
+                    .access_token
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                guard.refresh(stale, self.exchange().await?)
+            }
+            None => {
+                let Some(refresh_token) = self.current_refresh_token() else {
+                    return Err(Error::Auth(
+                        "the OAuth access token expired and there is no refresh token: log in \
+                         again"
+                            .to_owned(),
+                    ));
+                };
+                self.exchange().await?(refresh_token)
+            }
+        };
         let store = self.refresh_token.clone();
         let access = self.access_token.clone();
         let callback = self.on_refresh.clone();
-        // Runs to completion even if the caller is cancelled: the stored refresh token may be
-        // spent once the exchange is sent, and the guard stores its successor.
+        // Once the request is sent, the old refresh token may be spent (single-use tokens), so
+        // the refresh runs to completion and stores its result even if the caller that
+        // started it is cancelled (e.g. by a timeout).
         let refreshed = tokio::spawn(async move {
-            let tokens = guard.refresh(stale, exchange).await?;
+            let tokens = guarded.await?;
             *store.lock().unwrap_or_else(|e| e.into_inner()) = tokens.refresh_token.clone();
             *access.lock().unwrap_or_else(|e| e.into_inner()) = tokens.access_token.clone();
             if let Some(callback) = &callback {

@@ -236,28 +236,8 @@ pub struct FlowEngineTask {
 }
 
 impl FlowEngineTask {
-    /// Stops dispatching, triggers and every run task of this process.
-    pub fn stop(self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-        let runs: Vec<JoinHandle<()>> = self
-            .engine
-            .inner
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .map(|(_, t)| t)
-            .collect();
-        for task in runs {
-            task.abort();
-        }
-    }
-
-    /// Stops like [`FlowEngineTask::stop`], waits for the run tasks to end, then queues the
-    /// runs this engine held again so another replica resumes them now, not after the lease.
-    pub async fn shutdown(self) {
+    /// Aborts dispatching, triggers and every run task of this process; returns the run tasks.
+    fn abort_all(&self) -> Vec<JoinHandle<()>> {
         for task in &self.tasks {
             task.abort();
         }
@@ -273,7 +253,18 @@ impl FlowEngineTask {
         for task in &runs {
             task.abort();
         }
-        for task in runs {
+        runs
+    }
+
+    /// Stops dispatching, triggers and every run task of this process.
+    pub fn stop(self) {
+        self.abort_all();
+    }
+
+    /// Stops like [`FlowEngineTask::stop`], waits for the run tasks to end, then queues the
+    /// runs this engine held again so another replica resumes them now, not after the lease.
+    pub async fn shutdown(self) {
+        for task in self.abort_all() {
             let _ = task.await;
         }
         let inner = &self.engine.inner;

@@ -346,7 +346,11 @@ struct Inner {
     poll_permits: Semaphore,
     delivery_permits: Semaphore,
     slots: Mutex<HashMap<SubscriptionId, Slot>>,
+    /// One poll of a subscription at a time in this engine, from its claim to its release (two
+    /// of this engine's own would share its lease, and the first release would end the other's).
     poll_locks: Mutex<HashMap<SubscriptionId, Arc<tokio::sync::Mutex<()>>>>,
+    /// The same for a subscription's delivery runs.
+    delivery_locks: Mutex<HashMap<SubscriptionId, Arc<tokio::sync::Mutex<()>>>>,
     wake: Notify,
 }
 
@@ -423,6 +427,7 @@ impl TriggerEngine {
                 random,
                 slots: Mutex::new(HashMap::new()),
                 poll_locks: Mutex::new(HashMap::new()),
+                delivery_locks: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
             }),
         }
@@ -508,9 +513,13 @@ impl TriggerEngine {
         self.inner.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn poll_lock(&self, id: &SubscriptionId) -> Arc<tokio::sync::Mutex<()>> {
-        self.inner
-            .poll_locks
+    /// The serial lock of `kind`'s work on `id` in this engine.
+    fn work_lock(&self, id: &SubscriptionId, kind: LeaseKind) -> Arc<tokio::sync::Mutex<()>> {
+        let locks = match kind {
+            LeaseKind::Poll => &self.inner.poll_locks,
+            LeaseKind::Delivery => &self.inner.delivery_locks,
+        };
+        locks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(id.clone())
@@ -679,6 +688,9 @@ impl TriggerEngine {
     }
 
     async fn scheduled_poll(&self, id: SubscriptionId) {
+        // Held until the lease is released.
+        let serial = self.work_lock(&id, LeaseKind::Poll);
+        let _serial = serial.lock().await;
         let polled = self.poll_leased(&id, false).await;
         let result = match polled {
             Ok(Polled::Ran(result)) => result,
@@ -736,6 +748,8 @@ impl TriggerEngine {
     /// and commits its events and cursor in one transaction. Runs even when it is paused, and
     /// whether or not a poll is due; [`EngineError::Busy`] while another replica polls it.
     pub async fn poll_now(&self, id: &SubscriptionId) -> Result<PollReport, EngineError> {
+        let serial = self.work_lock(id, LeaseKind::Poll);
+        let _serial = serial.lock().await;
         match self.poll_leased(id, true).await? {
             Polled::Ran(result) => {
                 self.release(id, LeaseKind::Poll, None).await;
@@ -746,10 +760,8 @@ impl TriggerEngine {
     }
 
     /// Claims the poll lease (when due, unless `force`) and polls under it. The lease stays
-    /// held; the caller releases it.
+    /// held; the caller, holding the poll's serial lock, releases it.
     async fn poll_leased(&self, id: &SubscriptionId, force: bool) -> Result<Polled, EngineError> {
-        let lock = self.poll_lock(id);
-        let _serial = lock.lock().await;
         let _permit = self
             .inner
             .poll_permits
@@ -866,6 +878,8 @@ impl TriggerEngine {
     /// delivery lease. Returns what is left; while another replica holds the lease, a time
     /// shortly after to look again.
     pub async fn deliver_due(&self, id: &SubscriptionId) -> Result<NextDelivery, EngineError> {
+        let serial = self.work_lock(id, LeaseKind::Delivery);
+        let _serial = serial.lock().await;
         let claim = self
             .inner
             .store

@@ -100,13 +100,20 @@ impl Svc {
     }
 
     /// A replica on a shared PostgreSQL database: the master key and operator key come from
-    /// its environment (as every replica of a fleet gets them), its clock is its own.
-    pub async fn replica(database_url: &SecretString, master_key: &SecretString, key: &str) -> Svc {
+    /// its environment (as every replica of a fleet gets them), its clock is its own, and
+    /// `public_url` is the load balancer's URL in front of the fleet (its own URL if `None`).
+    pub async fn replica(
+        database_url: &SecretString,
+        master_key: &SecretString,
+        key: &str,
+        public_url: Option<url::Url>,
+    ) -> Svc {
         capture_logs();
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(SystemTime::now()));
         let mut options = options(dir.path(), clock.clone());
         options.database_url = Some(database_url.clone());
+        options.public_url = public_url;
         options.env = StartupEnv {
             master_key: Some(master_key.clone()),
             api_key: Some(SecretString::new(key)),
