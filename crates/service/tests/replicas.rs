@@ -1,7 +1,7 @@
 //! Three service processes (`src/bin/triggers_test_node.rs`: `Service::start`, what `brickwire
 //! serve` runs) on one PostgreSQL database share 200 webhook subscriptions over 5 linked
 //! accounts on the emulator while new jobs are created continuously, and one of them is killed
-//! with SIGKILL while it holds poll and delivery leases. Checked: every job reaches every
+//! with SIGKILL at a moment it holds both poll and delivery leases (mid-poll, mid-delivery). Checked: every job reaches every
 //! subscription's receiver; no event is stored twice or sent in two different deliveries; only
 //! the batches the killed process had in flight are sent again (at most one per delivery slot);
 //! the polls were spread over the processes; and the survivors took the dead one's work over.
@@ -192,13 +192,28 @@ async fn three_replicas_share_subscriptions_and_survive_a_kill() {
         jobs.insert(create_job(&emulator, &format!("job-{i}")).await.to_string());
         tokio::time::sleep(Duration::from_millis(150)).await;
         if i == 14 {
+            // Kill it mid-poll and mid-delivery: at a moment it holds both kinds of lease.
+            let client = backends::pg_client(&url).await;
+            let mine = format!("{doomed}-%");
             let deadline = Instant::now() + Duration::from_secs(30);
-            while !seen.lock().unwrap().contains_key(&doomed) {
+            loop {
+                let row = client
+                    .query_one(
+                        "SELECT COUNT(*) FILTER (WHERE poll_lease_owner LIKE $1),
+                                COUNT(*) FILTER (WHERE delivery_lease_owner LIKE $1)
+                         FROM trigger_subscriptions",
+                        &[&mine],
+                    )
+                    .await
+                    .unwrap();
+                let (polls, deliveries): (i64, i64) = (row.get(0), row.get(1));
+                if polls > 0 && deliveries > 0 {
+                    break;
+                }
                 assert!(
                     Instant::now() < deadline,
-                    "the first process never held a lease"
+                    "the first process never held a poll and a delivery lease at once"
                 );
-                tokio::time::sleep(Duration::from_millis(10)).await;
             }
             nodes[0].kill9();
             killed_at = Some(Instant::now());
