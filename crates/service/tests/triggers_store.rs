@@ -1425,6 +1425,58 @@ async fn leases_are_exclusive_expire_and_guard_the_writes(fx: Fixture) {
             assert_eq!(claim("b", 73, true).await, LeaseClaim::Busy(t(91)));
         }
     }
+    // A new poll interval (or a cursor reset) makes the next poll due at once, so a long old
+    // interval is not waited out.
+    let other = fx.webhook_sub().await.id;
+    for change in ["interval", "reset"] {
+        let poll_claim = |at: u64, force: bool| {
+            store.claim_subscription_lease(
+                other.clone(),
+                LeaseKind::Poll,
+                lease("a", t(at + 30)),
+                t(at),
+                force,
+            )
+        };
+        assert_eq!(poll_claim(100, true).await.unwrap(), LeaseClaim::Claimed);
+        store
+            .release_subscription_lease(other.clone(), LeaseKind::Poll, "a".into(), Some(t(3700)))
+            .await
+            .unwrap();
+        assert_eq!(
+            poll_claim(101, false).await.unwrap(),
+            LeaseClaim::NotDue(t(3700))
+        );
+        match change {
+            "interval" => {
+                store
+                    .update_subscription(
+                        other.clone(),
+                        SubscriptionPatch {
+                            poll_interval: Some(Duration::from_secs(5)),
+                            ..SubscriptionPatch::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                store
+                    .reset_cursor(other.clone(), json!("now"))
+                    .await
+                    .unwrap();
+            }
+        }
+        assert_eq!(
+            poll_claim(102, false).await.unwrap(),
+            LeaseClaim::Claimed,
+            "{change}"
+        );
+        store
+            .release_subscription_lease(other.clone(), LeaseKind::Poll, "a".into(), None)
+            .await
+            .unwrap();
+    }
     assert_not_found(
         store
             .claim_subscription_lease(

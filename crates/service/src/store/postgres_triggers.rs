@@ -353,7 +353,8 @@ impl PgStore {
                 return Err(Error::invalid("poll_interval_ms", "must be positive"));
             }
             tx.execute(
-                "UPDATE trigger_subscriptions SET poll_interval_ms = $1 WHERE id = $2",
+                "UPDATE trigger_subscriptions SET poll_interval_ms = $1, next_poll_at = NULL
+                     WHERE id = $2",
                 &[&(interval.as_millis() as i64), &id.as_str()],
             )
             .await?;
@@ -628,7 +629,8 @@ impl PgStore {
         let now = to_ms(self.inner.clock.now());
         touch(&*tx, &id, now).await?;
         tx.execute(
-            "UPDATE trigger_subscriptions SET cursor = NULL, start_from = $1 WHERE id = $2",
+            "UPDATE trigger_subscriptions SET cursor = NULL, start_from = $1, next_poll_at = NULL
+             WHERE id = $2",
             &[&start_from.to_string(), &id.as_str()],
         )
         .await?;

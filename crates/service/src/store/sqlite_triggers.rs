@@ -402,7 +402,8 @@ impl TriggerStore for SqliteStore {
                     return Err(Error::invalid("poll_interval_ms", "must be positive"));
                 }
                 tx.execute(
-                    "UPDATE trigger_subscriptions SET poll_interval_ms = ?1 WHERE id = ?2",
+                    "UPDATE trigger_subscriptions SET poll_interval_ms = ?1, next_poll_at = NULL
+                     WHERE id = ?2",
                     rusqlite::params![interval.as_millis() as i64, id.as_str()],
                 )?;
             }
@@ -595,7 +596,8 @@ impl TriggerStore for SqliteStore {
             let now = to_ms(inner.clock.now());
             touch(tx, &id, now)?;
             tx.execute(
-                "UPDATE trigger_subscriptions SET cursor = NULL, start_from = ?1 WHERE id = ?2",
+                "UPDATE trigger_subscriptions SET cursor = NULL, start_from = ?1, next_poll_at = NULL
+             WHERE id = ?2",
                 rusqlite::params![start_from.to_string(), id.as_str()],
             )?;
             get_subscription(tx, &id)
