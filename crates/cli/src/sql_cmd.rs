@@ -12,11 +12,18 @@
 //! - It is submitted with `wait_timeout = 0s` (so the statement id is known at once and Ctrl-C
 //!   can always cancel it), then polled until terminal with short, growing delays.
 //! - Chunks are downloaded concurrently (at most `--concurrency` in flight, in order of index)
-//!   and handed to the writer thread strictly in order through a small bounded channel, so
-//!   memory holds at most about `concurrency + 2` chunks, never the whole result.
+//!   and handed to the writer thread strictly in order. Memory is bounded in bytes, not chunks:
+//!   a chunk reserves its `byte_count` from a budget of [`BYTES_IN_FLIGHT`] before its download
+//!   starts and gives it back once the writer has written it, so downloads, decoded chunks and
+//!   encoded ones waiting for the writer together stay near that budget whatever the chunk size
+//!   (a chunk larger than the budget runs alone), never the whole result.
+//! - CSV and NDJSON are encoded per chunk on the blocking pool, several chunks at once, so the
+//!   writer thread only copies bytes; a JSON array and an Arrow stream are encoded by the writer
+//!   (they carry state from one batch to the next).
 //! - External links are pre-signed: they are fetched WITHOUT the workspace credentials, with the
 //!   `http_headers` the link lists. A link that is refused (expired) is replaced by a fresh one
-//!   from `GET .../result/chunks/{N}` and fetched again.
+//!   from `GET .../result/chunks/{N}` and fetched again. Those link lookups are not paced by
+//!   the client-side rate limit (the download window already bounds them); a 429 still is.
 //! - Exit codes: 0 success, 1 the statement failed (Databricks' message on stderr) or any other
 //!   runtime error, 2 usage errors (missing warehouse or credentials), 130 interrupted.
 
@@ -36,19 +43,21 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
-use arrow::ipc::reader::StreamReader;
+use arrow::ipc::reader::StreamDecoder;
 use arrow::ipc::writer::StreamWriter;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use brickwire_api::SecretString;
 use brickwire_api::statements::{
-    Disposition, ExecuteStatementRequest, ExternalLink, Format, OnWaitTimeout, ResultManifest,
-    StatementResponse, StatementState,
+    Disposition, ExecuteStatementRequest, ExternalLink, Format, OnWaitTimeout, ResultData,
+    ResultManifest, StatementResponse, StatementState,
 };
+use brickwire_client::services::statements::request;
 use brickwire_client::waiter::WaitOptions;
 use brickwire_client::{Client, Config};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Default number of chunk downloads in flight.
 pub const DEFAULT_CONCURRENCY: usize = 6;
@@ -56,8 +65,17 @@ pub const DEFAULT_CONCURRENCY: usize = 6;
 /// How often a link may be refreshed or a download retried before giving up on a chunk.
 const MAX_CHUNK_ATTEMPTS: u32 = 5;
 
-/// Chunks decoded and waiting for the writer thread, beyond the downloads in flight.
-const WRITER_QUEUE: usize = 2;
+/// Chunks ready and waiting for the writer thread (the byte budget is what bounds memory).
+const WRITER_QUEUE: usize = 4;
+
+/// The budget of result bytes between the start of their download and their write: three
+/// 100,000-row chunks of the benchmark's 3 columns (2.5 MB each as Arrow). A chunk's decoded
+/// rows point into its download, and its CSV or NDJSON encoding is about as large, so memory
+/// for results stays under about twice this.
+pub const BYTES_IN_FLIGHT: usize = 8 << 20;
+
+/// What a chunk reserves from the budget when neither the manifest nor its link gives its size.
+const UNKNOWN_CHUNK_BYTES: usize = 4 << 20;
 /// The most a chunk download reserves up front from the link's `byte_count`.
 const MAX_PREALLOCATED_CHUNK: usize = 64 << 20;
 
@@ -194,8 +212,27 @@ pub struct Query {
     pub timeout: Duration,
 }
 
+/// Makes glibc serve every allocation of 512 KiB or more with its own mapping, unmapped when
+/// freed. Result chunks are a few megabytes each, allocated and freed on several threads; by
+/// default glibc raises its mapping threshold after the first such free and then carves them
+/// from per-thread arenas, which fragment, so peak RSS grew with the number of chunks
+/// (measured: 53 MB at 10M rows with an 8 MB budget, 43 MB with this; docs/benchmarks.md).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_buffers_to_the_os() {
+    // SAFETY: mallopt only changes allocator parameters; glibc documents M_MMAP_THRESHOLD as
+    // settable at any time, and it takes effect for later allocations only.
+    let set = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 512 << 10) };
+    if set != 1 {
+        tracing::debug!("mallopt(M_MMAP_THRESHOLD) was refused; memory may fragment");
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_buffers_to_the_os() {}
+
 /// Runs `brickwire sql` with real stdout/stderr and Ctrl-C; returns the exit code.
 pub async fn run(args: SqlArgs) -> ExitCode {
+    return_large_buffers_to_the_os();
     match run_args(args).await {
         Ok(summary) => {
             if summary.truncated {
@@ -393,39 +430,65 @@ where
         .filter_map(|l| Some((l.chunk_index?, l)))
         .collect();
 
+    let chunk_bytes: HashMap<i64, i64> = manifest
+        .chunks
+        .iter()
+        .filter_map(|c| Some((c.chunk_index?, c.byte_count?)))
+        .collect();
+
     let fallback_schema = Arc::new(manifest_schema(&manifest));
     let (tx, rx) = tokio::sync::mpsc::channel::<ToWriter>(WRITER_QUEUE);
     let format = query.format;
     let writer = std::thread::spawn(move || write_all(rx, out, format, fallback_schema));
 
-    let mut chunks = futures::stream::iter(0..total_chunks)
-        .map(|index| {
-            let link = first_links.remove(&index);
-            fetch_chunk(
-                client,
-                statement_id,
-                index,
-                link,
-                format != OutputFormat::Discard,
-            )
-        })
-        .buffered(query.concurrency.max(1));
+    let budget = Arc::new(Semaphore::new(BYTES_IN_FLIGHT >> 10));
+    let mut chunks = Box::pin(
+        futures::stream::iter(0..total_chunks)
+            // Reserved in index order, one chunk after the other, so a later chunk can never hold
+            // the budget an earlier one waits for (the writer frees it strictly in order).
+            .then(|index| {
+                let link = first_links.remove(&index);
+                let size = chunk_bytes
+                    .get(&index)
+                    .copied()
+                    .or_else(|| link.as_ref().and_then(|l| l.byte_count));
+                let budget = budget.clone();
+                async move {
+                    let reserved = budget_units(size);
+                    let permit = budget
+                        .acquire_many_owned(reserved)
+                        .await
+                        .expect("the budget is never closed");
+                    (index, link, permit)
+                }
+            })
+            .map(|(index, link, permit)| {
+                let expected = expected_rows.get(&index).map(|&r| r as u64);
+                async move {
+                    let body = fetch_chunk(client, statement_id, index, link).await?;
+                    let prepared =
+                        tokio::task::spawn_blocking(move || prepare(format, index, body, expected))
+                            .await
+                            .map_err(|e| {
+                                SqlError::Result(format!("chunk {index} could not be decoded: {e}"))
+                            })??;
+                    Ok::<_, SqlError>((index, prepared, permit))
+                }
+            })
+            .buffered(query.concurrency.max(1)),
+    );
     let mut rows: u64 = 0;
     let mut done: u64 = 0;
     let mut failure = None;
     while let Some(next) = chunks.next().await {
-        let (index, batches) = match next {
+        let (index, prepared, permit) = match next {
             Ok(chunk) => chunk,
             Err(e) => {
                 failure = Some(e);
                 break;
             }
         };
-        let n: u64 = match format {
-            // Undecoded: the manifest's count stands.
-            OutputFormat::Discard => expected_rows.get(&index).map_or(0, |&r| r as u64),
-            _ => batches.iter().map(|b| b.num_rows() as u64).sum(),
-        };
+        let n = prepared.rows;
         if let Some(&want) = expected_rows.get(&index)
             && want as u64 != n
         {
@@ -434,7 +497,11 @@ where
             )));
             break;
         }
-        if tx.send(ToWriter::Batches(batches)).await.is_err() {
+        if tx
+            .send(ToWriter::Chunk(prepared.payload, permit))
+            .await
+            .is_err()
+        {
             break; // the writer stopped: its error is reported below
         }
         rows += n;
@@ -473,16 +540,24 @@ enum Download {
     Transient(String),
 }
 
-/// Downloads and (when `decode_rows`) decodes chunk `index` of a succeeded statement,
-/// starting with `link` if given; when a link is refused (expired) a fresh one is requested
-/// from the workspace.
+/// The budget units (KiB) a chunk of `size` bytes reserves: at least one, at most the whole
+/// budget (so a chunk larger than the budget runs alone instead of never).
+fn budget_units(size: Option<i64>) -> u32 {
+    let bytes = size
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(UNKNOWN_CHUNK_BYTES)
+        .min(BYTES_IN_FLIGHT);
+    u32::try_from(bytes >> 10).unwrap_or(u32::MAX).max(1)
+}
+
+/// Downloads chunk `index`, starting with `link` if given; a refused (expired) link is
+/// replaced by a fresh one, a transient failure retried, up to [`MAX_CHUNK_ATTEMPTS`].
 pub async fn fetch_chunk(
     client: &Client,
     statement_id: &str,
     index: i64,
     mut link: Option<ExternalLink>,
-    decode_rows: bool,
-) -> Result<(i64, Vec<RecordBatch>), SqlError> {
+) -> Result<Bytes, SqlError> {
     let mut last = String::new();
     for attempt in 1..=MAX_CHUNK_ATTEMPTS {
         let current = match link.take() {
@@ -490,13 +565,7 @@ pub async fn fetch_chunk(
             None => fresh_link(client, statement_id, index).await?,
         };
         match download(client, &current).await {
-            Download::Done(_) if !decode_rows => return Ok((index, Vec::new())),
-            Download::Done(body) => {
-                let batches = decode(body).map_err(|e| {
-                    SqlError::Result(format!("chunk {index} is not a valid Arrow stream: {e}"))
-                })?;
-                return Ok((index, batches));
-            }
+            Download::Done(body) => return Ok(body),
             Download::Refused(status) => {
                 tracing::debug!(index, status, "external link refused; fetching a fresh one");
                 last = format!("the link was refused with HTTP {status}");
@@ -513,13 +582,91 @@ pub async fn fetch_chunk(
     )))
 }
 
+/// Decodes a downloaded chunk (an Arrow IPC stream).
+pub fn decode_chunk(index: i64, body: Bytes) -> Result<Vec<RecordBatch>, SqlError> {
+    decode(body)
+        .map_err(|e| SqlError::Result(format!("chunk {index} is not a valid Arrow stream: {e}")))
+}
+
+/// A downloaded chunk made ready for the writer (on the blocking pool).
+struct Prepared {
+    /// Rows in the chunk (for `discard`, the manifest's figure: it is not decoded).
+    rows: u64,
+    payload: Payload,
+}
+
+/// What the writer receives for one chunk.
+enum Payload {
+    /// Decoded rows, for the encodings the writer keeps state for (JSON array, Arrow).
+    Batches(Vec<RecordBatch>),
+    /// The chunk's rows already encoded (CSV without its header, NDJSON), with their schema.
+    Encoded { schema: SchemaRef, bytes: Vec<u8> },
+    /// Nothing to write: an empty chunk, or `discard`.
+    Nothing,
+}
+
+/// Decodes a chunk and, for CSV and NDJSON, encodes its rows.
+fn prepare(
+    format: OutputFormat,
+    index: i64,
+    body: Bytes,
+    expected_rows: Option<u64>,
+) -> Result<Prepared, SqlError> {
+    if format == OutputFormat::Discard {
+        // Undecoded: the manifest's count stands.
+        return Ok(Prepared {
+            rows: expected_rows.unwrap_or(0),
+            payload: Payload::Nothing,
+        });
+    }
+    let size = body.len();
+    let batches = decode_chunk(index, body)?;
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let Some(schema) = batches.first().map(RecordBatch::schema) else {
+        return Ok(Prepared {
+            rows,
+            payload: Payload::Nothing,
+        });
+    };
+    let encode_error = |e: ArrowError| SqlError::Result(format!("chunk {index}: {e}"));
+    let payload = match format {
+        OutputFormat::Csv => {
+            let mut bytes = Vec::with_capacity(size + size / 4);
+            for batch in &batches {
+                encode_csv_rows(batch, &mut bytes).map_err(encode_error)?;
+            }
+            Payload::Encoded { schema, bytes }
+        }
+        OutputFormat::Ndjson => {
+            let mut w = ndjson_writer(Vec::with_capacity(size * 2));
+            for batch in &batches {
+                w.write(batch).map_err(encode_error)?;
+            }
+            w.finish().map_err(encode_error)?;
+            Payload::Encoded {
+                schema,
+                bytes: w.into_inner(),
+            }
+        }
+        OutputFormat::Json | OutputFormat::Arrow | OutputFormat::Discard => {
+            Payload::Batches(batches)
+        }
+    };
+    Ok(Prepared { rows, payload })
+}
+
 /// A new external link for chunk `index` (`GET .../result/chunks/{index}`).
 async fn fresh_link(
     client: &Client,
     statement_id: &str,
     index: i64,
 ) -> Result<ExternalLink, SqlError> {
-    let data = client.statements().get_chunk(statement_id, index).await?;
+    // Not paced by the client-side rate limit: these lookups are bounded by the download
+    // window (`--concurrency`), and pacing them at the default 15 per second made a
+    // 100-chunk result wait ~7 s for links alone. A 429 from the workspace still backs off.
+    let data: ResultData = client
+        .call(request::get_chunk(statement_id, index).paced(false))
+        .await?;
     let links = data.external_links;
     let position = links
         .iter()
@@ -576,11 +723,19 @@ async fn download(client: &Client, link: &ExternalLink) -> Download {
     }
 }
 
+/// Decodes an Arrow IPC stream without copying it: the batches' arrays point into `body`
+/// (Arrow copies a buffer only where it is misaligned), so a chunk is in memory once, not as
+/// its download plus its decoded copy.
 fn decode(body: Bytes) -> Result<Vec<RecordBatch>, ArrowError> {
-    if body.is_empty() {
-        return Ok(Vec::new());
+    let mut buffer = arrow::buffer::Buffer::from(body);
+    let mut decoder = StreamDecoder::new();
+    let mut batches = Vec::new();
+    // `decode` returns `None` only once the buffer is used up.
+    while let Some(batch) = decoder.decode(&mut buffer)? {
+        batches.push(batch);
     }
-    StreamReader::try_new(io::Cursor::new(body), None)?.collect()
+    decoder.finish()?;
+    Ok(batches)
 }
 
 /// An Arrow schema from the manifest, for a result with no chunk to take it from.
@@ -616,13 +771,13 @@ fn manifest_schema(manifest: &ResultManifest) -> Schema {
 
 /// What the download loop hands the writer thread.
 enum ToWriter {
-    /// The next chunk's rows, in order.
-    Batches(Vec<RecordBatch>),
+    /// The next chunk, in order, with its share of the byte budget (given back once written).
+    Chunk(Payload, OwnedSemaphorePermit),
     /// Every chunk was sent: end the output properly.
     Finish,
 }
 
-/// The writer thread: encodes batches as they arrive, in order, and finishes the output only
+/// The writer thread: writes chunks as they arrive, in order, and finishes the output only
 /// when told the result is complete (a failed download leaves it visibly cut short).
 fn write_all<W: Write>(
     mut rx: tokio::sync::mpsc::Receiver<ToWriter>,
@@ -630,28 +785,33 @@ fn write_all<W: Write>(
     format: OutputFormat,
     fallback_schema: SchemaRef,
 ) -> Result<(), SqlError> {
-    let out = io::BufWriter::with_capacity(1 << 20, out);
+    // Encoded chunks are larger than the buffer and go straight through it.
+    let out = io::BufWriter::with_capacity(256 << 10, out);
     let mut encoder: Option<Encoder<io::BufWriter<W>>> = None;
     let mut out = Some(out);
     let mut complete = false;
     while let Some(message) = rx.blocking_recv() {
-        let batches = match message {
-            ToWriter::Batches(batches) => batches,
+        let (payload, _reserved) = match message {
+            ToWriter::Chunk(payload, reserved) => (payload, reserved),
             ToWriter::Finish => {
                 complete = true;
                 break;
             }
         };
-        for batch in batches {
-            if encoder.is_none() {
-                let w = out.take().expect("the output is taken once");
-                encoder = Some(Encoder::new(format, w, batch.schema())?);
+        match payload {
+            Payload::Batches(batches) => {
+                for batch in batches {
+                    encoder_for(&mut encoder, &mut out, format, batch.schema())?
+                        .write(&batch)
+                        .map_err(output_error)?;
+                }
             }
-            encoder
-                .as_mut()
-                .expect("set above")
-                .write(&batch)
-                .map_err(output_error)?;
+            Payload::Encoded { schema, bytes } => {
+                encoder_for(&mut encoder, &mut out, format, schema)?
+                    .write_encoded(&bytes)
+                    .map_err(output_error)?;
+            }
+            Payload::Nothing => {}
         }
     }
     if !complete {
@@ -672,27 +832,53 @@ fn write_all<W: Write>(
     encoder.finish()
 }
 
+/// The encoder, made over the output (with the first chunk's schema) when first needed.
+fn encoder_for<'e, W: Write>(
+    encoder: &'e mut Option<Encoder<W>>,
+    out: &mut Option<W>,
+    format: OutputFormat,
+    schema: SchemaRef,
+) -> Result<&'e mut Encoder<W>, SqlError> {
+    if encoder.is_none() {
+        let w = out.take().expect("the output is taken once");
+        *encoder = Some(Encoder::new(format, w, schema)?);
+    }
+    Ok(encoder.as_mut().expect("set above"))
+}
+
 /// One output encoding over a writer.
 enum Encoder<W: Write> {
-    Csv(CsvEncoder<W>),
+    /// CSV: the header is written at the start, rows arrive encoded ([`encode_csv_rows`]).
+    Csv(W),
     Json(arrow::json::Writer<W, arrow::json::writer::JsonArray>),
-    Ndjson(arrow::json::Writer<W, arrow::json::writer::LineDelimited>),
+    /// NDJSON: rows arrive encoded (see [`prepare`]).
+    Ndjson(W),
     Arrow(StreamWriter<W>),
     Discard(W),
 }
 
+fn ndjson_writer<W: Write>(out: W) -> arrow::json::Writer<W, arrow::json::writer::LineDelimited> {
+    arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build(out)
+}
+
 impl<W: Write> Encoder<W> {
-    fn new(format: OutputFormat, out: W, schema: SchemaRef) -> Result<Self, SqlError> {
-        let json = arrow::json::WriterBuilder::new().with_explicit_nulls(true);
+    fn new(format: OutputFormat, mut out: W, schema: SchemaRef) -> Result<Self, SqlError> {
         Ok(match format {
-            OutputFormat::Csv => Encoder::Csv(CsvEncoder::new(out, &schema).map_err(output_error)?),
+            OutputFormat::Csv => {
+                out.write_all(&csv_header(&schema)).map_err(output_error)?;
+                Encoder::Csv(out)
+            }
             OutputFormat::Json => {
-                let mut w = json.build::<_, arrow::json::writer::JsonArray>(out);
+                let mut w = arrow::json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, arrow::json::writer::JsonArray>(out);
                 // An empty result is still one (empty) JSON array.
                 w.write_batches(&[]).map_err(output_error)?;
                 Encoder::Json(w)
             }
-            OutputFormat::Ndjson => Encoder::Ndjson(json.build(out)),
+            OutputFormat::Ndjson => Encoder::Ndjson(out),
             OutputFormat::Arrow => {
                 Encoder::Arrow(StreamWriter::try_new(out, &schema).map_err(output_error)?)
             }
@@ -700,12 +886,32 @@ impl<W: Write> Encoder<W> {
         })
     }
 
+    /// Encodes and writes one batch.
     fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
         match self {
-            Encoder::Csv(w) => w.write(batch),
+            Encoder::Csv(w) => {
+                let mut bytes = Vec::new();
+                encode_csv_rows(batch, &mut bytes)?;
+                Ok(w.write_all(&bytes)?)
+            }
             Encoder::Json(w) => w.write(batch),
-            Encoder::Ndjson(w) => w.write(batch),
+            Encoder::Ndjson(w) => {
+                let mut rows = ndjson_writer(w);
+                rows.write(batch)?;
+                rows.finish()
+            }
             Encoder::Arrow(w) => w.write(batch),
+            Encoder::Discard(_) => Ok(()),
+        }
+    }
+
+    /// Writes rows that [`prepare`] already encoded for this format.
+    fn write_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Encoder::Csv(w) | Encoder::Ndjson(w) => w.write_all(bytes),
+            Encoder::Json(_) | Encoder::Arrow(_) => Err(io::Error::other(
+                "encoded rows were sent to an encoding that encodes its own",
+            )),
             Encoder::Discard(_) => Ok(()),
         }
     }
@@ -713,50 +919,37 @@ impl<W: Write> Encoder<W> {
     /// Pushes out what was written so far, without ending the output.
     fn flush(self) -> Result<(), SqlError> {
         let mut out = match self {
-            Encoder::Csv(w) => w.out,
+            Encoder::Csv(w) | Encoder::Ndjson(w) | Encoder::Discard(w) => w,
             Encoder::Json(w) => w.into_inner(),
-            Encoder::Ndjson(w) => w.into_inner(),
             Encoder::Arrow(mut w) => return w.get_mut().flush().map_err(output_error),
-            Encoder::Discard(w) => w,
         };
         out.flush().map_err(output_error)
     }
 
     fn finish(self) -> Result<(), SqlError> {
         let mut out = match self {
-            Encoder::Csv(w) => w.out,
+            Encoder::Csv(w) | Encoder::Ndjson(w) | Encoder::Discard(w) => w,
             Encoder::Json(mut w) => {
                 w.finish().map_err(output_error)?;
                 let mut out = w.into_inner();
                 out.write_all(b"\n").map_err(output_error)?;
                 out
             }
-            Encoder::Ndjson(mut w) => {
-                w.finish().map_err(output_error)?;
-                w.into_inner()
-            }
             Encoder::Arrow(mut w) => {
                 w.finish().map_err(output_error)?;
                 w.into_inner().map_err(output_error)?
             }
-            Encoder::Discard(w) => w,
         };
         out.flush().map_err(output_error)
     }
 }
 
-/// CSV in which NULL is an empty field and the empty string is `""` (as PostgreSQL's CSV
-/// does), so NULLs survive a round trip; other values are quoted only when they must be.
-///
-/// This is the hot loop of `brickwire sql`: integers are written with `itoa`, strings and
-/// booleans are copied straight from the Arrow buffers, and only other types (floats, dates,
-/// decimals, nested values) go through Arrow's display formatter. Rows collect in one reused
-/// byte buffer that is handed to the writer every 64 KiB.
-struct CsvEncoder<W: Write> {
-    out: W,
-    line: Vec<u8>,
-    cell: String,
-}
+// CSV in which NULL is an empty field and the empty string is `""` (as PostgreSQL's CSV
+// does), so NULLs survive a round trip; other values are quoted only when they must be.
+//
+// This is the hot loop of `brickwire sql`: integers are written with `itoa`, strings and
+// booleans are copied straight from the Arrow buffers, and only other types (floats, dates,
+// decimals, nested values) go through Arrow's display formatter.
 
 const CSV_OPTIONS: FormatOptions<'static> = FormatOptions::new()
     .with_display_error(true)
@@ -823,51 +1016,40 @@ impl<'a> CsvColumn<'a> {
     }
 }
 
-impl<W: Write> CsvEncoder<W> {
-    fn new(mut out: W, schema: &Schema) -> io::Result<Self> {
-        let mut line = Vec::with_capacity(1 << 17);
-        for (i, field) in schema.fields().iter().enumerate() {
-            if i > 0 {
-                line.push(b',');
-            }
-            push_csv_cell(&mut line, field.name());
+/// The CSV header line: the column names.
+fn csv_header(schema: &Schema) -> Vec<u8> {
+    let mut line = Vec::new();
+    for (i, field) in schema.fields().iter().enumerate() {
+        if i > 0 {
+            line.push(b',');
         }
-        line.push(b'\n');
-        out.write_all(&line)?;
-        line.clear();
-        Ok(Self {
-            out,
-            line,
-            cell: String::new(),
-        })
+        push_csv_cell(&mut line, field.name());
     }
+    line.push(b'\n');
+    line
+}
 
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
-        let columns = batch
-            .columns()
-            .iter()
-            .map(|c| Ok((c.as_ref(), CsvColumn::new(c.as_ref())?)))
-            .collect::<Result<Vec<_>, ArrowError>>()?;
-        let mut numbers = itoa::Buffer::new();
-        for row in 0..batch.num_rows() {
-            for (i, (array, column)) in columns.iter().enumerate() {
-                if i > 0 {
-                    self.line.push(b',');
-                }
-                if !array.is_null(row) {
-                    column.push(row, &mut self.line, &mut self.cell, &mut numbers)?;
-                }
+/// Appends the batch's rows as CSV lines to `out`.
+fn encode_csv_rows(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| Ok((c.as_ref(), CsvColumn::new(c.as_ref())?)))
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    let mut numbers = itoa::Buffer::new();
+    let mut cell = String::new();
+    for row in 0..batch.num_rows() {
+        for (i, (array, column)) in columns.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
-            self.line.push(b'\n');
-            if self.line.len() >= 1 << 16 {
-                self.out.write_all(&self.line)?;
-                self.line.clear();
+            if !array.is_null(row) {
+                column.push(row, out, &mut cell, &mut numbers)?;
             }
         }
-        self.out.write_all(&self.line)?;
-        self.line.clear();
-        Ok(())
+        out.push(b'\n');
     }
+    Ok(())
 }
 
 /// Appends one non-NULL CSV value, quoted when empty or when it holds `,`, `"`, CR or LF.
@@ -910,15 +1092,17 @@ mod tests {
         .unwrap()
     }
 
+    /// The CSV `brickwire sql` writes for one batch: header and rows.
+    fn csv_of(batch: &RecordBatch) -> String {
+        let mut out = csv_header(&batch.schema());
+        encode_csv_rows(batch, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn csv_keeps_null_apart_from_empty_string_and_quotes_when_needed() {
         let batch = sample();
-        let mut enc = CsvEncoder::new(Vec::new(), &batch.schema()).unwrap();
-        enc.write(&batch).unwrap();
-        assert_eq!(
-            String::from_utf8(enc.out).unwrap(),
-            "n,s\n1,\"a,\"\"b\"\"\"\n,\"\"\n3,\n"
-        );
+        assert_eq!(csv_of(&batch), "n,s\n1,\"a,\"\"b\"\"\"\n,\"\"\n3,\n");
     }
 
     #[test]
@@ -974,8 +1158,7 @@ mod tests {
             ),
         ];
         let batch = RecordBatch::try_from_iter(columns).unwrap();
-        let mut fast = CsvEncoder::new(Vec::new(), &batch.schema()).unwrap();
-        fast.write(&batch).unwrap();
+        let fast = csv_of(&batch);
         // The same rows with every column through Arrow's display formatter.
         let mut slow = String::new();
         for row in 0..batch.num_rows() {
@@ -995,7 +1178,6 @@ mod tests {
             slow.push_str(&cells.join(","));
             slow.push('\n');
         }
-        let fast = String::from_utf8(fast.out).unwrap();
         let (header, body) = fast.split_once('\n').unwrap();
         assert_eq!(header, "i8,i16,i32,i64,b,s,ls,sv,f");
         assert_eq!(body, slow);
@@ -1037,7 +1219,9 @@ mod tests {
 
     fn written(format: OutputFormat, finish: bool) -> Vec<u8> {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tx.try_send(ToWriter::Batches(vec![sample()])).unwrap();
+        let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        tx.try_send(ToWriter::Chunk(Payload::Batches(vec![sample()]), permit))
+            .unwrap();
         if finish {
             tx.try_send(ToWriter::Finish).unwrap();
         }
@@ -1055,7 +1239,7 @@ mod tests {
         assert!(cut.starts_with("[{\"n\":1") && !cut.contains(']'), "{cut}");
 
         let whole = written(OutputFormat::Arrow, true);
-        let rows: usize = StreamReader::try_new(io::Cursor::new(whole), None)
+        let rows: usize = arrow::ipc::reader::StreamReader::try_new(io::Cursor::new(whole), None)
             .unwrap()
             .map(|b| b.unwrap().num_rows())
             .sum();
@@ -1063,6 +1247,34 @@ mod tests {
         let cut = written(OutputFormat::Arrow, false);
         let eos = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
         assert!(!cut.ends_with(&eos), "no end-of-stream marker");
+    }
+
+    #[test]
+    fn a_chunk_reserves_its_size_within_the_budget() {
+        assert_eq!(budget_units(Some(2_503_752)), 2_445);
+        // Unknown size: a default; never zero; never more than the whole budget, so a chunk
+        // larger than the budget runs alone instead of waiting forever.
+        assert_eq!(budget_units(None) as usize, UNKNOWN_CHUNK_BYTES >> 10);
+        assert_eq!(budget_units(Some(0)), 1);
+        assert_eq!(budget_units(Some(-5)) as usize, UNKNOWN_CHUNK_BYTES >> 10);
+        assert_eq!(budget_units(Some(1 << 40)) as usize, BYTES_IN_FLIGHT >> 10);
+    }
+
+    #[test]
+    fn arrow_chunks_decode_in_place_across_several_batches() {
+        let mut body = Vec::new();
+        let mut w = StreamWriter::try_new(&mut body, &sample().schema()).unwrap();
+        w.write(&sample()).unwrap();
+        w.write(&sample()).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        let batches = decode_chunk(3, Bytes::from(body.clone())).unwrap();
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches[1], sample());
+        assert!(decode_chunk(3, Bytes::new()).unwrap().is_empty());
+        let cut = Bytes::from(body[..body.len() / 2].to_vec());
+        let err = decode_chunk(3, cut).unwrap_err().to_string();
+        assert!(err.contains("chunk 3 is not a valid Arrow stream"), "{err}");
     }
 
     #[test]

@@ -85,6 +85,11 @@ pub struct ApiRequest {
     /// Whether replaying the request is harmless when its outcome is unknown.
     /// Defaults to true for GET, HEAD, PUT, DELETE and OPTIONS, false for POST and PATCH.
     pub idempotent: bool,
+    /// Whether the client-side rate limit paces this request (default true). Only requests
+    /// whose number is already bounded by something else opt out: the link lookups of a
+    /// result download, which never run more than its download window at once. The server's
+    /// 429 and `Retry-After` are honoured either way.
+    pub paced: bool,
 }
 
 impl ApiRequest {
@@ -101,6 +106,7 @@ impl ApiRequest {
             body: None,
             headers: Vec::new(),
             idempotent,
+            paced: true,
         }
     }
 
@@ -181,6 +187,13 @@ impl ApiRequest {
     /// Marks the request as safe (or not) to replay when its outcome is unknown.
     pub fn idempotent(mut self, idempotent: bool) -> Self {
         self.idempotent = idempotent;
+        self
+    }
+
+    /// Lets the request through the client-side rate limit without waiting (or not); see
+    /// [`ApiRequest::paced`].
+    pub fn paced(mut self, paced: bool) -> Self {
+        self.paced = paced;
         self
     }
 }
@@ -646,7 +659,7 @@ impl Client {
         loop {
             let authorization = match target {
                 Target::Workspace => {
-                    if let Some(limiter) = &inner.rate_limiter {
+                    if let Some(limiter) = inner.rate_limiter.as_ref().filter(|_| request.paced) {
                         limiter.acquire().await;
                     }
                     Some(

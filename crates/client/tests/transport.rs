@@ -643,6 +643,28 @@ async fn the_rate_limit_spaces_requests() {
 }
 
 #[tokio::test]
+async fn an_unpaced_request_does_not_wait_for_the_rate_limit_nor_use_its_slot() {
+    let mock = Mock::start(vec![reply(200, "{}"); 4]).await;
+    let clock = ManualClock::new();
+    let limited = ClientOptions {
+        rate_limit: Some(2.0),
+        ..ClientOptions::default()
+    };
+    let client = client_with(&mock.url, pat(), limited, Arc::new(clock.clone()));
+    let paced = || ApiRequest::get("/api/2.0/sql/warehouses");
+    let unpaced = || ApiRequest::get("/api/2.0/sql/statements/s/result/chunks/1").paced(false);
+    client.send(paced()).await.unwrap();
+    client.send(unpaced()).await.unwrap();
+    client.send(unpaced()).await.unwrap();
+    assert!(clock.sleeps().is_empty(), "{:?}", clock.sleeps());
+    // The next paced request waits for the interval after the first, as if the two unpaced
+    // ones had not been sent.
+    client.send(paced()).await.unwrap();
+    assert_eq!(clock.sleeps(), vec![secs(0.5)]);
+    mock.assert_requests(4);
+}
+
+#[tokio::test]
 async fn a_bad_rate_limit_is_a_config_error() {
     let err = Client::with_credentials(
         "http://127.0.0.1:1".parse().unwrap(),
