@@ -628,31 +628,47 @@ fn prepare(
             payload: Payload::Nothing,
         });
     };
-    let encode_error = |e: ArrowError| SqlError::Result(format!("chunk {index}: {e}"));
-    let payload = match format {
-        OutputFormat::Csv => {
-            let mut bytes = Vec::with_capacity(size + size / 4);
-            for batch in &batches {
-                encode_csv_rows(batch, &mut bytes).map_err(encode_error)?;
-            }
-            Payload::Encoded { schema, bytes }
-        }
-        OutputFormat::Ndjson => {
-            let mut w = ndjson_writer(Vec::with_capacity(size * 2));
-            for batch in &batches {
-                w.write(batch).map_err(encode_error)?;
-            }
-            w.finish().map_err(encode_error)?;
-            Payload::Encoded {
-                schema,
-                bytes: w.into_inner(),
-            }
-        }
-        OutputFormat::Json | OutputFormat::Arrow | OutputFormat::Discard => {
-            Payload::Batches(batches)
-        }
+    let payload = match encode_rows(format, &batches, size)
+        .map_err(|e| SqlError::Result(format!("chunk {index}: {e}")))?
+    {
+        Some(bytes) => Payload::Encoded { schema, bytes },
+        None => Payload::Batches(batches),
     };
     Ok(Prepared { rows, payload })
+}
+
+/// The rows of `batches` encoded for the formats that encode chunk by chunk (CSV without its
+/// header, NDJSON), or `None` for those the writer encodes with state (JSON array, Arrow).
+/// `size` (the chunk's download size) sizes the buffer.
+fn encode_rows(
+    format: OutputFormat,
+    batches: &[RecordBatch],
+    size: usize,
+) -> Result<Option<Vec<u8>>, ArrowError> {
+    Ok(match format {
+        OutputFormat::Csv => {
+            let mut bytes = Vec::with_capacity(size + size / 4);
+            for batch in batches {
+                encode_csv_rows(batch, &mut bytes)?;
+            }
+            Some(bytes)
+        }
+        OutputFormat::Ndjson => {
+            let mut w =
+                json_writer::<_, arrow::json::writer::LineDelimited>(Vec::with_capacity(size * 2));
+            w.write_batches(&batches.iter().collect::<Vec<_>>())?;
+            w.finish()?;
+            Some(w.into_inner())
+        }
+        OutputFormat::Json | OutputFormat::Arrow | OutputFormat::Discard => None,
+    })
+}
+
+/// One batch encoded as a CSV or NDJSON chunk.
+fn encoded(format: OutputFormat, batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+    encode_rows(format, std::slice::from_ref(batch), 0)?.ok_or_else(|| {
+        ArrowError::InvalidArgumentError(format!("{format:?} is not encoded by chunk"))
+    })
 }
 
 /// A new external link for chunk `index` (`GET .../result/chunks/{index}`).
@@ -857,7 +873,8 @@ enum Encoder<W: Write> {
     Discard(W),
 }
 
-fn ndjson_writer<W: Write>(out: W) -> arrow::json::Writer<W, arrow::json::writer::LineDelimited> {
+/// Arrow's JSON writer as both JSON formats use it: NULL written as `null`, not left out.
+fn json_writer<W: Write, F: arrow::json::writer::JsonFormat>(out: W) -> arrow::json::Writer<W, F> {
     arrow::json::WriterBuilder::new()
         .with_explicit_nulls(true)
         .build(out)
@@ -871,9 +888,7 @@ impl<W: Write> Encoder<W> {
                 Encoder::Csv(out)
             }
             OutputFormat::Json => {
-                let mut w = arrow::json::WriterBuilder::new()
-                    .with_explicit_nulls(true)
-                    .build::<_, arrow::json::writer::JsonArray>(out);
+                let mut w = json_writer::<_, arrow::json::writer::JsonArray>(out);
                 // An empty result is still one (empty) JSON array.
                 w.write_batches(&[]).map_err(output_error)?;
                 Encoder::Json(w)
@@ -889,17 +904,9 @@ impl<W: Write> Encoder<W> {
     /// Encodes and writes one batch.
     fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
         match self {
-            Encoder::Csv(w) => {
-                let mut bytes = Vec::new();
-                encode_csv_rows(batch, &mut bytes)?;
-                Ok(w.write_all(&bytes)?)
-            }
+            Encoder::Csv(w) => Ok(w.write_all(&encoded(OutputFormat::Csv, batch)?)?),
+            Encoder::Ndjson(w) => Ok(w.write_all(&encoded(OutputFormat::Ndjson, batch)?)?),
             Encoder::Json(w) => w.write(batch),
-            Encoder::Ndjson(w) => {
-                let mut rows = ndjson_writer(w);
-                rows.write(batch)?;
-                rows.finish()
-            }
             Encoder::Arrow(w) => w.write(batch),
             Encoder::Discard(_) => Ok(()),
         }

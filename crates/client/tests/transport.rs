@@ -622,8 +622,9 @@ async fn permission_denied_does_not_refresh() {
 // ---------------------------------------------------------------------------------------------
 // Rate limit, headers, streaming, external links.
 
-#[tokio::test]
-async fn the_rate_limit_spaces_requests() {
+/// A client limited to 2 requests per second on a manual clock, against a mock that answers
+/// `{}` four times.
+async fn two_per_second() -> (Mock, ManualClock, Client) {
     let mock = Mock::start(vec![reply(200, "{}"); 4]).await;
     let clock = ManualClock::new();
     let limited = ClientOptions {
@@ -631,6 +632,12 @@ async fn the_rate_limit_spaces_requests() {
         ..ClientOptions::default()
     };
     let client = client_with(&mock.url, pat(), limited, Arc::new(clock.clone()));
+    (mock, clock, client)
+}
+
+#[tokio::test]
+async fn the_rate_limit_spaces_requests() {
+    let (mock, clock, client) = two_per_second().await;
     for _ in 0..4 {
         client
             .clone()
@@ -644,13 +651,7 @@ async fn the_rate_limit_spaces_requests() {
 
 #[tokio::test]
 async fn an_unpaced_request_does_not_wait_for_the_rate_limit_nor_use_its_slot() {
-    let mock = Mock::start(vec![reply(200, "{}"); 4]).await;
-    let clock = ManualClock::new();
-    let limited = ClientOptions {
-        rate_limit: Some(2.0),
-        ..ClientOptions::default()
-    };
-    let client = client_with(&mock.url, pat(), limited, Arc::new(clock.clone()));
+    let (mock, clock, client) = two_per_second().await;
     let paced = || ApiRequest::get("/api/2.0/sql/warehouses");
     let unpaced = || ApiRequest::get("/api/2.0/sql/statements/s/result/chunks/1").paced(false);
     client.send(paced()).await.unwrap();
