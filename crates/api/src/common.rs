@@ -12,7 +12,10 @@ pub type Extra = serde_json::Map<String, serde_json::Value>;
 /// Defines a string-valued Databricks enum that tolerates values it does not know.
 ///
 /// The enum gets one variant per known wire value plus `Other(String)`, serializes as the bare
-/// string, and implements `as_str`, `Display`, `FromStr` (infallible) and `From<&str>`.
+/// string, and implements `as_str`, `Display`, `FromStr` (infallible) and `From<&str>`. With
+/// the `schemars` feature it also implements `JsonSchema`: a string whose `enum` lists the
+/// known values (what a caller may send; `Other` is only for values Databricks sends back) and
+/// whose description is the enum's doc comment (so only doc comments may precede `pub enum`).
 ///
 /// ```
 /// brickwire_api::string_enum! {
@@ -27,10 +30,10 @@ pub type Extra = serde_json::Map<String, serde_json::Value>;
 #[macro_export]
 macro_rules! string_enum {
     (
-        $(#[$meta:meta])*
+        $(#[doc = $doc:literal])*
         pub enum $name:ident { $($variant:ident = $wire:literal),+ $(,)? }
     ) => {
-        $(#[$meta])*
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub enum $name {
             $(
@@ -88,7 +91,60 @@ macro_rules! string_enum {
                 Ok(Self::from(s.as_ref()))
             }
         }
+
+        $crate::__string_enum_schema! { $name [$($doc),*] [$($wire),+] }
     };
+}
+
+/// The `JsonSchema` of a [`string_enum!`](crate::string_enum) (feature `schemars`). A macro
+/// of its own so the feature is decided when this crate is built, not in the crate that
+/// invokes `string_enum!`.
+#[cfg(feature = "schemars")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __string_enum_schema {
+    ($name:ident [$($doc:literal),*] [$($wire:literal),+]) => {
+        impl $crate::__schemars::JsonSchema for $name {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!($name))
+            }
+
+            fn schema_id() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(concat!(module_path!(), "::", stringify!($name)))
+            }
+
+            fn json_schema(_: &mut $crate::__schemars::SchemaGenerator) -> $crate::__schemars::Schema {
+                let mut schema = $crate::__schemars::json_schema!({
+                    "type": "string",
+                    "enum": [$($wire),+],
+                });
+                let description = $crate::common::doc_text(&[$($doc),*]);
+                if !description.is_empty() {
+                    schema.insert("description".into(), description.into());
+                }
+                schema
+            }
+        }
+    };
+}
+
+#[cfg(not(feature = "schemars"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __string_enum_schema {
+    ($($anything:tt)*) => {};
+}
+
+/// Doc comment lines joined as `schemars` joins them: trimmed, one space between lines.
+#[cfg(feature = "schemars")]
+#[doc(hidden)]
+pub fn doc_text(lines: &[&str]) -> String {
+    lines
+        .iter()
+        .map(|line| line.trim())
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A `{key, value}` pair, the shape of Databricks tag lists.

@@ -20,3 +20,7 @@ pub use secret::SecretString;
 
 #[doc(hidden)]
 pub use serde as __serde;
+
+#[cfg(feature = "schemars")]
+#[doc(hidden)]
+pub use schemars as __schemars;

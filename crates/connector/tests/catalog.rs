@@ -2,6 +2,7 @@
 
 use brickwire_connector::catalog::kebab_case;
 use brickwire_connector::{Catalog, Group};
+use serde_json::json;
 
 /// The seed's actions, by group, in its order (the connector docs' list of 63 actions plus
 /// HTTP Request). A change on either side fails `catalog_matches_the_seed_list`.
@@ -256,6 +257,28 @@ fn defaults_and_enums_are_in_the_schemas() {
             .to_string()
             .contains("EXTERNAL")
     );
+}
+
+#[test]
+fn enums_typed_by_the_wire_model_list_their_values_and_refuse_others() {
+    // These inputs use brickwire-api's enums (its `schemars` feature), not copies of them.
+    let c = Catalog::global();
+    let execute = c.get("execute-statement").unwrap();
+    let format = execute.input_schema()["properties"]["format"]["enum"].clone();
+    assert_eq!(format, json!(["JSON_ARRAY", "ARROW_STREAM", "CSV", null]));
+    let err = execute
+        .validate(&json!({"statement": "SELECT 1", "warehouse_id": "w", "format": "PARQUET"}))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("format"), "{err}");
+    let query = c.get("query-clusters").unwrap();
+    let states = query.input_schema()["properties"]["cluster_states"].to_string();
+    assert!(
+        states.contains("\"TERMINATING\"") && !states.contains("Other"),
+        "{states}"
+    );
+    let sort = query.input_schema()["properties"]["sort_by_field"]["enum"].clone();
+    assert_eq!(sort, json!(["CLUSTER_NAME", "DEFAULT", null]));
 }
 
 #[test]

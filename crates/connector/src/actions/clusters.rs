@@ -1,48 +1,12 @@
 //! Clusters: all-purpose and job clusters (`/api/2.1/clusters`).
 
-use brickwire_api::clusters::{ClusterSpec, ListClustersRequest};
+use brickwire_api::clusters::{
+    ClusterSource, ClusterSpec, DataSecurityMode, ListClustersRequest, SortByField, SortDirection,
+    State as ClusterState,
+};
 use brickwire_client::services::clusters::request;
 
 use super::prelude::*;
-
-/// A cluster state (`filter_by.cluster_states`).
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ClusterState {
-    Pending,
-    Running,
-    Restarting,
-    Resizing,
-    Terminating,
-    Terminated,
-    Error,
-    Unknown,
-}
-
-/// What created a cluster (`filter_by.cluster_sources`).
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ClusterSource {
-    Api,
-    Ui,
-    Job,
-    Models,
-    Pipeline,
-    PipelineMaintenance,
-    Sql,
-}
-
-/// The access mode of a cluster.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DataSecurityMode {
-    DataSecurityModeAuto,
-    DataSecurityModeStandard,
-    DataSecurityModeDedicated,
-    None,
-    SingleUser,
-    UserIsolation,
-}
 
 /// The runtime engine of a cluster.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -173,28 +137,12 @@ pub struct QueryClustersInput {
     pub policy_id: Option<String>,
     /// Sort field: `CLUSTER_NAME` or `DEFAULT` (state, then pinned, then name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort_by_field: Option<SortField>,
+    pub sort_by_field: Option<SortByField>,
     /// Sort direction: `ASC` or `DESC`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_by_direction: Option<SortDirection>,
     #[serde(flatten)]
     pub paging: Paging,
-}
-
-/// `sort_by.field` of the cluster list.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SortField {
-    ClusterName,
-    Default,
-}
-
-/// `sort_by.direction` of the cluster list.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SortDirection {
-    Asc,
-    Desc,
 }
 
 fn list_request(input: &QueryClustersInput) -> Result<ListClustersRequest, RunError> {

@@ -8,39 +8,14 @@
 //! failure is Databricks' own answer (`status.state: FAILED` with `status.error`), not an
 //! action error.
 
-use brickwire_api::statements::{ExecuteStatementRequest, StatementResponse};
+use brickwire_api::statements::{
+    Disposition, ExecuteStatementRequest, Format, OnWaitTimeout, StatementResponse,
+};
 use brickwire_client::services::statements::request;
 use brickwire_client::waiter::WaitOptions;
 
 use super::prelude::*;
 use crate::error::{ActionError, ErrorCode};
-
-/// How the result is delivered.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Disposition {
-    // rows in the response (up to 25 MiB)
-    Inline,
-    // presigned URLs to download
-    ExternalLinks,
-}
-
-/// The result format.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ResultFormat {
-    JsonArray,
-    ArrowStream,
-    Csv,
-}
-
-/// What happens when the server-side wait expires.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OnWaitTimeout {
-    Continue,
-    Cancel,
-}
 
 /// A named parameter marker (`:name`) of a statement.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -96,7 +71,7 @@ pub struct ExecuteStatementInput {
     pub disposition: Option<Disposition>,
     /// `JSON_ARRAY` (default); `ARROW_STREAM` and `CSV` only with `EXTERNAL_LINKS`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<ResultFormat>,
+    pub format: Option<Format>,
     /// Server-side wait: `0s` (return at once) or `5s` to `50s` (default `10s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^(0|[5-9]|[1-4][0-9]|50)s$"))]
