@@ -26,7 +26,7 @@ use rand::Rng as _;
 use serde_json::{Map, Value, json};
 
 use crate::counters::Counters;
-use crate::error::{ApiError, json_object};
+use crate::error::{ApiError, ErrorCode, json_object};
 use crate::faults::{FaultState, Injector};
 use crate::settings::Settings;
 use crate::state::{AppState, Workspace, now_ms};
@@ -129,7 +129,7 @@ fn settings_json(settings: &Settings) -> Result<Value, ApiError> {
         tracing::error!(error = %e, "settings do not serialize");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
+            ErrorCode::InternalError,
             "Settings could not be serialized",
         )
     })

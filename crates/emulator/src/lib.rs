@@ -31,7 +31,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use state::{AppState, Workspace};
 
 /// The token the emulator accepts when none is configured.
@@ -94,7 +94,7 @@ pub fn router(state: AppState) -> Router {
 async fn no_such_endpoint(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::NOT_FOUND,
-        "ENDPOINT_NOT_FOUND",
+        ErrorCode::EndpointNotFound,
         format!("No API found for '{method} {}'", uri.path()),
     )
 }
