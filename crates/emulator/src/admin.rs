@@ -100,22 +100,13 @@ type Reply = Result<Json<Value>, ApiError>;
 /// Replaces the settings and pushes each service's section to where it is read without the
 /// settings lock (services that keep a copy).
 pub fn apply_settings(ws: &Workspace, settings: Settings) {
-    ws.clusters.lock().expect("clusters lock").settings = settings.clusters.clone();
-    ws.warehouses.lock().expect("warehouses lock").settings = settings.warehouses.clone();
+    crate::services::apply_settings(ws, &settings);
     *ws.settings.write().expect("settings lock") = settings;
 }
 
 /// Puts every service back to its empty state, keeping settings and tokens.
-/// A new service adds its line here.
 pub fn reset_services(ws: &Workspace) {
-    *ws.clusters.lock().expect("clusters lock") = Default::default();
-    *ws.warehouses.lock().expect("warehouses lock") = Default::default();
-    *ws.jobs.lock().expect("jobs lock") = Default::default();
-    *ws.unity_catalog.lock().expect("unity catalog lock") = Default::default();
-    *ws.statements.lock().expect("statements lock") = Default::default();
-    *ws.workspace_objects.lock().expect("workspace objects lock") = Default::default();
-    *ws.scim.lock().expect("scim lock") = Default::default();
-    *ws.oauth.lock().expect("oauth lock") = Default::default();
+    crate::services::reset(ws);
     apply_settings(ws, ws.settings());
 }
 
