@@ -26,7 +26,7 @@ use rand::Rng as _;
 use serde_json::{Map, Value, json};
 
 use crate::counters::Counters;
-use crate::error::{ApiError, json_object};
+use crate::error::{ApiError, ErrorCode, json_object};
 use crate::faults::{FaultState, Injector};
 use crate::settings::Settings;
 use crate::state::{AppState, Workspace, now_ms};
@@ -100,22 +100,13 @@ type Reply = Result<Json<Value>, ApiError>;
 /// Replaces the settings and pushes each service's section to where it is read without the
 /// settings lock (services that keep a copy).
 pub fn apply_settings(ws: &Workspace, settings: Settings) {
-    ws.clusters.lock().expect("clusters lock").settings = settings.clusters.clone();
-    ws.warehouses.lock().expect("warehouses lock").settings = settings.warehouses.clone();
+    crate::services::apply_settings(ws, &settings);
     *ws.settings.write().expect("settings lock") = settings;
 }
 
 /// Puts every service back to its empty state, keeping settings and tokens.
-/// A new service adds its line here.
 pub fn reset_services(ws: &Workspace) {
-    *ws.clusters.lock().expect("clusters lock") = Default::default();
-    *ws.warehouses.lock().expect("warehouses lock") = Default::default();
-    *ws.jobs.lock().expect("jobs lock") = Default::default();
-    *ws.unity_catalog.lock().expect("unity catalog lock") = Default::default();
-    *ws.statements.lock().expect("statements lock") = Default::default();
-    *ws.workspace_objects.lock().expect("workspace objects lock") = Default::default();
-    *ws.scim.lock().expect("scim lock") = Default::default();
-    *ws.oauth.lock().expect("oauth lock") = Default::default();
+    crate::services::reset(ws);
     apply_settings(ws, ws.settings());
 }
 
@@ -129,7 +120,7 @@ fn settings_json(settings: &Settings) -> Result<Value, ApiError> {
         tracing::error!(error = %e, "settings do not serialize");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
+            ErrorCode::InternalError,
             "Settings could not be serialized",
         )
     })

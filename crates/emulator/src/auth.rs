@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::oauth::state::TokenCheck;
 use crate::scim::state::ADMIN_USER_ID;
 use crate::state::AppState;
@@ -61,7 +61,12 @@ pub async fn require_token(
         }
         Err(message) => {
             if state.settings().oauth.legacy_invalid_token_403 {
-                ApiError::new(StatusCode::FORBIDDEN, "403", "Invalid access token.").into_response()
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::LegacyInvalidToken,
+                    "Invalid access token.",
+                )
+                .into_response()
             } else {
                 ApiError::unauthenticated(message).into_response()
             }

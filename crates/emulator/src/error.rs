@@ -1,58 +1,238 @@
 //! Databricks error responses: `{"error_code", "message", "details"}` and the SCIM shape.
+//!
+//! Start with [`ApiError`], what every route answers on failure; [`ErrorCode`] is every
+//! `error_code` the emulator sends, spelled once.
+
+use std::fmt;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
+
+/// A Databricks `error_code`, as the emulator sends it.
+///
+/// [`ErrorCode::as_str`] is the wire spelling; [`ErrorCode::Scim`] stands for a SCIM error,
+/// whose body has no `error_code` but a `scimType` (see [`ApiError::scim`]).
+///
+/// ```
+/// use brickwire_emulator::error::ErrorCode;
+/// assert_eq!(ErrorCode::ResourceDoesNotExist.as_str(), "RESOURCE_DOES_NOT_EXIST");
+/// assert_eq!(ErrorCode::InvalidParameterValue, "INVALID_PARAMETER_VALUE");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `INVALID_PARAMETER_VALUE`: a request field is missing or wrong (and, for clusters, jobs
+    /// and runs, an unknown id).
+    InvalidParameterValue,
+    /// `RESOURCE_DOES_NOT_EXIST`: the object asked for is not there.
+    ResourceDoesNotExist,
+    /// `RESOURCE_ALREADY_EXISTS`: a workspace object is already at the path.
+    ResourceAlreadyExists,
+    /// `INVALID_STATE`: the object is in a state that does not allow the action.
+    InvalidState,
+    /// `MALFORMED_REQUEST`: the body is not the JSON the endpoint reads.
+    MalformedRequest,
+    /// `UNAUTHENTICATED`: no token, or one the workspace does not know.
+    Unauthenticated,
+    /// `403`: the legacy answer to a bad token, `{"error_code":"403","message":"Invalid
+    /// access token."}` (see the OAuth setting `legacy_invalid_token_403`).
+    LegacyInvalidToken,
+    /// `ENDPOINT_NOT_FOUND`: no API at this method and path.
+    EndpointNotFound,
+    /// `REQUEST_LIMIT_EXCEEDED`: rate limited (429).
+    RequestLimitExceeded,
+    /// `TEMPORARILY_UNAVAILABLE`: the service is unavailable (503).
+    TemporarilyUnavailable,
+    /// `INTERNAL_ERROR`: the server failed.
+    InternalError,
+    /// `MAX_NOTEBOOK_SIZE_EXCEEDED`: an import is larger than the workspace accepts.
+    MaxNotebookSizeExceeded,
+    /// `DIRECTORY_NOT_EMPTY`: a non-recursive delete of a folder that holds objects.
+    DirectoryNotEmpty,
+    /// `CATALOG_DOES_NOT_EXIST` (Unity Catalog).
+    CatalogDoesNotExist,
+    /// `SCHEMA_DOES_NOT_EXIST` (Unity Catalog).
+    SchemaDoesNotExist,
+    /// `TABLE_DOES_NOT_EXIST` (Unity Catalog).
+    TableDoesNotExist,
+    /// `CATALOG_ALREADY_EXISTS` (Unity Catalog).
+    CatalogAlreadyExists,
+    /// `SCHEMA_ALREADY_EXISTS` (Unity Catalog).
+    SchemaAlreadyExists,
+    /// `TABLE_ALREADY_EXISTS` (Unity Catalog).
+    TableAlreadyExists,
+    /// `VOLUME_ALREADY_EXISTS` (Unity Catalog).
+    VolumeAlreadyExists,
+    /// `CATALOG_NOT_EMPTY` (Unity Catalog, delete without `force`).
+    CatalogNotEmpty,
+    /// `SCHEMA_NOT_EMPTY` (Unity Catalog, delete without `force`).
+    SchemaNotEmpty,
+    /// `BAD_REQUEST`: a statement failed on its input (a `ServiceErrorCode`).
+    BadRequest,
+    /// `NOT_FOUND`: a statement named something that does not exist (a `ServiceErrorCode`).
+    NotFound,
+    /// `ALREADY_EXISTS`: a statement created something that exists (a `ServiceErrorCode`).
+    AlreadyExists,
+    /// `RESOURCE_EXHAUSTED`: a statement ran out of resources (a `ServiceErrorCode`).
+    ResourceExhausted,
+    /// A SCIM error, answered with the SCIM body and this `scimType` (none, for example, on
+    /// a 404). Its [`as_str`](Self::as_str) is the `scimType`, or `""`.
+    Scim(Option<ScimType>),
+}
+
+impl ErrorCode {
+    /// The code as it goes on the wire, e.g. `"INVALID_PARAMETER_VALUE"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::InvalidParameterValue => "INVALID_PARAMETER_VALUE",
+            Self::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
+            Self::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            Self::InvalidState => "INVALID_STATE",
+            Self::MalformedRequest => "MALFORMED_REQUEST",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::LegacyInvalidToken => "403",
+            Self::EndpointNotFound => "ENDPOINT_NOT_FOUND",
+            Self::RequestLimitExceeded => "REQUEST_LIMIT_EXCEEDED",
+            Self::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
+            Self::InternalError => "INTERNAL_ERROR",
+            Self::MaxNotebookSizeExceeded => "MAX_NOTEBOOK_SIZE_EXCEEDED",
+            Self::DirectoryNotEmpty => "DIRECTORY_NOT_EMPTY",
+            Self::CatalogDoesNotExist => "CATALOG_DOES_NOT_EXIST",
+            Self::SchemaDoesNotExist => "SCHEMA_DOES_NOT_EXIST",
+            Self::TableDoesNotExist => "TABLE_DOES_NOT_EXIST",
+            Self::CatalogAlreadyExists => "CATALOG_ALREADY_EXISTS",
+            Self::SchemaAlreadyExists => "SCHEMA_ALREADY_EXISTS",
+            Self::TableAlreadyExists => "TABLE_ALREADY_EXISTS",
+            Self::VolumeAlreadyExists => "VOLUME_ALREADY_EXISTS",
+            Self::CatalogNotEmpty => "CATALOG_NOT_EMPTY",
+            Self::SchemaNotEmpty => "SCHEMA_NOT_EMPTY",
+            Self::BadRequest => "BAD_REQUEST",
+            Self::NotFound => "NOT_FOUND",
+            Self::AlreadyExists => "ALREADY_EXISTS",
+            Self::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Self::Scim(scim_type) => scim_type.map_or("", ScimType::as_str),
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+/// A SCIM error's `scimType` (RFC 7644, section 3.12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ScimType {
+    /// `invalidValue`: an attribute has a wrong value or is missing.
+    InvalidValue,
+    /// `invalidSyntax`: the body is not a SCIM request.
+    InvalidSyntax,
+    /// `invalidFilter`: the filter does not parse.
+    InvalidFilter,
+    /// `invalidPath`: a PATCH path does not parse or names nothing.
+    InvalidPath,
+    /// `noTarget`: a PATCH path matches nothing.
+    NoTarget,
+    /// `uniqueness`: the name is taken.
+    Uniqueness,
+}
+
+impl ScimType {
+    /// The `scimType` as it goes on the wire, e.g. `"invalidValue"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidValue => "invalidValue",
+            Self::InvalidSyntax => "invalidSyntax",
+            Self::InvalidFilter => "invalidFilter",
+            Self::InvalidPath => "invalidPath",
+            Self::NoTarget => "noTarget",
+            Self::Uniqueness => "uniqueness",
+        }
+    }
+}
 
 /// An error answered the way Databricks answers it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
-    /// Databricks `error_code` (for SCIM errors, the `scimType`, possibly empty).
-    pub error_code: String,
+    /// Databricks `error_code`; [`ErrorCode::Scim`] answers with the SCIM error body instead.
+    pub error_code: ErrorCode,
     /// Human-readable message.
     pub message: String,
-    /// Whether to answer with the SCIM error body instead of the Databricks one.
-    pub scim: bool,
     /// `Retry-After` in seconds, for 429 and 503.
     pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// A Databricks-shaped error.
-    pub fn new(status: StatusCode, error_code: &str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, error_code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
-            error_code: error_code.to_owned(),
+            error_code,
             message: message.into(),
-            scim: false,
             retry_after: None,
         }
     }
 
-    /// A SCIM error body (`urn:ietf:params:scim:api:messages:2.0:Error`).
-    pub fn scim(status: StatusCode, scim_type: &str, detail: impl Into<String>) -> Self {
-        Self {
-            scim: true,
-            ..Self::new(status, scim_type, detail)
-        }
+    /// A SCIM error body (`urn:ietf:params:scim:api:messages:2.0:Error`), with `scimType`
+    /// when one is given.
+    pub fn scim(
+        status: StatusCode,
+        scim_type: Option<ScimType>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::new(status, ErrorCode::Scim(scim_type), detail)
     }
 
     /// 400 `INVALID_PARAMETER_VALUE`.
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidParameterValue,
+            message,
+        )
     }
 
     /// 404 `RESOURCE_DOES_NOT_EXIST`.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", message)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::ResourceDoesNotExist,
+            message,
+        )
     }
 
     /// 401 for a missing or unknown token.
     pub fn unauthenticated(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            message,
+        )
     }
 
     /// Sets `Retry-After`.
@@ -72,12 +252,12 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "MALFORMED_REQUEST",
+            ErrorCode::MalformedRequest,
             "Invalid JSON given in the body of the request - expected a map",
         )),
         Err(e) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "MALFORMED_REQUEST",
+            ErrorCode::MalformedRequest,
             format!("Could not parse request object: {e}"),
         )),
     }
@@ -85,14 +265,14 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = if self.scim {
+        let mut response = if let ErrorCode::Scim(scim_type) = self.error_code {
             let mut body = json!({
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
                 "detail": self.message,
                 "status": self.status.as_u16().to_string(),
             });
-            if !self.error_code.is_empty() {
-                body["scimType"] = json!(self.error_code);
+            if let Some(scim_type) = scim_type {
+                body["scimType"] = json!(scim_type.as_str());
             }
             let mut r = (self.status, Json(body)).into_response();
             r.headers_mut().insert(
@@ -110,5 +290,98 @@ impl IntoResponse for ApiError {
                 .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each variant's wire spelling is its name in SCREAMING_SNAKE_CASE, so a typo in
+    /// [`ErrorCode::as_str`] fails here; the two exceptions are spelled out.
+    #[test]
+    fn codes_are_spelled_as_their_names() {
+        use ErrorCode::*;
+        let codes = [
+            InvalidParameterValue,
+            ResourceDoesNotExist,
+            ResourceAlreadyExists,
+            InvalidState,
+            MalformedRequest,
+            Unauthenticated,
+            EndpointNotFound,
+            RequestLimitExceeded,
+            TemporarilyUnavailable,
+            InternalError,
+            MaxNotebookSizeExceeded,
+            DirectoryNotEmpty,
+            CatalogDoesNotExist,
+            SchemaDoesNotExist,
+            TableDoesNotExist,
+            CatalogAlreadyExists,
+            SchemaAlreadyExists,
+            TableAlreadyExists,
+            VolumeAlreadyExists,
+            CatalogNotEmpty,
+            SchemaNotEmpty,
+            BadRequest,
+            NotFound,
+            AlreadyExists,
+            ResourceExhausted,
+        ];
+        for code in codes {
+            let mut screaming = String::new();
+            for (i, c) in format!("{code:?}").chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    screaming.push('_');
+                }
+                screaming.push(c.to_ascii_uppercase());
+            }
+            assert_eq!(code.as_str(), screaming);
+            assert_eq!(serde_json::to_value(code).unwrap(), json!(screaming));
+        }
+        assert_eq!(LegacyInvalidToken.as_str(), "403");
+        assert_eq!(Scim(None).as_str(), "");
+        assert_eq!(Scim(Some(ScimType::Uniqueness)).as_str(), "uniqueness");
+    }
+
+    async fn body(e: ApiError) -> (String, Value) {
+        let response = e.into_response();
+        let content_type = response.headers()[axum::http::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (content_type, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn each_error_has_its_body_shape() {
+        let (content_type, v) = body(ApiError::not_found("gone")).await;
+        assert_eq!(content_type, "application/json");
+        assert_eq!(
+            v,
+            json!({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "gone"})
+        );
+        let scim = "urn:ietf:params:scim:api:messages:2.0:Error";
+        let (content_type, v) = body(ApiError::scim(
+            StatusCode::NOT_FOUND,
+            None,
+            "User 1 not found.",
+        ))
+        .await;
+        assert_eq!(content_type, "application/scim+json");
+        assert_eq!(
+            v,
+            json!({"schemas": [scim], "detail": "User 1 not found.", "status": "404"})
+        );
+        let taken = ApiError::scim(StatusCode::CONFLICT, Some(ScimType::Uniqueness), "taken");
+        let (_, v) = body(taken).await;
+        assert_eq!(
+            v,
+            json!({"schemas": [scim], "detail": "taken", "status": "409", "scimType": "uniqueness"})
+        );
     }
 }

@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// The `faults` section of the settings.
@@ -334,7 +334,7 @@ pub async fn inject(State(state): State<FaultState>, request: Request, next: Nex
         Outcome::Pass => next.run(request).await,
         Outcome::RateLimited { retry_after } => ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "REQUEST_LIMIT_EXCEEDED",
+            ErrorCode::RequestLimitExceeded,
             "Your request was rejected due to a rate limit. Please try again later.",
         )
         .with_retry_after(retry_after)
@@ -342,7 +342,7 @@ pub async fn inject(State(state): State<FaultState>, request: Request, next: Nex
         Outcome::Unavailable { retry_after } => {
             let mut e = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "TEMPORARILY_UNAVAILABLE",
+                ErrorCode::TemporarilyUnavailable,
                 "The service is temporarily unavailable. Please try again later.",
             );
             e.retry_after = retry_after;
@@ -350,7 +350,7 @@ pub async fn inject(State(state): State<FaultState>, request: Request, next: Nex
         }
         Outcome::InternalError => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
+            ErrorCode::InternalError,
             "An internal error occurred (injected by the emulator).",
         )
         .into_response(),

@@ -2,8 +2,9 @@
 //!
 //! [`Emulator::start`] serves the workspace on a local port; [`router`] is the same thing as an
 //! axum [`Router`] for in-process tests. Each Databricks service is a module with a `state`
-//! part (the logic, no HTTP) and a `routes` part (parse, call, serialize). Start reading at
-//! [`state::Workspace`], which owns every service's state and the emulator's settings.
+//! part (the logic, no HTTP) and a `routes` part (parse, call, serialize), registered in the
+//! one list of [`services`]. Start reading at [`state::Workspace`], which owns every service's
+//! state and the emulator's settings.
 
 pub mod admin;
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod jobs;
 pub mod oauth;
 pub mod persistence;
 pub mod scim;
+pub mod services;
 pub mod settings;
 pub mod sql;
 pub mod state;
@@ -31,7 +33,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use state::{AppState, Workspace};
 
 /// The token the emulator accepts when none is configured.
@@ -64,15 +66,7 @@ impl Default for EmulatorOptions {
 /// token check. Admin routes have none of them.
 pub fn router(state: AppState) -> Router {
     let admin = admin::AdminState::new(state.clone());
-    Router::new()
-        .merge(clusters::routes())
-        .merge(warehouses::routes())
-        .merge(jobs::routes())
-        .merge(unity_catalog::routes())
-        .merge(statements::routes())
-        .merge(workspace_objects::routes())
-        .merge(scim::routes())
-        .merge(oauth::routes())
+    services::routes()
         .fallback(no_such_endpoint)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -94,7 +88,7 @@ pub fn router(state: AppState) -> Router {
 async fn no_such_endpoint(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::NOT_FOUND,
-        "ENDPOINT_NOT_FOUND",
+        ErrorCode::EndpointNotFound,
         format!("No API found for '{method} {}'", uri.path()),
     )
 }

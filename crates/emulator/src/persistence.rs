@@ -2,7 +2,8 @@
 //!
 //! The whole workspace is one JSON document, `state.json` in the state directory: settings,
 //! personal access tokens, and every service's state (clusters, warehouses, jobs and runs, Unity
-//! Catalog with table rows, workspace objects, SCIM, OAuth app connections and token hashes).
+//! Catalog with table rows, workspace objects, SCIM, OAuth app connections and token hashes),
+//! each under its [`EmulatedService::NAME`] as its [`EmulatedService::snapshot`] gives it.
 //! SQL statements are not kept: their results are short-lived in Databricks too, and a restart
 //! is as if they had been purged.
 //!
@@ -25,6 +26,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::services::{EmulatedService, with_services};
 use crate::settings::Settings;
 use crate::state::Workspace;
 
@@ -34,21 +36,74 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
 const FILE_NAME: &str = "state.json";
 const FORMAT_VERSION: u32 = 1;
 
-/// The document in `state.json`. Service states are kept as JSON values so that each is taken
-/// under its own lock, one at a time.
-#[derive(Serialize, Deserialize)]
-struct Snapshot {
-    format_version: u32,
-    settings: Settings,
-    tokens: Vec<String>,
-    clusters: Value,
-    warehouses: Value,
-    jobs: Value,
-    unity_catalog: Value,
-    workspace_objects: Value,
-    scim: Value,
-    oauth: Value,
+macro_rules! snapshot {
+    ($($(#[$doc:meta])* $name:ident: $service:ty,)*) => {
+        /// The document in `state.json`: one entry per service of
+        /// `with_services!` in [`crate::services`] whose state survives a restart.
+        /// Service states are kept as JSON values so that each is taken under its own lock, one
+        /// at a time.
+        #[derive(Serialize, Deserialize)]
+        struct Snapshot {
+            format_version: u32,
+            settings: Settings,
+            tokens: Vec<String>,
+            $(
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                $name: Option<Value>,
+            )*
+        }
+
+        impl Snapshot {
+            /// Each service's state, taken under its lock in turn.
+            fn take(ws: &Workspace) -> io::Result<Self> {
+                Ok(Self {
+                    format_version: FORMAT_VERSION,
+                    settings: ws.settings(),
+                    tokens: ws
+                        .tokens
+                        .read()
+                        .expect("tokens lock")
+                        .iter()
+                        .cloned()
+                        .collect(),
+                    $(
+                        $name: <$service as EmulatedService>::snapshot(
+                            &ws.$name.lock().expect(concat!(stringify!($name), " lock")),
+                        )
+                        .transpose()
+                        .map_err(io::Error::other)?,
+                    )*
+                })
+            }
+
+            /// Replaces `ws`'s state with the saved one once every service's state decoded. A
+            /// service missing from the document keeps its fresh state.
+            fn restore(self, ws: &Workspace, path: &Path) -> io::Result<()> {
+                $(
+                    let $name = match self.$name {
+                        Some(saved) => Some(
+                            <$service as EmulatedService>::restore(saved)
+                                .map_err(|e| invalid(path, e))?,
+                        ),
+                        None => None,
+                    };
+                )*
+                $(
+                    if let Some(state) = $name {
+                        *ws.$name.lock().expect(concat!(stringify!($name), " lock")) = state;
+                    }
+                )*
+                ws.tokens
+                    .write()
+                    .expect("tokens lock")
+                    .extend(self.tokens);
+                crate::admin::apply_settings(ws, self.settings);
+                Ok(())
+            }
+        }
+    };
 }
+with_services!(snapshot);
 
 /// Keeps one workspace in one state directory.
 pub struct Persistence {
@@ -85,55 +140,13 @@ impl Persistence {
                 ),
             ));
         }
-        let path = &self.path;
-        let clusters = serde_json::from_value(snapshot.clusters).map_err(|e| invalid(path, e))?;
-        let warehouses =
-            serde_json::from_value(snapshot.warehouses).map_err(|e| invalid(path, e))?;
-        let jobs = serde_json::from_value(snapshot.jobs).map_err(|e| invalid(path, e))?;
-        let unity_catalog =
-            serde_json::from_value(snapshot.unity_catalog).map_err(|e| invalid(path, e))?;
-        let workspace_objects =
-            serde_json::from_value(snapshot.workspace_objects).map_err(|e| invalid(path, e))?;
-        let scim = serde_json::from_value(snapshot.scim).map_err(|e| invalid(path, e))?;
-        let oauth = serde_json::from_value(snapshot.oauth).map_err(|e| invalid(path, e))?;
-        // Everything decoded: only now replace the fresh workspace's state.
-        *ws.clusters.lock().expect("clusters lock") = clusters;
-        *ws.warehouses.lock().expect("warehouses lock") = warehouses;
-        *ws.jobs.lock().expect("jobs lock") = jobs;
-        *ws.unity_catalog.lock().expect("unity catalog lock") = unity_catalog;
-        *ws.workspace_objects.lock().expect("workspace objects lock") = workspace_objects;
-        *ws.scim.lock().expect("scim lock") = scim;
-        *ws.oauth.lock().expect("oauth lock") = oauth;
-        ws.tokens
-            .write()
-            .expect("tokens lock")
-            .extend(snapshot.tokens);
-        crate::admin::apply_settings(ws, snapshot.settings);
+        snapshot.restore(ws, &self.path)?;
         Ok(true)
     }
 
     /// Writes the workspace now (temporary file, sync, rename).
     pub fn save(&self, ws: &Workspace) -> io::Result<()> {
-        let snapshot = Snapshot {
-            format_version: FORMAT_VERSION,
-            settings: ws.settings(),
-            tokens: ws
-                .tokens
-                .read()
-                .expect("tokens lock")
-                .iter()
-                .cloned()
-                .collect(),
-            clusters: to_value(&*ws.clusters.lock().expect("clusters lock"))?,
-            warehouses: to_value(&*ws.warehouses.lock().expect("warehouses lock"))?,
-            jobs: to_value(&*ws.jobs.lock().expect("jobs lock"))?,
-            unity_catalog: to_value(&*ws.unity_catalog.lock().expect("unity catalog lock"))?,
-            workspace_objects: to_value(
-                &*ws.workspace_objects.lock().expect("workspace objects lock"),
-            )?,
-            scim: to_value(&*ws.scim.lock().expect("scim lock"))?,
-            oauth: to_value(&*ws.oauth.lock().expect("oauth lock"))?,
-        };
+        let snapshot = Snapshot::take(ws)?;
         let temporary = self.path.with_extension("json.tmp");
         let mut file = fs::File::create(&temporary)?;
         serde_json::to_writer(&mut file, &snapshot).map_err(io::Error::other)?;
@@ -191,13 +204,50 @@ pub async fn track_changes(
     response
 }
 
-fn to_value<T: Serialize>(state: &T) -> io::Result<Value> {
-    serde_json::to_value(state).map_err(io::Error::other)
-}
-
 fn invalid(path: &Path, e: serde_json::Error) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!("{} is not a saved emulator state: {e}", path.display()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document keeps the keys, and their order, it had before the services were
+    /// registered through one list, so files written by older emulators still load.
+    #[test]
+    fn the_document_has_one_entry_per_kept_service_in_the_old_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let persistence = Persistence::open(dir.path()).unwrap();
+        let ws = Workspace::new("http://127.0.0.1:1", "t");
+        persistence.save(&ws).unwrap();
+        let saved: Value =
+            serde_json::from_slice(&fs::read(dir.path().join(FILE_NAME)).unwrap()).unwrap();
+        let keys: Vec<&str> = saved
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "format_version",
+                "settings",
+                "tokens",
+                "clusters",
+                "warehouses",
+                "jobs",
+                "unity_catalog",
+                "workspace_objects",
+                "scim",
+                "oauth",
+            ]
+        );
+        let again = Workspace::new("http://127.0.0.1:1", "u");
+        assert!(persistence.load(&again).unwrap());
+        assert!(again.tokens.read().unwrap().contains("t"));
+    }
 }

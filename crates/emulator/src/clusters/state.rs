@@ -15,7 +15,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Settings of clusters, changeable through the admin API (`settings.clusters`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -411,7 +411,7 @@ pub fn no_such_cluster(cluster_id: &str) -> ApiError {
 fn invalid_state(cluster: &Cluster) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "INVALID_STATE",
+        ErrorCode::InvalidState,
         format!(
             "Cluster {} is in unexpected state {}.",
             cluster.cluster_id,

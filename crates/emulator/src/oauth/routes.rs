@@ -24,7 +24,7 @@ use super::state::{
     OAuthError, SUPPORTED_SCOPES,
 };
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// Name of the cookie that carries the consent page's anti-forgery token.
@@ -96,8 +96,13 @@ fn check_account(state: &AppState, account_id: &str) -> Result<(), ApiError> {
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", e.to_string()))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::MalformedRequest,
+            e.to_string(),
+        )
+    })
 }
 
 fn render_app(state: &AppState, app: &AppConnection) -> Value {

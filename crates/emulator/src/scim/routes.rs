@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::state::{Kind, ListQuery, USER_SCHEMA};
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ScimType};
 use crate::state::AppState;
 
 const PREFIX: &str = "/api/2.0/preview/scim/v2";
@@ -60,14 +60,14 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::scim(
             StatusCode::BAD_REQUEST,
-            "invalidSyntax",
+            Some(ScimType::InvalidSyntax),
             format!("Request body is not valid JSON: {e}"),
         )
     })?;
     if !value.is_object() {
         return Err(ApiError::scim(
             StatusCode::BAD_REQUEST,
-            "invalidSyntax",
+            Some(ScimType::InvalidSyntax),
             "Request body must be a JSON object.",
         ));
     }
@@ -100,7 +100,7 @@ fn parse_number(name: &str, value: Option<&str>) -> Result<Option<usize>, ApiErr
             v.trim().parse::<usize>().map_err(|_| {
                 ApiError::scim(
                     StatusCode::BAD_REQUEST,
-                    "invalidValue",
+                    Some(ScimType::InvalidValue),
                     format!("{name} must be a non-negative integer, got '{v}'."),
                 )
             })

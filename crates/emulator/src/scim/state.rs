@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::filter::{Filter, get_ci, resolve};
-use crate::error::ApiError;
+use crate::error::{ApiError, ScimType};
 
 /// SCIM schema URN of a user.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -246,19 +246,23 @@ impl Default for State {
 }
 
 fn bad_request(detail: impl Into<String>) -> ApiError {
-    ApiError::scim(StatusCode::BAD_REQUEST, "invalidValue", detail)
+    ApiError::scim(
+        StatusCode::BAD_REQUEST,
+        Some(ScimType::InvalidValue),
+        detail,
+    )
 }
 
 fn not_found(kind: Kind, id: &str) -> ApiError {
     ApiError::scim(
         StatusCode::NOT_FOUND,
-        "",
+        None,
         format!("{} {id} not found.", kind.noun()),
     )
 }
 
 fn conflict(detail: impl Into<String>) -> ApiError {
-    ApiError::scim(StatusCode::CONFLICT, "uniqueness", detail)
+    ApiError::scim(StatusCode::CONFLICT, Some(ScimType::Uniqueness), detail)
 }
 
 fn values_of(items: &[ComplexValue]) -> impl Iterator<Item = &str> {
@@ -406,7 +410,7 @@ impl State {
             if !self.users.contains_key(id) && !self.groups.contains_key(id) {
                 return Err(ApiError::scim(
                     StatusCode::NOT_FOUND,
-                    "",
+                    None,
                     format!("Member {id} not found."),
                 ));
             }
@@ -443,8 +447,13 @@ impl State {
     }
 
     fn parse_input<T: serde::de::DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
-        serde_json::from_value(body.clone())
-            .map_err(|e| ApiError::scim(StatusCode::BAD_REQUEST, "invalidSyntax", e.to_string()))
+        serde_json::from_value(body.clone()).map_err(|e| {
+            ApiError::scim(
+                StatusCode::BAD_REQUEST,
+                Some(ScimType::InvalidSyntax),
+                e.to_string(),
+            )
+        })
     }
 
     /// Creates a user from a SCIM body; returns it rendered.
@@ -517,7 +526,7 @@ impl State {
             Some(f) if !f.is_empty() => Some(Filter::parse(f).map_err(|e| {
                 ApiError::scim(
                     StatusCode::BAD_REQUEST,
-                    "invalidFilter",
+                    Some(ScimType::InvalidFilter),
                     format!("Invalid filter: {e}"),
                 )
             })?),
@@ -588,7 +597,7 @@ impl State {
             .ok_or_else(|| {
                 ApiError::scim(
                     StatusCode::BAD_REQUEST,
-                    "invalidSyntax",
+                    Some(ScimType::InvalidSyntax),
                     "Request is missing Operations.",
                 )
             })?;
@@ -718,8 +727,9 @@ struct PatchPath {
 }
 
 fn parse_path(kind: Kind, path: &str) -> Result<PatchPath, ApiError> {
-    let invalid_path =
-        |detail: String| ApiError::scim(StatusCode::BAD_REQUEST, "invalidPath", detail);
+    let invalid_path = |detail: String| {
+        ApiError::scim(StatusCode::BAD_REQUEST, Some(ScimType::InvalidPath), detail)
+    };
     let (head, filter, filtered_sub) = match path.find('[') {
         Some(open) => {
             let close = path
@@ -736,7 +746,11 @@ fn parse_path(kind: Kind, path: &str) -> Result<PatchPath, ApiError> {
                 _ => return Err(invalid_path(format!("Invalid path '{path}'."))),
             };
             let filter = Filter::parse(&path[open + 1..close]).map_err(|e| {
-                ApiError::scim(StatusCode::BAD_REQUEST, "invalidFilter", e.to_string())
+                ApiError::scim(
+                    StatusCode::BAD_REQUEST,
+                    Some(ScimType::InvalidFilter),
+                    e.to_string(),
+                )
             })?;
             (&path[..open], Some(filter), filtered_sub)
         }
@@ -779,7 +793,7 @@ fn apply_operation(kind: Kind, resource: &mut Value, operation: &Value) -> Resul
             if op == "remove" {
                 return Err(ApiError::scim(
                     StatusCode::BAD_REQUEST,
-                    "noTarget",
+                    Some(ScimType::NoTarget),
                     "A remove operation needs a path.",
                 ));
             }
@@ -833,7 +847,7 @@ fn apply_at(
                 if !matched && op == "replace" {
                     return Err(ApiError::scim(
                         StatusCode::BAD_REQUEST,
-                        "noTarget",
+                        Some(ScimType::NoTarget),
                         format!("No {} entry matches the path's filter.", path.attribute),
                     ));
                 }

@@ -34,6 +34,7 @@ use super::parse::{CreateTable, Parsed, parse};
 use super::range::DatabricksRange;
 use super::types::arrow_type;
 use super::{QueryParam, SqlError, table_not_found};
+use crate::error::ErrorCode;
 use crate::state::Workspace;
 use crate::unity_catalog::UcError;
 use crate::unity_catalog::state::{NewCatalog, TableData};
@@ -354,7 +355,7 @@ impl<'a> Session<'a> {
                 });
                 match created {
                     Err(SqlError { error_code, .. })
-                        if if_not_exists && error_code == "ALREADY_EXISTS" => {}
+                        if if_not_exists && error_code == ErrorCode::AlreadyExists => {}
                     other => {
                         other?;
                     }
@@ -368,7 +369,8 @@ impl<'a> Session<'a> {
             } => {
                 let name = Self::catalog_name(&name)?;
                 match self.uc(|uc| uc.delete_catalog(&name, cascade)) {
-                    Err(SqlError { error_code, .. }) if if_exists && error_code == "NOT_FOUND" => {}
+                    Err(SqlError { error_code, .. })
+                        if if_exists && error_code == ErrorCode::NotFound => {}
                     other => other?,
                 }
                 Ok(no_result())
@@ -499,8 +501,8 @@ impl<'a> Session<'a> {
     ) -> Result<SendableRecordBatchStream, SqlError> {
         let (c, s) = self.schema_name(name)?;
         match self.uc(|uc| uc.create_schema(&c, &s, None, Map::new(), None, Map::new())) {
-            Err(SqlError { error_code, .. }) if if_not_exists && error_code == "ALREADY_EXISTS" => {
-            }
+            Err(SqlError { error_code, .. })
+                if if_not_exists && error_code == ErrorCode::AlreadyExists => {}
             other => {
                 other?;
             }
@@ -534,7 +536,8 @@ impl<'a> Session<'a> {
                 }
             };
             match result {
-                Err(SqlError { error_code, .. }) if if_exists && error_code == "NOT_FOUND" => {}
+                Err(SqlError { error_code, .. })
+                    if if_exists && error_code == ErrorCode::NotFound => {}
                 other => other?,
             }
         }

@@ -22,6 +22,7 @@ mod types;
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
+use crate::error::ErrorCode;
 use crate::unity_catalog::UcError;
 
 pub use types::{arrow_type, databricks_type, spark_json_type};
@@ -50,7 +51,7 @@ pub struct QueryParam {
 #[error("{message}")]
 pub struct SqlError {
     /// A `ServiceErrorCode`: `BAD_REQUEST`, `NOT_FOUND`, `ALREADY_EXISTS`, `INTERNAL_ERROR`, ...
-    pub error_code: String,
+    pub error_code: ErrorCode,
     /// Databricks-style message starting with the error class, e.g.
     /// `[TABLE_OR_VIEW_NOT_FOUND] The table or view `main.default.x` cannot be found.`
     pub message: String,
@@ -60,13 +61,13 @@ pub struct SqlError {
 
 impl SqlError {
     fn new(
-        error_code: &str,
+        error_code: ErrorCode,
         condition: &str,
         message: impl AsRef<str>,
         sql_state: Option<&str>,
     ) -> Self {
         Self {
-            error_code: error_code.to_owned(),
+            error_code,
             message: format!("[{condition}] {}", message.as_ref()),
             sql_state: sql_state.map(str::to_owned),
         }
@@ -74,12 +75,12 @@ impl SqlError {
 
     /// A `BAD_REQUEST` error of the Databricks error class `condition`.
     pub fn bad_request(condition: &str, message: impl AsRef<str>, sql_state: Option<&str>) -> Self {
-        Self::new("BAD_REQUEST", condition, message, sql_state)
+        Self::new(ErrorCode::BadRequest, condition, message, sql_state)
     }
 
     /// A `NOT_FOUND` error of the Databricks error class `condition`.
     pub fn not_found(condition: &str, message: impl AsRef<str>, sql_state: Option<&str>) -> Self {
-        Self::new("NOT_FOUND", condition, message, sql_state)
+        Self::new(ErrorCode::NotFound, condition, message, sql_state)
     }
 }
 
@@ -109,7 +110,7 @@ impl From<UcError> for SqlError {
                     _ => ("TABLE_OR_VIEW_ALREADY_EXISTS", "42P07"),
                 };
                 Self::new(
-                    "ALREADY_EXISTS",
+                    ErrorCode::AlreadyExists,
                     condition,
                     format!(
                         "Cannot create {} `{name}` because it already exists.",
@@ -186,13 +187,13 @@ pub fn sql_error_from_datafusion(e: &DataFusionError) -> SqlError {
             SqlError::bad_request("EXECUTION_ERROR", e.message(), Some("22000"))
         }
         DataFusionError::ResourcesExhausted(_) => SqlError::new(
-            "RESOURCE_EXHAUSTED",
+            ErrorCode::ResourceExhausted,
             "RESOURCE_EXHAUSTED",
             e.message(),
             Some("53000"),
         ),
         _ => SqlError::new(
-            "INTERNAL_ERROR",
+            ErrorCode::InternalError,
             "INTERNAL_ERROR",
             e.message(),
             Some("XX000"),

@@ -14,3 +14,26 @@ pub mod state;
 
 pub use routes::routes;
 pub use state::{Settings, State};
+
+/// The service as the emulator registers it (see [`crate::services`]).
+pub struct Service;
+
+impl crate::services::EmulatedService for Service {
+    const NAME: &'static str = "statements";
+    type State = State;
+    type Settings = Settings;
+
+    fn routes() -> axum::Router<crate::state::AppState> {
+        routes::routes()
+    }
+
+    /// Statements are not kept across a restart: their results are short-lived in Databricks
+    /// too, and a restart is as if they had been purged.
+    fn snapshot(_state: &State) -> Option<serde_json::Result<serde_json::Value>> {
+        None
+    }
+
+    fn restore(_saved: serde_json::Value) -> serde_json::Result<State> {
+        Ok(State::default())
+    }
+}

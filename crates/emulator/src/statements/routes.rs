@@ -21,7 +21,7 @@ use super::model::{
 };
 use super::run::{self, Job};
 use super::state::{ChunkRef, LINK_HEADER, LinkRefusal, iso8601};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::sql::QueryParam;
 use crate::state::{AppState, now_ms};
 
@@ -329,7 +329,7 @@ fn unreadable(e: arrow::error::ArrowError) -> ApiError {
     tracing::error!(error = %e, "statement result unreadable");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL_ERROR",
+        ErrorCode::InternalError,
         "The statement's result could not be read.",
     )
 }

@@ -13,6 +13,7 @@ use super::encode::ChunkBody;
 use super::model::{Disposition, Format, ServiceError};
 use super::result::{Collector, Pull, ResultSet};
 use super::state::{Failure, Statement};
+use crate::error::ErrorCode;
 use crate::sql::{self, QueryParam, SqlError};
 use crate::state::{Workspace, now_ms};
 
@@ -99,7 +100,7 @@ async fn run<F: Fn(&Workspace) -> bool>(ws: Arc<Workspace>, id: String, job: Job
             &id,
             Failure {
                 error: ServiceError {
-                    error_code: e.error_code,
+                    error_code: e.error_code.to_string(),
                     message: e.message,
                 },
                 sql_state: e.sql_state,
@@ -111,12 +112,12 @@ async fn run<F: Fn(&Workspace) -> bool>(ws: Arc<Workspace>, id: String, job: Job
 
 fn engine_error(e: DataFusionError) -> SqlError {
     let code = match e.find_root() {
-        DataFusionError::ResourcesExhausted(_) => "RESOURCE_EXHAUSTED",
-        DataFusionError::Execution(_) | DataFusionError::ArrowError(..) => "BAD_REQUEST",
-        _ => "INTERNAL_ERROR",
+        DataFusionError::ResourcesExhausted(_) => ErrorCode::ResourceExhausted,
+        DataFusionError::Execution(_) | DataFusionError::ArrowError(..) => ErrorCode::BadRequest,
+        _ => ErrorCode::InternalError,
     };
     SqlError {
-        error_code: code.to_owned(),
+        error_code: code,
         message: e.to_string(),
         sql_state: None,
     }
@@ -147,7 +148,7 @@ async fn execute(ws: &Workspace, job: &Job) -> Result<ResultSet, SqlError> {
         if job.disposition == Disposition::Inline && collector.bytes() > settings.inline_byte_limit
         {
             return Err(SqlError {
-                error_code: "BAD_REQUEST".to_owned(),
+                error_code: ErrorCode::BadRequest,
                 message: format!(
                     "The result exceeds the {} byte limit of the INLINE disposition; use \
                      disposition EXTERNAL_LINKS for large results.",
@@ -172,7 +173,7 @@ async fn execute(ws: &Workspace, job: &Job) -> Result<ResultSet, SqlError> {
         })
         .await
         .map_err(|e| SqlError {
-            error_code: "INTERNAL_ERROR".to_owned(),
+            error_code: ErrorCode::InternalError,
             message: e.to_string(),
             sql_state: None,
         })?

@@ -19,7 +19,7 @@ use super::model::{
     StatementStatus,
 };
 use super::result::ResultSet;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The header every external link fetch must carry (its value is per link).
 pub const LINK_HEADER: &str = "x-brickwire-link-key";
@@ -346,7 +346,7 @@ impl State {
         let Some(result) = &s.result else {
             return Err(ApiError::new(
                 http::StatusCode::BAD_REQUEST,
-                "INVALID_STATE",
+                ErrorCode::InvalidState,
                 format!(
                     "Statement {id} is {:?}; its result is not available.",
                     s.state

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::pagination::{PageRequest, like, paginate};
 use super::state::{ContainerUpdate, NewCatalog, State, UcError, split_full_name};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 const BASE: &str = "/api/2.1/unity-catalog";
@@ -85,12 +85,12 @@ fn parse_body(bytes: &Bytes) -> Result<Map<String, Value>, ApiError> {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
-            "MALFORMED_REQUEST",
+            ErrorCode::MalformedRequest,
             "The request body must be a JSON object",
         )),
         Err(e) => Err(ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
-            "MALFORMED_REQUEST",
+            ErrorCode::MalformedRequest,
             format!("Could not parse the request body: {e}"),
         )),
     }

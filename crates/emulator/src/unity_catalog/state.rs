@@ -14,6 +14,7 @@ use datafusion::catalog::MemTable;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::error::ErrorCode;
 use crate::state::now_ms;
 
 /// The user every object is owned and changed by: the emulator has one caller identity.
@@ -82,15 +83,23 @@ pub enum UcError {
 
 impl UcError {
     /// The Databricks `error_code` of this error.
-    pub fn error_code(&self) -> String {
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            Self::CatalogNotFound(_) => "CATALOG_DOES_NOT_EXIST".into(),
-            Self::SchemaNotFound(_) => "SCHEMA_DOES_NOT_EXIST".into(),
-            Self::TableNotFound(_) => "TABLE_DOES_NOT_EXIST".into(),
-            Self::VolumeNotFound(_) => "RESOURCE_DOES_NOT_EXIST".into(),
-            Self::AlreadyExists { kind, .. } => format!("{}_ALREADY_EXISTS", kind.to_uppercase()),
-            Self::NotEmpty { kind, .. } => format!("{}_NOT_EMPTY", kind.to_uppercase()),
-            Self::InvalidParameter(_) => "INVALID_PARAMETER_VALUE".into(),
+            Self::CatalogNotFound(_) => ErrorCode::CatalogDoesNotExist,
+            Self::SchemaNotFound(_) => ErrorCode::SchemaDoesNotExist,
+            Self::TableNotFound(_) => ErrorCode::TableDoesNotExist,
+            Self::VolumeNotFound(_) => ErrorCode::ResourceDoesNotExist,
+            Self::AlreadyExists { kind, .. } => match *kind {
+                "Catalog" => ErrorCode::CatalogAlreadyExists,
+                "Schema" => ErrorCode::SchemaAlreadyExists,
+                "Volume" => ErrorCode::VolumeAlreadyExists,
+                _ => ErrorCode::TableAlreadyExists,
+            },
+            Self::NotEmpty { kind, .. } => match *kind {
+                "Catalog" => ErrorCode::CatalogNotEmpty,
+                _ => ErrorCode::SchemaNotEmpty,
+            },
+            Self::InvalidParameter(_) => ErrorCode::InvalidParameterValue,
         }
     }
 }
@@ -106,7 +115,7 @@ impl From<UcError> for crate::ApiError {
             UcError::AlreadyExists { .. } => StatusCode::CONFLICT,
             UcError::NotEmpty { .. } | UcError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
         };
-        crate::ApiError::new(status, &e.error_code(), e.to_string())
+        crate::ApiError::new(status, e.error_code(), e.to_string())
     }
 }
 

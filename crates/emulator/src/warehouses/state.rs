@@ -14,7 +14,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::now_ms;
 
 /// Settings of warehouses, changeable through the admin API (`settings.warehouses`).
@@ -264,7 +264,7 @@ pub fn no_such_warehouse(id: &str) -> ApiError {
 fn invalid_state(w: &Warehouse, action: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "INVALID_STATE",
+        ErrorCode::InvalidState,
         format!(
             "Cannot {action} warehouse {} because it is in state {}.",
             w.id,

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::state::Import;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::{AppState, now_ms};
 
 /// Room for a 10 MB import encoded as base64 inside JSON, so the size rule is answered with
@@ -44,7 +44,7 @@ pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
     serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
-            "MALFORMED_REQUEST",
+            ErrorCode::MalformedRequest,
             format!("Invalid JSON given in the body of the request: {e}"),
         )
     })

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::notebook::{self, Language};
 use super::zip;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The user the emulator acts as; its home folder `/Users/<user>` exists from the start.
 pub const EMULATOR_USER: &str = crate::state::EMULATOR_USER;
@@ -158,7 +158,11 @@ pub fn path_not_found(path: &str) -> ApiError {
 }
 
 fn already_exists(message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS", message)
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::ResourceAlreadyExists,
+        message,
+    )
 }
 
 fn unsupported_format(format: &str) -> ApiError {
@@ -324,7 +328,7 @@ impl State {
         if req.content.len() > max_bytes {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "MAX_NOTEBOOK_SIZE_EXCEEDED",
+                ErrorCode::MaxNotebookSizeExceeded,
                 format!(
                     "File size imported is ({} bytes), exceeded max size ({max_bytes} bytes)",
                     req.content.len()
@@ -645,7 +649,7 @@ impl State {
             if !below.is_empty() && !recursive {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    "DIRECTORY_NOT_EMPTY",
+                    ErrorCode::DirectoryNotEmpty,
                     format!("Folder ({path}) is not empty"),
                 ));
             }
