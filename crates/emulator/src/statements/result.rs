@@ -43,7 +43,14 @@ pub enum Pull {
     Done,
 }
 
+/// Prefix of spill file names: `brickwire-result-{pid}-{random}.arrow`.
+const SPILL_PREFIX: &str = "brickwire-result-";
+
 /// A result file in the temp directory, removed when the result is dropped.
+///
+/// A process that is killed drops nothing, so its files would stay behind (a killed emulator
+/// serving a 10M-row result left 300 MB each time). The name carries the process id, and the
+/// first spill of a process removes the files of processes that no longer run.
 #[derive(Debug)]
 struct SpillFile {
     path: PathBuf,
@@ -51,11 +58,47 @@ struct SpillFile {
 
 impl SpillFile {
     fn create() -> Result<(Self, File), ArrowError> {
-        let name = format!("brickwire-result-{:016x}.arrow", rand::random::<u64>());
-        let path = std::env::temp_dir().join(name);
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        let dir = std::env::temp_dir();
+        SWEPT.call_once(|| remove_orphaned_spill_files(&dir));
+        let name = format!(
+            "{SPILL_PREFIX}{}-{:016x}.arrow",
+            std::process::id(),
+            rand::random::<u64>()
+        );
+        let path = dir.join(name);
         let file = File::create_new(&path)?;
         Ok((Self { path }, file))
     }
+}
+
+/// Removes the spill files in `dir` whose process is gone. Only where a process can be looked
+/// up (`/proc`); elsewhere files of killed processes stay, as before.
+fn remove_orphaned_spill_files(dir: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = spill_file_pid(&name.to_string_lossy()) else {
+            continue;
+        };
+        if !std::path::Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The process id in a spill file's name, `None` for any other name.
+fn spill_file_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(SPILL_PREFIX)?.strip_suffix(".arrow")?;
+    let (pid, random) = rest.split_once('-')?;
+    (random.len() == 16 && random.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| pid.parse().ok())
+        .flatten()
 }
 
 impl Drop for SpillFile {
@@ -389,6 +432,39 @@ mod tests {
         assert_eq!(counts, [4, 4, 4, 4, 4]);
         assert!(!result.is_spilled());
         assert_eq!(ids(&result), (0..20).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn spill_files_of_processes_that_are_gone_are_removed() {
+        assert_eq!(
+            spill_file_pid("brickwire-result-42-00000000000000ff.arrow"),
+            Some(42)
+        );
+        assert_eq!(
+            spill_file_pid("brickwire-result-00000000000000ff.arrow"),
+            None
+        );
+        assert_eq!(spill_file_pid("brickwire-result-42-xyz.arrow"), None);
+        assert_eq!(spill_file_pid("other-42-00000000000000ff.arrow"), None);
+        if !std::path::Path::new("/proc/self").exists() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // No process has the largest pid Linux allows plus one; this one runs.
+        let orphan = dir
+            .path()
+            .join("brickwire-result-4194305-00000000000000ff.arrow");
+        let alive = dir.path().join(format!(
+            "brickwire-result-{}-00000000000000ff.arrow",
+            std::process::id()
+        ));
+        let unrelated = dir.path().join("brickwire-result-notes.txt");
+        for path in [&orphan, &alive, &unrelated] {
+            std::fs::write(path, b"x").unwrap();
+        }
+        remove_orphaned_spill_files(dir.path());
+        assert!(!orphan.exists());
+        assert!(alive.exists() && unrelated.exists());
     }
 
     #[test]
