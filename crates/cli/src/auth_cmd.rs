@@ -30,6 +30,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use brickwire_api::SecretString;
+use brickwire_api::html::escape_html;
 use brickwire_client::config::{DEFAULT_U2M_CLIENT_ID, normalize_host};
 use brickwire_client::credentials::{
     CliTokenCache, CredentialsProvider, OAuthTokenSet, discover_oidc_endpoints,
@@ -400,21 +401,6 @@ fn page(title: &str, message: &str) -> Html<String> {
         t = escape_html(title),
         m = escape_html(message)
     ))
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Tries `BROWSER` (its `:`-separated commands; `none` disables), then `xdg-open` or `open`.
