@@ -25,11 +25,10 @@ use serde::Deserialize;
 use url::Url;
 
 use super::AppState;
-use super::api_accounts::default_name;
 use super::html;
 use crate::crypto::random_token;
-use crate::link::{check_workspace_url, verify_api_key};
-use crate::store::{ConnectSession, ConnectSessionKey, Credential, NewLinkedAccount, OAuthStart};
+use crate::link::{LinkInto, VerifiedApiKey, check_workspace_url};
+use crate::store::{ConnectSession, ConnectSessionKey, OAuthStart};
 
 /// The connect page routes.
 pub fn routes() -> Router<AppState> {
@@ -227,29 +226,25 @@ async fn api_key(
     let Some(pat) = form.token.filter(|t| !t.expose_secret().trim().is_empty()) else {
         return bad_form(&retry, "Paste the access token into the token field.");
     };
-    if let Err(e) = verify_api_key(state.http(), &host, &pat).await {
-        let (status, _) = e.to_action_error();
-        return html::error(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            "Could not connect",
-            &e.to_string(),
-            &[],
-            Some(&retry),
-        );
-    }
-    let linked = state
-        .store()
-        .link_account_with_connect_session(
-            ConnectSessionKey::Token(token),
-            NewLinkedAccount {
-                display_name: session
-                    .display_name
-                    .clone()
-                    .unwrap_or_else(|| default_name(&host)),
-                end_user_ref: session.end_user_ref.clone(),
-                workspace_host: host,
-                credential: Credential::ApiKey { token: pat },
-            },
+    let verified = match VerifiedApiKey::verify(state.http(), host, pat).await {
+        Ok(verified) => verified,
+        Err(e) => {
+            let (status, _) = e.to_action_error();
+            return html::error(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                "Could not connect",
+                &e.to_string(),
+                &[],
+                Some(&retry),
+            );
+        }
+    };
+    let linked = verified
+        .store(
+            state.store().as_ref(),
+            LinkInto::ConnectSession(ConnectSessionKey::Token(token)),
+            session.display_name.clone(),
+            session.end_user_ref.clone(),
         )
         .await;
     match linked {
