@@ -7,6 +7,7 @@
 pub mod clusters;
 pub mod common;
 pub mod error;
+pub mod html;
 pub mod jobs;
 pub mod scim;
 pub mod secret;

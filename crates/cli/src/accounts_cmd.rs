@@ -29,8 +29,7 @@ use brickwire_connector::{ActionError, ErrorCode};
 use brickwire_service::accounts::{AccountClientError, AccountClients, AccountClientsOptions};
 use brickwire_service::link;
 use brickwire_service::store::{
-    AccountStatus, Credential, LinkedAccount, LinkedAccountFilter, LinkedAccountId,
-    NewLinkedAccount,
+    AccountStatus, LinkedAccount, LinkedAccountFilter, LinkedAccountId,
 };
 use brickwire_service::{SharedStore, StartupEnv, Store, open_store as open_store_at};
 use clap::{Args, Subcommand, ValueEnum};
@@ -313,22 +312,24 @@ async fn add(args: &AddArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(format!("--host: {e}")))?;
     let token = read_token(args)?;
     let http = link::verification_http_client(VERIFY_TIMEOUT);
-    let user = link::verify_api_key(&http, &host, &token)
+    let verified = link::VerifiedApiKey::verify(&http, host, token)
         .await
         .map_err(|e| Failure::Failed(format!("nothing was stored: {e}")))?;
+    let user = verified.user_name().to_owned();
+    // Opened only now, so a refused token creates no data directory.
     let store = open_store(&args.dir.data_dir, true).await?;
     let display_name = args
         .name
         .clone()
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| user.clone());
-    let account = store
-        .insert_linked_account(NewLinkedAccount {
-            display_name,
-            end_user_ref: args.end_user_ref.clone().filter(|r| !r.is_empty()),
-            workspace_host: host,
-            credential: Credential::ApiKey { token },
-        })
+    let account = verified
+        .store(
+            store.as_ref(),
+            link::LinkInto::NewAccount,
+            Some(display_name),
+            args.end_user_ref.clone().filter(|r| !r.is_empty()),
+        )
         .await
         .map_err(|e| Failure::Failed(format!("cannot store the account: {e}")))?;
     match args.output {

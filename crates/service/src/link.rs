@@ -1,6 +1,7 @@
-//! Linking a workspace by API key: the workspace URL rules and the check that a personal access
-//! token works before it is stored. The REST route and the connect page both call
-//! [`check_workspace_url`] then [`verify_api_key`].
+//! Linking a workspace by API key: the workspace URL rules, the check that a personal access
+//! token works, and storing it. The REST route, the connect page and `brickwire accounts add`
+//! all call [`check_workspace_url`], then [`VerifiedApiKey::verify`], then
+//! [`VerifiedApiKey::store`]: a token can only be stored once the workspace has accepted it.
 //!
 //! Verification is one `GET /api/2.0/preview/scim/v2/Me` with the token, with a short timeout
 //! and no redirects; its outcome is classified into [`LinkError`] so the end user is told
@@ -12,6 +13,8 @@ use std::time::Duration;
 use brickwire_api::SecretString;
 use brickwire_connector::{ActionError, ErrorCode};
 use url::Url;
+
+use crate::store::{ConnectSessionKey, Credential, LinkedAccount, NewLinkedAccount, Store};
 
 /// How long verifying a token may take, connecting included.
 pub const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -197,6 +200,75 @@ pub async fn verify_api_key(
                 format!("HTTP {status} with a body that is not JSON")
             },
         }),
+    }
+}
+
+/// The default display name of a linked account: its workspace host.
+pub fn default_display_name(host: &Url) -> String {
+    host.host_str().unwrap_or("workspace").to_owned()
+}
+
+/// Where [`VerifiedApiKey::store`] puts the account.
+#[derive(Debug, Clone)]
+pub enum LinkInto {
+    /// A new linked account (the REST API, the CLI).
+    NewAccount,
+    /// The account of a connect session, which the link consumes: a new account, or the
+    /// session's account to reconnect (same id).
+    ConnectSession(ConnectSessionKey),
+}
+
+/// A personal access token the workspace accepted, with the workspace it belongs to. Only
+/// [`VerifiedApiKey::verify`] makes one, so every path that stores a token has tried it first.
+#[derive(Debug)]
+pub struct VerifiedApiKey {
+    host: Url,
+    token: SecretString,
+    user_name: String,
+}
+
+impl VerifiedApiKey {
+    /// Verifies `token` against the workspace at `host` (already checked with
+    /// [`check_workspace_url`]), as [`verify_api_key`] does.
+    pub async fn verify(
+        http: &reqwest::Client,
+        host: Url,
+        token: SecretString,
+    ) -> Result<Self, LinkError> {
+        let user_name = verify_api_key(http, &host, &token).await?;
+        Ok(Self {
+            host,
+            token,
+            user_name,
+        })
+    }
+
+    /// The token's user name in the workspace (its SCIM `userName`, else its id).
+    pub fn user_name(&self) -> &str {
+        &self.user_name
+    }
+
+    /// Stores the account with the token as its credential (the store encrypts it).
+    /// `display_name` defaults to [`default_display_name`].
+    pub async fn store<S: Store + ?Sized>(
+        self,
+        store: &S,
+        into: LinkInto,
+        display_name: Option<String>,
+        end_user_ref: Option<String>,
+    ) -> crate::Result<LinkedAccount> {
+        let account = NewLinkedAccount {
+            display_name: display_name.unwrap_or_else(|| default_display_name(&self.host)),
+            end_user_ref,
+            workspace_host: self.host,
+            credential: Credential::ApiKey { token: self.token },
+        };
+        match into {
+            LinkInto::NewAccount => store.insert_linked_account(account).await,
+            LinkInto::ConnectSession(key) => {
+                store.link_account_with_connect_session(key, account).await
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use brickwire_api::SecretString;
+use brickwire_api::html::escape_html;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -257,28 +258,13 @@ async fn delete_app(
 
 // ----- authorize and consent ---------------------------------------------------------------
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
 <style>body{{font-family:sans-serif;max-width:40em;margin:3em auto;padding:0 1em}}\
 label{{display:block;margin:.3em 0}}button{{margin-right:1em;padding:.4em 1.2em}}</style>\
 </head><body>{body}</body></html>\n",
-        title = escape(title),
+        title = escape_html(title),
     )
 }
 
@@ -286,7 +272,7 @@ label{{display:block;margin:.3em 0}}button{{margin-right:1em;padding:.4em 1.2em}
 fn error_page(message: &str) -> Response {
     let body = format!(
         "<h1>Authorization error</h1><p id=\"error\">{}</p>",
-        escape(message)
+        escape_html(message)
     );
     (
         StatusCode::BAD_REQUEST,
@@ -378,8 +364,8 @@ async fn authorize(State(state): State<AppState>, RawQuery(query): RawQuery) -> 
         .map(|(i, (id, label))| {
             format!(
                 "<label><input type=\"radio\" name=\"user_id\" value=\"{id}\"{checked}> {label}</label>",
-                id = escape(id),
-                label = escape(label),
+                id = escape_html(id),
+                label = escape_html(label),
                 checked = if i == 0 { " checked" } else { "" },
             )
         })
@@ -387,7 +373,7 @@ async fn authorize(State(state): State<AppState>, RawQuery(query): RawQuery) -> 
     let scopes: String = consent
         .scopes
         .iter()
-        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+        .map(|s| format!("<li><code>{}</code></li>", escape_html(s)))
         .collect();
     let body = format!(
         "<h1>Authorize {app}</h1>\
@@ -399,10 +385,10 @@ async fn authorize(State(state): State<AppState>, RawQuery(query): RawQuery) -> 
 <p><button type=\"submit\" name=\"decision\" value=\"allow\" id=\"allow\">Allow</button>\
 <button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\">Deny</button></p>\
 </form><p><small>Redirects to <code>{redirect}</code></small></p>",
-        app = escape(&consent.app_name),
-        client = escape(&consent.client_id),
-        token = escape(token.expose_secret()),
-        redirect = escape(&consent.redirect_uri),
+        app = escape_html(&consent.app_name),
+        client = escape_html(&consent.client_id),
+        token = escape_html(token.expose_secret()),
+        redirect = escape_html(&consent.redirect_uri),
     );
     let mut response = Html(page("Authorize application", &body)).into_response();
     let cookie = format!(

@@ -16,8 +16,8 @@
 //! Without either, a GET is sent to the sign-in page and a POST refused. A POST must also come
 //! from a page of this service (its `Origin`, else `Referer`, is the request's own host or the
 //! public URL), so another site cannot press the buttons for a signed-in operator. Every value
-//! is escaped ([`html::escape`](crate::server::html::escape)): step inputs and outputs are data
-//! from the workspace. A store failure is logged and shown as a generic message.
+//! is escaped ([`escape_html`]): step inputs and outputs are data from the workspace. A store
+//! failure is logged and shown as a generic message.
 //!
 //! Steps are listed in the run's tree order: top-level steps in the order they started, each
 //! `for_each` followed by its iterations in index order (nested loops likewise, indented), the
@@ -39,6 +39,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use brickwire_api::html::escape_html;
 use brickwire_flows::StepRecord;
 use hmac::{Hmac, Mac};
 use rand::RngCore as _;
@@ -50,7 +51,7 @@ use zeroize::Zeroizing;
 use super::api::{cancel, replay, resume, rfc3339, run_view, step_view};
 use super::model::{FlowId, FlowRun, FlowRunId, RunFilter, RunStatus};
 use crate::server::AppState;
-use crate::server::html::{escape, page};
+use crate::server::html::page;
 
 /// The cookie that carries a signed-in operator's session.
 pub const SESSION_COOKIE: &str = "brickwire_ui_session";
@@ -227,8 +228,8 @@ fn respond(status: StatusCode, html: String) -> Response {
 fn notice_page(status: StatusCode, message: &str, back: &str) -> Response {
     let body = format!(
         "<h1>brickwire</h1><p id=\"notice\">{}</p><p><a href=\"{}\">Continue</a></p>",
-        escape(message),
-        escape(back)
+        escape_html(message),
+        escape_html(back)
     );
     respond(status, page("brickwire", &body))
 }
@@ -239,7 +240,7 @@ async fn sign_in_page() -> Response {
 
 fn sign_in_form(status: StatusCode, error: Option<&str>) -> Response {
     let error = error
-        .map(|e| format!("<p id=\"notice\" class=\"bad\">{}</p>", escape(e)))
+        .map(|e| format!("<p id=\"notice\" class=\"bad\">{}</p>", escape_html(e)))
         .unwrap_or_default();
     let body = format!(
         "<h1>Flows: sign in</h1>{error}<form method=\"post\" action=\"/ui/sign-in\" class=\"card\">\
@@ -333,7 +334,7 @@ fn not_found(what: &str) -> Response {
 
 /// `<span class="status s-failed">failed</span>`.
 fn status_badge(status: &str) -> String {
-    let s = escape(status);
+    let s = escape_html(status);
     format!("<span class=\"status s-{s}\">{s}</span>")
 }
 
@@ -382,20 +383,20 @@ async fn flows_page(State(state): State<AppState>) -> Response {
             .map(|r| {
                 format!(
                     "<a href=\"/ui/flow-runs/{id}\">{badge}</a> {at}",
-                    id = escape(r.id.as_str()),
+                    id = escape_html(r.id.as_str()),
                     badge = status_badge(r.status.as_str()),
-                    at = escape(&rfc3339(r.created_at)),
+                    at = escape_html(&rfc3339(r.created_at)),
                 )
             })
             .unwrap_or_else(|| "<span class=\"muted\">no runs</span>".into());
         rows.push_str(&format!(
             "<tr class=\"flow\" data-flow-id=\"{id}\"><td><a href=\"/ui/flows/{id}\">{name}</a><br><code>{id}</code></td>\
              <td>{enabled}</td><td>v{version}</td><td>{trigger}</td><td>{last}</td></tr>",
-            id = escape(flow.id.as_str()),
-            name = escape(&flow.name),
+            id = escape_html(flow.id.as_str()),
+            name = escape_html(&flow.name),
             enabled = if flow.enabled { "enabled" } else { "disabled" },
             version = flow.version,
-            trigger = escape(&flow.trigger_type),
+            trigger = escape_html(&flow.trigger_type),
         ));
     }
     if flows.is_empty() {
@@ -473,14 +474,14 @@ async fn flow_page(
         rows.push_str(&format!(
             "<tr class=\"run\" data-run-id=\"{id}\" data-status=\"{st}\"><td><a href=\"/ui/flow-runs/{id}\"><code>{id}</code></a></td>\
              <td>{badge}</td><td>{trigger}</td><td>v{version}</td><td>{created}</td><td>{started}</td><td>{finished}</td><td>{duration}</td></tr>",
-            id = escape(run.id.as_str()),
-            st = escape(run.status.as_str()),
+            id = escape_html(run.id.as_str()),
+            st = escape_html(run.status.as_str()),
             badge = status_badge(run.status.as_str()),
-            trigger = escape(&run.trigger),
+            trigger = escape_html(&run.trigger),
             version = run.flow_version,
-            created = escape(&view.created_at),
-            started = escape(view.started_at.as_deref().unwrap_or_default()),
-            finished = escape(view.finished_at.as_deref().unwrap_or_default()),
+            created = escape_html(&view.created_at),
+            started = escape_html(view.started_at.as_deref().unwrap_or_default()),
+            finished = escape_html(view.finished_at.as_deref().unwrap_or_default()),
             duration = view.duration_ms.map(|d| format!("{d} ms")).unwrap_or_default(),
         ));
     }
@@ -505,9 +506,9 @@ async fn flow_page(
     let next = match runs.last() {
         Some(last) if more => format!(
             "<p><a id=\"next\" href=\"/ui/flows/{}?status={}&amp;after={}\">Older runs</a></p>",
-            escape(flow.id.as_str()),
-            escape(filter_value),
-            escape(last.id.as_str())
+            escape_html(flow.id.as_str()),
+            escape_html(filter_value),
+            escape_html(last.id.as_str())
         ),
         _ => String::new(),
     };
@@ -517,10 +518,10 @@ async fn flow_page(
             "<h1>{name}</h1><p class=\"muted\"><code>{id}</code> version {version}, {trigger} trigger, {enabled}</p>\
              <form method=\"get\"><select name=\"status\">{options}</select> <button type=\"submit\">Filter</button></form>\
              <table id=\"runs\"><tr><th>Run</th><th>Status</th><th>Trigger</th><th>Version</th><th>Created</th><th>Started</th><th>Finished</th><th>Duration</th></tr>{rows}</table>{next}",
-            name = escape(&flow.name),
-            id = escape(flow.id.as_str()),
+            name = escape_html(&flow.name),
+            id = escape_html(flow.id.as_str()),
             version = flow.version,
-            trigger = escape(&flow.trigger_type),
+            trigger = escape_html(&flow.trigger_type),
             enabled = if flow.enabled { "enabled" } else { "disabled" },
         ),
     )
@@ -530,7 +531,7 @@ async fn flow_page(
 fn pretty(value: &Value) -> String {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     if text.len() <= MAX_SHOWN_JSON {
-        return escape(&text);
+        return escape_html(&text);
     }
     let mut cut = MAX_SHOWN_JSON;
     while !text.is_char_boundary(cut) {
@@ -538,7 +539,7 @@ fn pretty(value: &Value) -> String {
     }
     format!(
         "{}\n\u{2026} (cut at {} of {} bytes; GET /api/v1/flow-runs/&lt;run id&gt; has all of it)",
-        escape(&text[..cut]),
+        escape_html(&text[..cut]),
         cut,
         text.len()
     )
@@ -612,21 +613,21 @@ fn outcome(run: &FlowRun) -> String {
         error
             .step
             .as_deref()
-            .map(|s| format!(" at step <code>{}</code>", escape(s)))
+            .map(|s| format!(" at step <code>{}</code>", escape_html(s)))
             .unwrap_or_default()
     };
     let text = match (run.status, &run.error) {
         (RunStatus::Failed, Some(e)) => format!(
             "Failed{}: <strong>{}</strong> {}",
             at(e),
-            escape(&e.code),
-            escape(&e.message)
+            escape_html(&e.code),
+            escape_html(&e.message)
         ),
         (RunStatus::Interrupted, Some(e)) => format!(
             "Interrupted{}: {} <span class=\"muted\">Resume runs that step again; Cancel ends \
              the run.</span>",
             at(e),
-            escape(&e.message)
+            escape_html(&e.message)
         ),
         (RunStatus::Succeeded, _) => "Succeeded.".to_owned(),
         (RunStatus::Cancelled, _) => "Cancelled.".to_owned(),
@@ -635,11 +636,11 @@ fn outcome(run: &FlowRun) -> String {
             "Running; a cancel was asked for and stops it at its next step.".to_owned()
         }
         (RunStatus::Running, _) => "Running.".to_owned(),
-        (status, None) => escape(status.as_str()),
+        (status, None) => escape_html(status.as_str()),
     };
     format!(
         "<p id=\"outcome\" class=\"s-{}\">{text}</p>",
-        escape(run.status.as_str())
+        escape_html(run.status.as_str())
     )
 }
 
@@ -666,7 +667,7 @@ async fn render_run(
         .store
         .flow(run.flow_id.clone())
         .await
-        .map(|f| format!("{} ", escape(&f.name)))
+        .map(|f| format!("{} ", escape_html(&f.name)))
         .unwrap_or_default();
     let now = state.accounts().clock().now();
     let view = run_view(&run, now);
@@ -694,15 +695,15 @@ async fn render_run(
              <td style=\"padding-left:{indent}rem\"><code>{path}</code><br><span class=\"muted\">{kind}{action}{account}</span></td>\
              <td>#{attempt}</td><td>{badge}{resume}</td><td>{started}<br>{duration}</td><td>{input}{detail}</td></tr>",
             indent = 0.5 + 1.5 * depth as f32,
-            path = escape(&step.path),
-            st = escape(&step.status),
+            path = escape_html(&step.path),
+            st = escape_html(&step.status),
             attempt = step.attempt,
-            kind = escape(&step.kind),
-            action = step.action.as_deref().map(|a| format!(" {}", escape(a))).unwrap_or_default(),
-            account = step.account.as_deref().map(|a| format!(" on {}", escape(a))).unwrap_or_default(),
+            kind = escape_html(&step.kind),
+            action = step.action.as_deref().map(|a| format!(" {}", escape_html(a))).unwrap_or_default(),
+            account = step.account.as_deref().map(|a| format!(" on {}", escape_html(a))).unwrap_or_default(),
             badge = status_badge(&step.status),
-            resume = step.resume_at.as_deref().map(|r| format!("<br><span class=\"muted\">until {}</span>", escape(r))).unwrap_or_default(),
-            started = escape(&step.started_at),
+            resume = step.resume_at.as_deref().map(|r| format!("<br><span class=\"muted\">until {}</span>", escape_html(r))).unwrap_or_default(),
+            started = escape_html(&step.started_at),
             duration = step.duration_ms.map(|d| format!("{d} ms")).unwrap_or_default(),
         ));
     }
@@ -714,7 +715,7 @@ async fn render_run(
         format!(
             "<form class=\"inline\" method=\"post\" action=\"/ui/flow-runs/{id}/{name}\">\
              <button type=\"submit\" name=\"{name}\">{label}</button></form>",
-            id = escape(run.id.as_str())
+            id = escape_html(run.id.as_str())
         )
     };
     if matches!(run.status, RunStatus::Failed | RunStatus::Cancelled) {
@@ -739,7 +740,7 @@ async fn render_run(
     };
     let notice_html = notice
         .as_ref()
-        .map(|(_, m)| format!("<p id=\"notice\" class=\"bad\">{}</p>", escape(m)))
+        .map(|(_, m)| format!("<p id=\"notice\" class=\"bad\">{}</p>", escape_html(m)))
         .unwrap_or_default();
     let replay_of = run
         .replay_of
@@ -747,7 +748,7 @@ async fn render_run(
         .map(|r| {
             format!(
                 ", replay of <a href=\"/ui/flow-runs/{r}\"><code>{r}</code></a>",
-                r = escape(r.as_str())
+                r = escape_html(r.as_str())
             )
         })
         .unwrap_or_default();
@@ -757,22 +758,22 @@ async fn render_run(
          {trigger}{replay_of} · created {created}{started}{finished}{duration}{cancel}</p>{outcome}{buttons}</div>\
          {details}<h2>Event</h2><pre id=\"event\">{event}</pre>\
          <h2>Steps</h2><table id=\"steps\"><tr><th>Step</th><th>Attempt</th><th>Status</th><th>Started</th><th>Input, output or error</th></tr>{rows}</table>",
-        id = escape(run.id.as_str()),
-        st = escape(run.status.as_str()),
+        id = escape_html(run.id.as_str()),
+        st = escape_html(run.status.as_str()),
         badge = status_badge(run.status.as_str()),
-        flow = escape(run.flow_id.as_str()),
+        flow = escape_html(run.flow_id.as_str()),
         version = run.flow_version,
-        trigger = escape(&run.trigger),
-        created = escape(&view.created_at),
+        trigger = escape_html(&run.trigger),
+        created = escape_html(&view.created_at),
         started = view
             .started_at
             .as_deref()
-            .map(|s| format!(" · started {}", escape(s)))
+            .map(|s| format!(" · started {}", escape_html(s)))
             .unwrap_or_default(),
         finished = view
             .finished_at
             .as_deref()
-            .map(|s| format!(" · finished {}", escape(s)))
+            .map(|s| format!(" · finished {}", escape_html(s)))
             .unwrap_or_default(),
         duration = view
             .duration_ms

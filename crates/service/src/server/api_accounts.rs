@@ -12,10 +12,8 @@ use super::AppState;
 use super::api_sessions::{ConnectSessionCreated, CreateConnectSession, check_end_user_ref};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, MaybeJson};
 use super::time::rfc3339;
-use crate::link::{check_workspace_url, verify_api_key};
-use crate::store::{
-    Credential, LinkedAccount, LinkedAccountFilter, LinkedAccountId, NewLinkedAccount,
-};
+use crate::link::{LinkInto, VerifiedApiKey, check_workspace_url};
+use crate::store::{LinkedAccount, LinkedAccountFilter, LinkedAccountId};
 
 /// A linked account's metadata.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -106,11 +104,6 @@ pub(super) fn view(account: &LinkedAccount) -> LinkedAccountView {
     }
 }
 
-/// The default display name of an account: its workspace host.
-pub(super) fn default_name(host: &url::Url) -> String {
-    host.host_str().unwrap_or("workspace").to_owned()
-}
-
 /// `GET /api/v1/linked-accounts[?end_user_ref=]`.
 pub async fn list(
     State(state): State<AppState>,
@@ -170,15 +163,14 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<LinkedAccountView>), ApiError> {
     let host = check_workspace_url(&body.workspace_url)?;
     let end_user_ref = check_end_user_ref(body.end_user_ref)?;
-    verify_api_key(state.http(), &host, &body.token).await?;
-    let account = state
-        .store()
-        .insert_linked_account(NewLinkedAccount {
-            display_name: body.display_name.unwrap_or_else(|| default_name(&host)),
+    let account = VerifiedApiKey::verify(state.http(), host, body.token)
+        .await?
+        .store(
+            state.store().as_ref(),
+            LinkInto::NewAccount,
+            body.display_name,
             end_user_ref,
-            workspace_host: host,
-            credential: Credential::ApiKey { token: body.token },
-        })
+        )
         .await?;
     tracing::info!(account = %account.id, auth_type = "api_key", "linked an account");
     Ok((StatusCode::CREATED, Json(view(&account))))

@@ -19,16 +19,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use brickwire_api::SecretString;
+use brickwire_api::html::escape_html;
 use brickwire_client::credentials::{discover_oidc_endpoints, pkce_challenge};
 use serde::Deserialize;
 use url::Url;
 
 use super::AppState;
-use super::api_accounts::default_name;
-use super::html::{self, escape};
+use super::html;
 use crate::crypto::random_token;
-use crate::link::{check_workspace_url, verify_api_key};
-use crate::store::{ConnectSession, ConnectSessionKey, Credential, NewLinkedAccount, OAuthStart};
+use crate::link::{LinkInto, VerifiedApiKey, check_workspace_url};
+use crate::store::{ConnectSession, ConnectSessionKey, OAuthStart};
 
 /// The connect page routes.
 pub fn routes() -> Router<AppState> {
@@ -112,7 +112,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Respo
         Some(url) => format!(
             "<input type=\"url\" id=\"api-key-workspace-url\" name=\"workspace_url\" \
              value=\"{}\" readonly>",
-            escape(url)
+            escape_html(url)
         ),
         None => "<input type=\"url\" id=\"api-key-workspace-url\" name=\"workspace_url\" \
                  placeholder=\"https://dbc-1234abcd-5678.cloud.databricks.com\" required>"
@@ -132,7 +132,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Respo
             .unwrap_or_default();
         format!(
             "<p class=\"muted\">Workspace: <code>{}</code></p>",
-            escape(url)
+            escape_html(url)
         )
     };
     let oauth_button = if settings.oauth_client_id.is_some() {
@@ -144,7 +144,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Respo
             .to_owned()
     };
     let heading = match (&session.reconnect_account_id, &session.display_name) {
-        (Some(_), Some(name)) => format!("Reconnect {}", escape(name)),
+        (Some(_), Some(name)) => format!("Reconnect {}", escape_html(name)),
         (Some(_), None) => "Reconnect your Databricks workspace".to_owned(),
         (None, _) => "Connect your Databricks workspace".to_owned(),
     };
@@ -169,7 +169,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Respo
          <p>You will be sent to your workspace's sign-in and consent page, then back here.</p>\
          <form id=\"oauth-form\" method=\"post\" action=\"{base}/oauth\">{oauth_workspace}{oauth_button}</form>\
          </section></div>",
-        base = escape(&base),
+        base = escape_html(&base),
     );
     html::respond(StatusCode::OK, html::page("Connect Databricks", &body))
 }
@@ -226,29 +226,25 @@ async fn api_key(
     let Some(pat) = form.token.filter(|t| !t.expose_secret().trim().is_empty()) else {
         return bad_form(&retry, "Paste the access token into the token field.");
     };
-    if let Err(e) = verify_api_key(state.http(), &host, &pat).await {
-        let (status, _) = e.to_action_error();
-        return html::error(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            "Could not connect",
-            &e.to_string(),
-            &[],
-            Some(&retry),
-        );
-    }
-    let linked = state
-        .store()
-        .link_account_with_connect_session(
-            ConnectSessionKey::Token(token),
-            NewLinkedAccount {
-                display_name: session
-                    .display_name
-                    .clone()
-                    .unwrap_or_else(|| default_name(&host)),
-                end_user_ref: session.end_user_ref.clone(),
-                workspace_host: host,
-                credential: Credential::ApiKey { token: pat },
-            },
+    let verified = match VerifiedApiKey::verify(state.http(), host, pat).await {
+        Ok(verified) => verified,
+        Err(e) => {
+            let (status, _) = e.to_action_error();
+            return html::error(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                "Could not connect",
+                &e.to_string(),
+                &[],
+                Some(&retry),
+            );
+        }
+    };
+    let linked = verified
+        .store(
+            state.store().as_ref(),
+            LinkInto::ConnectSession(ConnectSessionKey::Token(token)),
+            session.display_name.clone(),
+            session.end_user_ref.clone(),
         )
         .await;
     match linked {

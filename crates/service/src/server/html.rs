@@ -1,6 +1,6 @@
-//! Server-rendered HTML of the end-user pages: the layout, escaping, and the result page.
+//! Server-rendered HTML of the end-user pages: the layout and the result page.
 //!
-//! Every value put in a page goes through [`escape`]. Pages are sent with `no-store` (they may
+//! Every value put in a page goes through [`escape_html`]. Pages are sent with `no-store` (they may
 //! carry a session token in their links), `no-referrer` (so the token in the connect URL never
 //! reaches the workspace through a `Referer` header), and a CSP that allows no script and no
 //! framing.
@@ -10,24 +10,9 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use brickwire_api::html::escape_html;
 
 use crate::store::LinkedAccount;
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = "\
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}\
@@ -52,7 +37,7 @@ pub fn page(title: &str, body: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><style>{STYLE}</style></head>\
          <body><main>{body}</main></body></html>",
-        title = escape(title),
+        title = escape_html(title),
     )
 }
 
@@ -88,9 +73,9 @@ pub fn success(account: &LinkedAccount, reconnected: bool) -> Response {
          <div id=\"result\" data-status=\"success\" data-linked-account-id=\"{id}\">\
          <p><strong>{name}</strong> ({host}) is {what} with {auth}.</p>\
          <p class=\"muted\">Account id <code>{id}</code>. You can close this page.</p></div>",
-        id = escape(account.id.as_str()),
-        name = escape(&account.display_name),
-        host = escape(account.workspace_host.as_str().trim_end_matches('/')),
+        id = escape_html(account.id.as_str()),
+        name = escape_html(&account.display_name),
+        host = escape_html(account.workspace_host.as_str().trim_end_matches('/')),
         auth = match account.auth_type {
             crate::store::AuthType::ApiKey => "a personal access token",
             crate::store::AuthType::OAuth => "Databricks OAuth",
@@ -115,7 +100,7 @@ pub fn error(
             "<p>What to check:</p><ul id=\"hints\">{}</ul>",
             hints
                 .iter()
-                .map(|h| format!("<li>{}</li>", escape(h)))
+                .map(|h| format!("<li>{}</li>", escape_html(h)))
                 .collect::<String>()
         )
     };
@@ -123,28 +108,15 @@ pub fn error(
         .map(|href| {
             format!(
                 "<p><a id=\"retry\" href=\"{}\">Try again</a></p>",
-                escape(href)
+                escape_html(href)
             )
         })
         .unwrap_or_default();
     let body = format!(
         "<h1>{title}</h1><div id=\"result\" data-status=\"error\">\
          <p id=\"message\">{message}</p>{hints}{retry}</div>",
-        title = escape(title),
-        message = escape(message),
+        title = escape_html(title),
+        message = escape_html(message),
     );
     respond(status, page(title, &body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_everything_that_could_open_markup() {
-        assert_eq!(
-            escape(r#"<a href="x" onclick='y'>&</a>"#),
-            "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
-        );
-    }
 }

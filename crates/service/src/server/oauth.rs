@@ -18,7 +18,6 @@ use brickwire_client::credentials::{discover_oidc_endpoints, exchange_authorizat
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::api_accounts::default_name;
 use super::connect::{OAUTH_STATE_COOKIE, internal};
 use super::html;
 use super::{AppState, CALLBACK_PATH};
@@ -183,7 +182,7 @@ async fn callback(
                     display_name: session
                         .display_name
                         .clone()
-                        .unwrap_or_else(|| default_name(&workspace)),
+                        .unwrap_or_else(|| crate::link::default_display_name(&workspace)),
                     end_user_ref: session.end_user_ref.clone(),
                     workspace_host: workspace.clone(),
                     credential,

@@ -14,20 +14,17 @@
 //! `brickwire auth token` prints a fresh access token of a profile as JSON, refreshing it (and
 //! storing the rotated tokens) when needed.
 //!
+//! The loopback listener is [`callback`], the `~/.databrickscfg` writer [`profile_file`].
+//!
 //! Exit codes: 0 logged in; 1 the login failed (denied, state mismatch, timeout, exchange
 //! error); 2 usage errors (bad host, busy port, bad redirect URL).
 
-use std::fmt::Write as _;
 use std::io::Write as _;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use brickwire_api::SecretString;
 use brickwire_client::config::{DEFAULT_U2M_CLIENT_ID, normalize_host};
@@ -40,6 +37,13 @@ use tokio::sync::mpsc;
 use url::Url;
 
 use crate::failure::{Failure, exit_code};
+
+mod callback;
+mod profile_file;
+
+use callback::{CallbackOutcome, ListenerState, Redirect, on_callback};
+pub use profile_file::write_profile;
+use profile_file::{default_profile_name, valid_profile_name};
 
 /// The port of the Databricks CLI's redirect URL, `http://localhost:8020`.
 pub const DEFAULT_REDIRECT_PORT: u16 = 8020;
@@ -178,67 +182,6 @@ pub struct LoggedIn {
     pub token_cache: PathBuf,
 }
 
-/// Where the browser is sent back to and where we listen for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Redirect {
-    /// The address to bind (port 0: any free port).
-    bind: SocketAddr,
-    /// The callback path (`/` by default).
-    path: String,
-    /// The URL before binding; its port is replaced when port 0 was asked for.
-    url: Url,
-}
-
-impl Redirect {
-    fn from_args(args: &LoginArgs) -> Result<Self, Failure> {
-        let Some(raw) = &args.redirect_url else {
-            let port = args.redirect_port;
-            return Ok(Redirect {
-                bind: SocketAddr::from(([127, 0, 0, 1], port)),
-                path: "/".into(),
-                url: Url::parse(&format!("http://localhost:{port}")).expect("valid URL"),
-            });
-        };
-        let bad = |why: &str| Failure::Usage(format!("--redirect-url `{raw}`: {why}"));
-        let url = Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
-        if url.scheme() != "http" {
-            return Err(bad(
-                "must use http (the listener is local and has no certificate)",
-            ));
-        }
-        let ip: std::net::IpAddr = match url.host() {
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => {
-                [127, 0, 0, 1].into()
-            }
-            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => ip.into(),
-            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => ip.into(),
-            _ => return Err(bad("the host must be localhost, 127.0.0.1 or [::1]")),
-        };
-        let port = url
-            .port()
-            .ok_or_else(|| bad("give an explicit port, e.g. http://localhost:8020"))?;
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(bad("must not have a query or fragment"));
-        }
-        Ok(Redirect {
-            bind: SocketAddr::new(ip, port),
-            path: url.path().to_owned(),
-            url,
-        })
-    }
-
-    /// The redirect URI as sent to the authorize and token endpoints. `Url` adds a `/` path
-    /// to `http://localhost:8020`; the Databricks CLI's registered URL has none, and the
-    /// server compares them exactly.
-    fn uri(&self) -> String {
-        let text = self.url.to_string();
-        match text.strip_suffix('/') {
-            Some(bare) if self.url.path() == "/" => bare.to_owned(),
-            _ => text,
-        }
-    }
-}
-
 /// The scopes to request: `--scopes` (space or comma separated, repeatable) or the default,
 /// always with `offline_access`, deduplicated in order.
 fn requested_scopes(raw: &[String]) -> Vec<String> {
@@ -261,160 +204,10 @@ fn requested_scopes(raw: &[String]) -> Vec<String> {
     scopes
 }
 
-/// A profile name for a host: its first DNS label (`dbc-1234` for
-/// `https://dbc-1234.cloud.databricks.com`), or host and port with `-` for IPs and localhost.
-fn default_profile_name(host: &Url) -> String {
-    let name = match host.host() {
-        Some(url::Host::Domain(d)) if !d.eq_ignore_ascii_case("localhost") => {
-            d.split('.').next().unwrap_or(d).to_owned()
-        }
-        _ => host.host_str().unwrap_or("workspace").to_owned(),
-    };
-    let mut name: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    if let Some(port) = host.port() {
-        let _ = write!(name, "-{port}");
-    }
-    name.trim_matches('-').to_owned()
-}
-
 fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::fill(buf.as_mut_slice());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
-}
-
-/// What the browser brought back to the listener.
-#[derive(Debug, Clone, Default)]
-struct Callback {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
-impl Callback {
-    /// Reads the query string; the first value of each parameter counts.
-    fn parse(query: &str) -> Self {
-        let mut callback = Callback::default();
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let slot = match key.as_ref() {
-                "code" => &mut callback.code,
-                "state" => &mut callback.state,
-                "error" => &mut callback.error,
-                "error_description" => &mut callback.error_description,
-                _ => continue,
-            };
-            if slot.is_none() {
-                *slot = Some(value.into_owned());
-            }
-        }
-        callback
-    }
-}
-
-/// The outcome of one callback: the code, or why the login failed.
-type CallbackOutcome = Result<SecretString, String>;
-
-#[derive(Clone)]
-struct ListenerState {
-    path: Arc<str>,
-    state: Arc<SecretString>,
-    host: Arc<str>,
-    done: mpsc::Sender<CallbackOutcome>,
-}
-
-/// Checks one callback against the expected state.
-fn check_callback(callback: &Callback, expected_state: &SecretString) -> CallbackOutcome {
-    if let Some(error) = &callback.error {
-        let description = callback.error_description.as_deref().unwrap_or("");
-        let mut message = format!("the workspace refused the login: {error}");
-        if !description.is_empty() {
-            let _ = write!(message, ": {description}");
-        }
-        match error.as_str() {
-            "access_denied" => message.push_str(" (consent was denied in the browser)"),
-            "invalid_scope" => message.push_str(
-                " (check that the scopes asked for with --scopes are allowed by the app \
-                 connection)",
-            ),
-            "invalid_request" | "unauthorized_client" => message.push_str(
-                " (check --client-id and that the app connection lists the redirect URL)",
-            ),
-            _ => {}
-        }
-        return Err(message);
-    }
-    let state_ok = callback
-        .state
-        .as_deref()
-        .is_some_and(|s| constant_time_eq(s.as_bytes(), expected_state.expose_secret().as_bytes()));
-    if !state_ok {
-        return Err(
-            "the callback's state does not match this login (a stale browser tab, or a request \
-             that did not come from this login): nothing was saved; run the login again"
-                .into(),
-        );
-    }
-    match callback.code.as_deref().filter(|c| !c.is_empty()) {
-        Some(code) => Ok(SecretString::new(code)),
-        None => Err("the callback has no authorization code".into()),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn on_callback(State(listener): State<ListenerState>, uri: Uri) -> Response {
-    if uri.path() != &*listener.path {
-        return (StatusCode::NOT_FOUND, "not the login callback").into_response();
-    }
-    let callback = Callback::parse(uri.query().unwrap_or(""));
-    let outcome = check_callback(&callback, &listener.state);
-    let page = match &outcome {
-        Ok(_) => (
-            StatusCode::OK,
-            page(
-                "Logged in",
-                &format!(
-                    "brickwire received the login for {}. You can close this tab and return \
-                     to the terminal.",
-                    listener.host
-                ),
-            ),
-        ),
-        Err(message) => (StatusCode::BAD_REQUEST, page("Login failed", message)),
-    };
-    // Only the first callback counts; the receiver is gone after it.
-    let _ = listener.done.try_send(outcome);
-    page.into_response()
-}
-
-fn page(title: &str, message: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>brickwire: {t}</title></head>\
-         <body><h1>{t}</h1><p>{m}</p></body></html>",
-        t = escape_html(title),
-        m = escape_html(message)
-    ))
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Tries `BROWSER` (its `:`-separated commands; `none` disables), then `xdg-open` or `open`.
@@ -655,135 +448,6 @@ pub async fn login(args: &LoginArgs, env: &LoginEnv) -> Result<LoggedIn, Failure
     })
 }
 
-fn valid_profile_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "__settings__"
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-/// Keys a login replaces in an existing profile: every way to authenticate, so the profile
-/// does not end up with two auth methods.
-const AUTH_KEYS: &[&str] = &[
-    "host",
-    "token",
-    "username",
-    "password",
-    "client_id",
-    "client_secret",
-    "auth_type",
-    "scopes",
-    "azure_client_id",
-    "azure_client_secret",
-    "azure_tenant_id",
-    "google_service_account",
-    "google_credentials",
-    "metadata_service_url",
-];
-
-/// Sets `entries` in section `[profile]` of the INI file at `path`: the section's auth keys
-/// are replaced, its other keys kept, everything outside it untouched. The file is written to
-/// a temporary file (0600) and renamed over the old one.
-pub fn write_profile(
-    path: &Path,
-    profile: &str,
-    entries: &[(&str, String)],
-) -> std::io::Result<()> {
-    // A symlinked config file (dotfiles) stays a symlink: write where it points.
-    let resolved;
-    let path = match std::fs::canonicalize(path) {
-        Ok(target) if target != path => {
-            resolved = target;
-            resolved.as_path()
-        }
-        _ => path,
-    };
-    let old = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e),
-    };
-    let text = set_profile(&old, profile, entries);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    let temp = path.with_file_name(name);
-    let written = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
-}
-
-/// The text of an INI file with `[profile]` set as [`write_profile`] describes.
-fn set_profile(old: &str, profile: &str, entries: &[(&str, String)]) -> String {
-    let header = |line: &str| -> Option<String> {
-        let t = line.trim();
-        t.strip_prefix('[')
-            .and_then(|r| r.strip_suffix(']'))
-            .map(|n| n.trim().to_owned())
-    };
-    let key_of = |line: &str| -> Option<String> {
-        let t = line.trim();
-        if t.starts_with(['#', ';']) {
-            return None;
-        }
-        t.split_once(['=', ':'])
-            .map(|(k, _)| k.trim().to_ascii_lowercase())
-    };
-    let new_lines: Vec<String> = entries.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-    let mut out: Vec<String> = Vec::new();
-    let mut in_section = false;
-    let mut found = false;
-    for line in old.lines() {
-        if let Some(name) = header(line) {
-            in_section = name == profile;
-            out.push(line.to_owned());
-            if in_section && !found {
-                found = true;
-                out.extend(new_lines.iter().cloned());
-            }
-            continue;
-        }
-        if in_section
-            && key_of(line).is_some_and(|k| {
-                AUTH_KEYS.contains(&k.as_str()) || entries.iter().any(|(e, _)| *e == k)
-            })
-        {
-            continue;
-        }
-        out.push(line.to_owned());
-    }
-    if !found {
-        while out.last().is_some_and(|l| l.trim().is_empty()) {
-            out.pop();
-        }
-        if !out.is_empty() {
-            out.push(String::new());
-        }
-        out.push(format!("[{profile}]"));
-        out.extend(new_lines);
-    }
-    let mut text = out.join("\n");
-    text.push('\n');
-    text
-}
-
 /// `brickwire auth token`: loads the login, refreshes it if it is about to expire (or when
 /// `--force-refresh`), and prints `{"access_token", "token_type", "expiry"}` as the
 /// Databricks CLI does.
@@ -926,136 +590,6 @@ mod tests {
                 "2"
             ])
             .is_err()
-        );
-    }
-
-    #[test]
-    fn profile_names_come_from_the_host() {
-        let name = |h: &str| default_profile_name(&Url::parse(h).unwrap());
-        assert_eq!(name("https://dbc-1234.cloud.databricks.com"), "dbc-1234");
-        assert_eq!(name("http://127.0.0.1:8765"), "127-0-0-1-8765");
-        assert_eq!(name("http://localhost:8765"), "localhost-8765");
-        assert!(valid_profile_name("dev_1.x"));
-        assert!(!valid_profile_name("a b"));
-        assert!(!valid_profile_name("__settings__"));
-        assert!(!valid_profile_name("[x]"));
-    }
-
-    #[test]
-    fn callbacks_are_checked_for_errors_state_and_code() {
-        let state = SecretString::new("st");
-        let cb = |code: Option<&str>, st: Option<&str>, error: Option<&str>| Callback {
-            code: code.map(str::to_owned),
-            state: st.map(str::to_owned),
-            error: error.map(str::to_owned),
-            error_description: error.map(|_| "nope <b>".to_owned()),
-        };
-        let ok = check_callback(&cb(Some("c0de"), Some("st"), None), &state).unwrap();
-        assert_eq!(ok.expose_secret(), "c0de");
-        let e = check_callback(&cb(Some("c"), Some("other"), None), &state).unwrap_err();
-        assert!(e.contains("state does not match"), "{e}");
-        let e = check_callback(&cb(Some("c"), None, None), &state).unwrap_err();
-        assert!(e.contains("state does not match"), "{e}");
-        let e = check_callback(&cb(None, Some("st"), Some("access_denied")), &state).unwrap_err();
-        assert!(e.contains("access_denied") && e.contains("denied"), "{e}");
-        let e = check_callback(&cb(None, Some("st"), Some("invalid_scope")), &state).unwrap_err();
-        assert!(e.contains("--scopes"), "{e}");
-        let e = check_callback(&cb(None, Some("st"), None), &state).unwrap_err();
-        assert!(e.contains("no authorization code"), "{e}");
-        assert_eq!(escape_html("nope <b>&\""), "nope &lt;b&gt;&amp;&quot;");
-    }
-
-    #[test]
-    fn a_new_profile_is_appended_and_others_are_untouched() {
-        let old = "; my settings\n[DEFAULT]\nhost = https://a\ntoken = dapi1\n\n";
-        let new = set_profile(
-            old,
-            "dev",
-            &[
-                ("host", "https://b".into()),
-                ("auth_type", "databricks-cli".into()),
-            ],
-        );
-        assert_eq!(
-            new,
-            "; my settings\n[DEFAULT]\nhost = https://a\ntoken = dapi1\n\n[dev]\nhost = https://b\nauth_type = databricks-cli\n"
-        );
-        assert_eq!(
-            set_profile("", "dev", &[("host", "https://b".into())]),
-            "[dev]\nhost = https://b\n"
-        );
-    }
-
-    #[test]
-    fn an_existing_profile_loses_its_old_auth_but_keeps_other_keys() {
-        let old = "[dev]\nhost = https://old\ntoken = dapi-old\ncluster_id = c-1\n# note\nclient_secret: s\n[other]\ntoken = keep\n";
-        let new = set_profile(
-            old,
-            "dev",
-            &[
-                ("host", "https://new".into()),
-                ("auth_type", "databricks-cli".into()),
-                ("client_id", "app".into()),
-            ],
-        );
-        assert_eq!(
-            new,
-            "[dev]\nhost = https://new\nauth_type = databricks-cli\nclient_id = app\ncluster_id = c-1\n# note\n[other]\ntoken = keep\n"
-        );
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_symlinked_config_file_stays_a_symlink() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("dotfiles-cfg");
-        std::fs::write(&target, "[a]\nhost = https://a\n").unwrap();
-        let link = dir.path().join(".databrickscfg");
-        std::os::unix::fs::symlink(&target, &link).unwrap();
-        write_profile(&link, "b", &[("host", "https://b".into())]).unwrap();
-        assert!(
-            std::fs::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink()
-        );
-        assert_eq!(
-            std::fs::read_to_string(&target).unwrap(),
-            "[a]\nhost = https://a\n\n[b]\nhost = https://b\n"
-        );
-    }
-
-    #[test]
-    fn profiles_are_written_privately_and_read_back_by_the_config() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cfg");
-        std::fs::write(&path, "[DEFAULT]\nhost = https://a\ntoken = t\n").unwrap();
-        write_profile(
-            &path,
-            "dev",
-            &[
-                ("host", "https://b.example.com".into()),
-                ("auth_type", "databricks-cli".into()),
-            ],
-        )
-        .unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        let resolved = brickwire_client::Config {
-            profile: Some("dev".into()),
-            config_file: Some(path.clone()),
-            ..Default::default()
-        }
-        .resolve_with(&|_| None, Some(dir.path()))
-        .unwrap();
-        assert_eq!(resolved.host.as_deref(), Some("https://b.example.com"));
-        assert_eq!(
-            resolved.auth_type,
-            Some(brickwire_client::config::AuthType::DatabricksCli)
         );
     }
 }
