@@ -78,6 +78,48 @@ macro_rules! with_services {
 }
 pub(crate) use with_services;
 
+/// Implements [`EmulatedService`] as `Service` for a service folder whose whole `State` is
+/// saved in `state.json` as JSON, with the folder's `State`, `Settings` and `routes::routes`;
+/// `copies_settings` for a state that keeps its own copy of its settings (a field `settings`,
+/// read without the settings lock).
+macro_rules! saved_service {
+    ($name:literal) => {
+        $crate::services::saved_service!(@impl $name, {});
+    };
+    ($name:literal, copies_settings) => {
+        $crate::services::saved_service!(@impl $name, {
+            fn apply_settings(state: &mut State, settings: &Settings) {
+                state.settings = settings.clone();
+            }
+        });
+    };
+    (@impl $name:literal, { $($apply_settings:tt)* }) => {
+        /// The service as the emulator registers it (see [`crate::services`]).
+        pub struct Service;
+
+        impl $crate::services::EmulatedService for Service {
+            const NAME: &'static str = $name;
+            type State = State;
+            type Settings = Settings;
+
+            fn routes() -> axum::Router<$crate::state::AppState> {
+                routes::routes()
+            }
+
+            $($apply_settings)*
+
+            fn snapshot(state: &State) -> Option<serde_json::Result<serde_json::Value>> {
+                Some(serde_json::to_value(state))
+            }
+
+            fn restore(saved: serde_json::Value) -> serde_json::Result<State> {
+                serde_json::from_value(saved)
+            }
+        }
+    };
+}
+pub(crate) use saved_service;
+
 macro_rules! operations {
     ($($(#[$doc:meta])* $name:ident: $service:ty,)*) => {
         /// Every service's routes, merged.

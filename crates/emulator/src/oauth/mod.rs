@@ -11,23 +11,4 @@ pub mod state;
 pub use routes::routes;
 pub use state::{Settings, State};
 
-/// The service as the emulator registers it (see [`crate::services`]).
-pub struct Service;
-
-impl crate::services::EmulatedService for Service {
-    const NAME: &'static str = "oauth";
-    type State = State;
-    type Settings = Settings;
-
-    fn routes() -> axum::Router<crate::state::AppState> {
-        routes::routes()
-    }
-
-    fn snapshot(state: &State) -> Option<serde_json::Result<serde_json::Value>> {
-        Some(serde_json::to_value(state))
-    }
-
-    fn restore(saved: serde_json::Value) -> serde_json::Result<State> {
-        serde_json::from_value(saved)
-    }
-}
+crate::services::saved_service!("oauth");
