@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::credentials::CredentialsProvider;
-use crate::error::{Error, Result};
+use crate::error::{AuthError, Error, Result};
 use crate::http::backoff::parse_retry_after;
 use crate::http::retry::{Decision, Failure};
 use crate::http::{Clock, Jitter, RateLimiter, RetryPolicy, TokioClock, UniformJitter};
@@ -790,10 +790,9 @@ impl Client {
         }
         if let Some(authorization) = authorization {
             let mut value = HeaderValue::from_str(authorization.expose_secret()).map_err(|_| {
-                AttemptError::Fatal(Error::Auth(
-                    "the credentials provider returned a header value that is not valid in HTTP"
-                        .to_owned(),
-                ))
+                AttemptError::Fatal(Error::Auth(AuthError::other(
+                    "the credentials provider returned a header value that is not valid in HTTP",
+                )))
             })?;
             value.set_sensitive(true);
             builder = builder.header(http::header::AUTHORIZATION, value);
