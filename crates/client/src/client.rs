@@ -7,11 +7,13 @@
 //! path: rate limit, credentials, one HTTP attempt with its own timeout, then the retry policy
 //! of [`crate::http::retry`] inside the overall retry deadline.
 //!
-//! The request and response types live in `request`, JSON decoding in `decode`; this file
-//! keeps the builder, the transport and the retry loop.
+//! The request and response types live in `request`, JSON decoding in `decode`, the shared
+//! connection pool and rate limit in `transport`; this file keeps the builder, one HTTP
+//! attempt and the retry loop.
 
 mod decode;
 mod request;
+mod transport;
 
 use std::fmt;
 use std::sync::Arc;
@@ -56,6 +58,8 @@ impl Default for ClientOptions {
 pub(crate) use decode::decode_json;
 use request::path_without_query;
 pub use request::{ApiRequest, ApiResponse, ApiStream, RequestBody};
+pub use transport::SharedTransport;
+use transport::{check_timeouts, http_client, rate_limiter};
 
 /// The `User-Agent` of every request: `brickwire/<version> os/<os> arch/<arch>`.
 pub fn user_agent() -> String {
@@ -114,55 +118,6 @@ pub struct ClientBuilder {
     clock: Arc<dyn Clock>,
     jitter: Arc<dyn Jitter>,
     shared: Option<SharedTransport>,
-}
-
-/// A rate limit and a connection pool that several clients share, e.g. every client of one
-/// workspace whatever its credentials: the workspace's limits count all of their requests.
-/// Cheap to clone (the clones share both).
-#[derive(Debug, Clone)]
-pub struct SharedTransport {
-    rate_limiter: Option<Arc<RateLimiter>>,
-    http: reqwest::Client,
-}
-
-impl SharedTransport {
-    /// A transport with the rate limit and timeouts of `options`.
-    pub fn new(options: &ClientOptions) -> Result<Self> {
-        Ok(Self {
-            rate_limiter: rate_limiter(options, Arc::new(TokioClock))?.map(Arc::new),
-            http: http_client(options)?,
-        })
-    }
-}
-
-fn rate_limiter(options: &ClientOptions, clock: Arc<dyn Clock>) -> Result<Option<RateLimiter>> {
-    match options.rate_limit {
-        None => Ok(None),
-        Some(rate) => RateLimiter::new(rate, 1, clock).map(Some).ok_or_else(|| {
-            Error::Config(format!(
-                "rate_limit must be a positive number of requests per second, not {rate}"
-            ))
-        }),
-    }
-}
-
-fn check_timeouts(options: &ClientOptions) -> Result<()> {
-    if options.http_timeout.is_zero() || options.retry_timeout.is_zero() {
-        return Err(Error::Config(
-            "http_timeout and retry_timeout must be longer than zero".to_owned(),
-        ));
-    }
-    Ok(())
-}
-
-fn http_client(options: &ClientOptions) -> Result<reqwest::Client> {
-    check_timeouts(options)?;
-    reqwest::Client::builder()
-        .user_agent(user_agent())
-        .connect_timeout(options.http_timeout)
-        .read_timeout(options.http_timeout)
-        .build()
-        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
 }
 
 impl ClientBuilder {
