@@ -6,6 +6,14 @@
 //! or [`Client::send_stream`] (body as a byte stream). Every attempt goes through the same
 //! path: rate limit, credentials, one HTTP attempt with its own timeout, then the retry policy
 //! of [`crate::http::retry`] inside the overall retry deadline.
+//!
+//! The request and response types live in `request`, JSON decoding in `decode`, the shared
+//! connection pool and rate limit in `transport`; this file keeps the builder, one HTTP
+//! attempt and the retry loop.
+
+mod decode;
+mod request;
+mod transport;
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,15 +21,13 @@ use std::time::Duration;
 
 use brickwire_api::SecretString;
 use brickwire_api::error::{ApiError, ErrorResponse, parse_error};
-use bytes::Bytes;
 use futures::StreamExt;
-use futures::stream::BoxStream;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::credentials::CredentialsProvider;
-use crate::error::{Error, Result};
+use crate::error::{AuthError, Error, Result};
 use crate::http::backoff::parse_retry_after;
 use crate::http::retry::{Decision, Failure};
 use crate::http::{Clock, Jitter, RateLimiter, RetryPolicy, TokioClock, UniformJitter};
@@ -49,234 +55,11 @@ impl Default for ClientOptions {
     }
 }
 
-/// The body of an [`ApiRequest`]. `Debug` withholds credential fields (`client_secret`,
-/// `refresh_token`, ...) and raw bytes.
-#[derive(Clone, PartialEq)]
-pub enum RequestBody {
-    /// A JSON document (`Content-Type: application/json`).
-    Json(serde_json::Value),
-    /// A form (`application/x-www-form-urlencoded`).
-    Form(Vec<(String, String)>),
-    /// Raw bytes with their content type.
-    Bytes {
-        /// The `Content-Type` to send.
-        content_type: String,
-        /// The payload.
-        data: Bytes,
-    },
-}
-
-/// One Databricks REST call, as data: method, path relative to the workspace, query, body.
-///
-/// `Debug` withholds header values and the values of credential query parameters and body
-/// fields, so a request can be logged.
-#[derive(Clone, PartialEq)]
-pub struct ApiRequest {
-    /// HTTP method.
-    pub method: Method,
-    /// Absolute path on the workspace, e.g. `/api/2.1/clusters/get`.
-    pub path: String,
-    /// Query parameters in order; repeated keys are allowed.
-    pub query: Vec<(String, String)>,
-    /// The body, if any.
-    pub body: Option<RequestBody>,
-    /// Extra headers (never `Authorization`: the credentials provider owns it).
-    pub headers: Vec<(String, String)>,
-    /// Whether replaying the request is harmless when its outcome is unknown.
-    /// Defaults to true for GET, HEAD, PUT, DELETE and OPTIONS, false for POST and PATCH.
-    pub idempotent: bool,
-    /// Whether the client-side rate limit paces this request (default true). Only requests
-    /// whose number is already bounded by something else opt out: the link lookups of a
-    /// result download, which never run more than its download window at once. The server's
-    /// 429 and `Retry-After` are honoured either way.
-    pub paced: bool,
-}
-
-impl ApiRequest {
-    /// A request with no query and no body.
-    pub fn new(method: Method, path: impl Into<String>) -> Self {
-        let idempotent = matches!(
-            method,
-            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-        );
-        Self {
-            method,
-            path: path.into(),
-            query: Vec::new(),
-            body: None,
-            headers: Vec::new(),
-            idempotent,
-            paced: true,
-        }
-    }
-
-    /// `GET path`.
-    pub fn get(path: impl Into<String>) -> Self {
-        Self::new(Method::GET, path)
-    }
-
-    /// `POST path` with an empty JSON object as its body until [`ApiRequest::json`],
-    /// `form` or `bytes` sets another: the Databricks SDKs send `{}` with
-    /// `Content-Type: application/json` for a POST without fields (start a warehouse, cancel
-    /// a statement), and gateways may treat a bodiless POST differently.
-    pub fn post(path: impl Into<String>) -> Self {
-        let mut request = Self::new(Method::POST, path);
-        request.body = Some(RequestBody::Json(serde_json::Value::Object(
-            Default::default(),
-        )));
-        request
-    }
-
-    /// `PATCH path`.
-    pub fn patch(path: impl Into<String>) -> Self {
-        Self::new(Method::PATCH, path)
-    }
-
-    /// `PUT path`.
-    pub fn put(path: impl Into<String>) -> Self {
-        Self::new(Method::PUT, path)
-    }
-
-    /// `DELETE path`.
-    pub fn delete(path: impl Into<String>) -> Self {
-        Self::new(Method::DELETE, path)
-    }
-
-    /// Adds one query parameter.
-    pub fn query(mut self, key: impl Into<String>, value: impl ToString) -> Self {
-        self.query.push((key.into(), value.to_string()));
-        self
-    }
-
-    /// Adds a query parameter when the value is present.
-    pub fn query_opt(self, key: impl Into<String>, value: Option<impl ToString>) -> Self {
-        match value {
-            Some(v) => self.query(key, v),
-            None => self,
-        }
-    }
-
-    /// Sets a JSON body.
-    pub fn json(mut self, body: serde_json::Value) -> Self {
-        self.body = Some(RequestBody::Json(body));
-        self
-    }
-
-    /// Sets a form body (`application/x-www-form-urlencoded`), as OAuth token endpoints want.
-    pub fn form(mut self, fields: Vec<(String, String)>) -> Self {
-        self.body = Some(RequestBody::Form(fields));
-        self
-    }
-
-    /// Sets a raw body with its content type.
-    pub fn bytes(mut self, content_type: impl Into<String>, data: impl Into<Bytes>) -> Self {
-        self.body = Some(RequestBody::Bytes {
-            content_type: content_type.into(),
-            data: data.into(),
-        });
-        self
-    }
-
-    /// Adds a header (an `Authorization` header here is ignored: the credentials provider
-    /// owns it).
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Marks the request as safe (or not) to replay when its outcome is unknown.
-    pub fn idempotent(mut self, idempotent: bool) -> Self {
-        self.idempotent = idempotent;
-        self
-    }
-
-    /// Lets the request through the client-side rate limit without waiting (or not); see
-    /// [`ApiRequest::paced`].
-    pub fn paced(mut self, paced: bool) -> Self {
-        self.paced = paced;
-        self
-    }
-}
-
-impl fmt::Debug for RequestBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RequestBody::Json(value) => {
-                let mut value = value.clone();
-                crate::error::redact_json(&mut value);
-                f.debug_tuple("Json").field(&value).finish()
-            }
-            RequestBody::Form(fields) => f
-                .debug_tuple("Form")
-                .field(&redacted_pairs(fields))
-                .finish(),
-            RequestBody::Bytes { content_type, data } => f
-                .debug_struct("Bytes")
-                .field("content_type", content_type)
-                .field("len", &data.len())
-                .finish(),
-        }
-    }
-}
-
-impl fmt::Debug for ApiRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
-        f.debug_struct("ApiRequest")
-            .field("method", &self.method)
-            .field("path", &path_without_query(&self.path))
-            .field("query", &redacted_pairs(&self.query))
-            .field("body", &self.body)
-            .field("headers", &header_names)
-            .field("idempotent", &self.idempotent)
-            .finish()
-    }
-}
-
-fn redacted_pairs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
-    pairs
-        .iter()
-        .map(|(key, value)| {
-            if crate::error::is_sensitive_key(key) {
-                (key.as_str(), "[redacted]")
-            } else {
-                (key.as_str(), value.as_str())
-            }
-        })
-        .collect()
-}
-
-/// A raw response: status, headers and the whole body.
-#[derive(Debug, Clone)]
-pub struct ApiResponse {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Response headers.
-    pub headers: HeaderMap,
-    /// Response body.
-    pub body: Bytes,
-}
-
-/// A successful response whose body is read as it arrives (large downloads such as SQL
-/// result chunks). Retries cover everything up to the response headers; a failure while
-/// streaming the body is an [`Error::Transport`] item of the stream.
-pub struct ApiStream {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Response headers.
-    pub headers: HeaderMap,
-    /// The body, chunk by chunk.
-    pub body: BoxStream<'static, Result<Bytes>>,
-}
-
-impl fmt::Debug for ApiStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiStream")
-            .field("status", &self.status)
-            .field("headers", &self.headers)
-            .finish_non_exhaustive()
-    }
-}
+pub(crate) use decode::decode_json;
+use request::path_without_query;
+pub use request::{ApiRequest, ApiResponse, ApiStream, RequestBody};
+pub use transport::SharedTransport;
+use transport::{check_timeouts, http_client, rate_limiter};
 
 /// The `User-Agent` of every request: `brickwire/<version> os/<os> arch/<arch>`.
 pub fn user_agent() -> String {
@@ -335,55 +118,6 @@ pub struct ClientBuilder {
     clock: Arc<dyn Clock>,
     jitter: Arc<dyn Jitter>,
     shared: Option<SharedTransport>,
-}
-
-/// A rate limit and a connection pool that several clients share, e.g. every client of one
-/// workspace whatever its credentials: the workspace's limits count all of their requests.
-/// Cheap to clone (the clones share both).
-#[derive(Debug, Clone)]
-pub struct SharedTransport {
-    rate_limiter: Option<Arc<RateLimiter>>,
-    http: reqwest::Client,
-}
-
-impl SharedTransport {
-    /// A transport with the rate limit and timeouts of `options`.
-    pub fn new(options: &ClientOptions) -> Result<Self> {
-        Ok(Self {
-            rate_limiter: rate_limiter(options, Arc::new(TokioClock))?.map(Arc::new),
-            http: http_client(options)?,
-        })
-    }
-}
-
-fn rate_limiter(options: &ClientOptions, clock: Arc<dyn Clock>) -> Result<Option<RateLimiter>> {
-    match options.rate_limit {
-        None => Ok(None),
-        Some(rate) => RateLimiter::new(rate, 1, clock).map(Some).ok_or_else(|| {
-            Error::Config(format!(
-                "rate_limit must be a positive number of requests per second, not {rate}"
-            ))
-        }),
-    }
-}
-
-fn check_timeouts(options: &ClientOptions) -> Result<()> {
-    if options.http_timeout.is_zero() || options.retry_timeout.is_zero() {
-        return Err(Error::Config(
-            "http_timeout and retry_timeout must be longer than zero".to_owned(),
-        ));
-    }
-    Ok(())
-}
-
-fn http_client(options: &ClientOptions) -> Result<reqwest::Client> {
-    check_timeouts(options)?;
-    reqwest::Client::builder()
-        .user_agent(user_agent())
-        .connect_timeout(options.http_timeout)
-        .read_timeout(options.http_timeout)
-        .build()
-        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
 }
 
 impl ClientBuilder {
@@ -790,10 +524,9 @@ impl Client {
         }
         if let Some(authorization) = authorization {
             let mut value = HeaderValue::from_str(authorization.expose_secret()).map_err(|_| {
-                AttemptError::Fatal(Error::Auth(
-                    "the credentials provider returned a header value that is not valid in HTTP"
-                        .to_owned(),
-                ))
+                AttemptError::Fatal(Error::Auth(AuthError::other(
+                    "the credentials provider returned a header value that is not valid in HTTP",
+                )))
             })?;
             value.set_sensitive(true);
             builder = builder.header(http::header::AUTHORIZATION, value);
@@ -849,22 +582,6 @@ impl Client {
             }
         }
     }
-}
-
-/// Decodes a JSON body (empty means `{}`); errors name the JSON path that broke.
-pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    let json: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        body
-    };
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let value = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|e| Error::decode(e.path().to_string(), e.inner().to_string(), body))?;
-    deserializer
-        .end()
-        .map_err(|e| Error::decode(".".to_owned(), e.to_string(), body))?;
-    Ok(value)
 }
 
 fn into_stream(received: Received, label: Label) -> ApiStream {
@@ -932,10 +649,6 @@ fn xml_element(text: &str, name: &str) -> Option<String> {
     Some(text[start..end].trim().to_owned())
 }
 
-fn path_without_query(path: &str) -> &str {
-    path.split(['?', '#']).next().unwrap_or(path)
-}
-
 impl Label {
     fn of(method: &Method, url: &Url, target: Target) -> Self {
         let path = match target {
@@ -999,6 +712,7 @@ impl Label {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
     use serde_json::json;
 
     use super::*;

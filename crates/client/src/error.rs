@@ -3,9 +3,13 @@
 //! [`Error::kind`] says what failed in Databricks' terms (not found, already exists, rate
 //! limited, ...) so callers branch on a kind, not on a message. An [`ApiError`] keeps what the
 //! server said: HTTP status, `error_code`, message, details and request id; it is parsed and
-//! classified in `brickwire_api::error` (pure functions, no I/O). No variant ever holds a
-//! secret: requests are named by method and path (never the query string or headers), and body
-//! excerpts have credential fields withheld.
+//! classified in `brickwire_api::error` (pure functions, no I/O). An [`AuthError`] says why
+//! credentials could not be had ([`AuthFailure`]: what the OAuth token endpoint answered, no
+//! refresh token, ...), so callers ask [`AuthError::needs_new_login`] instead of reading the
+//! message. No variant ever holds a secret: requests are named by method and path (never the
+//! query string or headers), and body excerpts have credential fields withheld.
+
+use std::fmt;
 
 pub use brickwire_api::error::{ApiError, ErrorKind};
 
@@ -24,7 +28,7 @@ pub enum Error {
     Config(String),
     /// Credentials could not be obtained or refreshed.
     #[error("authentication failed: {0}")]
-    Auth(String),
+    Auth(AuthError),
     /// The request could not be sent, or the response not read.
     #[error("transport error on {method} {path}: {message}")]
     Transport {
@@ -81,6 +85,14 @@ impl Error {
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+
+    /// Why credentials could not be obtained, when that is what failed.
+    pub fn auth(&self) -> Option<&AuthError> {
+        match self {
+            Error::Auth(auth) => Some(auth),
             _ => None,
         }
     }
@@ -150,6 +162,105 @@ impl Error {
             message,
             body_excerpt: safe_excerpt(body, EXCERPT_BYTES),
         }
+    }
+}
+
+/// Why credentials could not be obtained or refreshed: the message a user reads, and the
+/// [`AuthFailure`] a caller branches on.
+///
+/// ```
+/// use brickwire_client::{AuthError, AuthFailure, Error};
+///
+/// let err = Error::Auth(AuthError::new(AuthFailure::NoRefreshToken, "log in again"));
+/// assert!(err.auth().is_some_and(AuthError::needs_new_login));
+/// assert_eq!(err.to_string(), "authentication failed: log in again");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct AuthError {
+    /// What went wrong, in words for the user (never a secret).
+    pub message: String,
+    /// What failed, for callers to act on.
+    pub reason: AuthFailure,
+}
+
+/// What failed when credentials could not be obtained or refreshed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// The OAuth token endpoint answered an error status (an RFC 6749 error response when
+    /// the body was one). Secrets that were sent are scrubbed from `error` and `description`.
+    TokenEndpoint {
+        /// HTTP status of the answer.
+        status: u16,
+        /// The OAuth `error` code (`invalid_grant`, `invalid_client`, ...; or Okta-style
+        /// `errorCode`), when the body had one.
+        error: Option<String>,
+        /// `error_description` (or `errorSummary`), when the body had one.
+        description: Option<String>,
+    },
+    /// The token endpoint answered success with a body that is not a usable token response
+    /// (not JSON, or no `access_token`).
+    InvalidTokenResponse,
+    /// The access token expired and there is no refresh token to renew it with.
+    NoRefreshToken,
+    /// The OAuth endpoints could not be discovered (host metadata, OIDC discovery document).
+    Discovery,
+    /// The token endpoint is neither https nor loopback http, so no secret is sent to it.
+    InsecureTokenEndpoint,
+    /// Anything else: a failed refresh task, a credential that changed kind, a provider's own
+    /// failure.
+    Other,
+}
+
+impl AuthError {
+    /// An error for `reason`, described by `message`.
+    pub fn new(reason: AuthFailure, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            reason,
+        }
+    }
+
+    /// An error of reason [`AuthFailure::Other`].
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(AuthFailure::Other, message)
+    }
+
+    /// Whether trying again with the same login cannot succeed, so the user must log in
+    /// again (or a linked account be reconnected): see [`AuthFailure::needs_new_login`].
+    pub fn needs_new_login(&self) -> bool {
+        self.reason.needs_new_login()
+    }
+
+    /// The same reason with `hint` appended to the message (`"<message>; <hint>"`).
+    pub(crate) fn with_hint(self, hint: impl fmt::Display) -> Self {
+        Self {
+            message: format!("{}; {hint}", self.message),
+            reason: self.reason,
+        }
+    }
+}
+
+impl AuthFailure {
+    /// Whether trying again with the same login cannot succeed: the token endpoint refused
+    /// the request with a 4xx other than 429 (`invalid_grant` for an expired, revoked or
+    /// spent refresh token; `invalid_client`, ...), or there is no refresh token. Transport
+    /// failures, 429, 5xx and discovery failures are transient.
+    pub fn needs_new_login(&self) -> bool {
+        match self {
+            AuthFailure::TokenEndpoint { status, .. } => {
+                (400..500).contains(status) && *status != 429
+            }
+            AuthFailure::NoRefreshToken => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(value: AuthError) -> Self {
+        Error::Auth(value)
     }
 }
 
@@ -265,6 +376,34 @@ mod tests {
         );
         assert!(err.to_string().contains("unknown variant"));
         assert_eq!(last_key("a.b[3]"), Some("b"));
+    }
+
+    #[test]
+    fn only_token_endpoint_refusals_and_a_missing_refresh_token_need_a_new_login() {
+        let answer = |status| AuthFailure::TokenEndpoint {
+            status,
+            error: None,
+            description: None,
+        };
+        for status in [400, 401, 403, 499] {
+            assert!(answer(status).needs_new_login(), "{status}");
+        }
+        for status in [399, 429, 500, 503] {
+            assert!(!answer(status).needs_new_login(), "{status}");
+        }
+        assert!(AuthFailure::NoRefreshToken.needs_new_login());
+        for reason in [
+            AuthFailure::Discovery,
+            AuthFailure::InvalidTokenResponse,
+            AuthFailure::InsecureTokenEndpoint,
+            AuthFailure::Other,
+        ] {
+            assert!(!reason.needs_new_login(), "{reason:?}");
+        }
+        let err = Error::Auth(AuthError::other("x").with_hint("log in again"));
+        assert_eq!(err.to_string(), "authentication failed: x; log in again");
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+        assert!(!err.is_retryable());
     }
 
     #[test]

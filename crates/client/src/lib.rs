@@ -22,4 +22,4 @@ pub use client::{
 };
 pub use config::Config;
 pub use credentials::CredentialsProvider;
-pub use error::{ApiError, Error, ErrorKind, Result};
+pub use error::{ApiError, AuthError, AuthFailure, Error, ErrorKind, Result};

@@ -18,7 +18,7 @@ use brickwire_client::credentials::{
     CredentialsProvider, ManualClock, OAuthM2mCredentials, OAuthRefreshCredentials, OAuthTokenSet,
     TokenCache, TokenEndpoint, discover_oidc_endpoints, exchange_authorization_code,
 };
-use brickwire_client::{ApiRequest, Config, Error, SecretString};
+use brickwire_client::{ApiRequest, AuthError, AuthFailure, Config, Error, SecretString};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -209,11 +209,15 @@ fn bearer(token: &str) -> SecretString {
     SecretString::new(format!("Bearer {token}"))
 }
 
-fn auth_message(result: Result<SecretString, Error>) -> String {
+fn auth_error(result: Result<SecretString, Error>) -> AuthError {
     match result {
-        Err(Error::Auth(message)) => message,
+        Err(Error::Auth(auth)) => auth,
         other => panic!("expected Error::Auth, got {other:?}"),
     }
+}
+
+fn auth_message(result: Result<SecretString, Error>) -> String {
+    auth_error(result).message
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,9 +379,10 @@ async fn discovery_failure_names_both_attempts() {
     let err = discover_oidc_endpoints(&reqwest::Client::new(), &mock.url("/"), None, None)
         .await
         .unwrap_err();
-    let Error::Auth(message) = err else {
+    let Error::Auth(AuthError { message, reason }) = err else {
         panic!("{err:?}")
     };
+    assert_eq!(reason, AuthFailure::Discovery);
     assert!(
         message.contains("/.well-known/databricks-config"),
         "{message}"
@@ -408,8 +413,9 @@ async fn credentials_are_never_sent_to_a_plain_http_remote_endpoint() {
         TokenEndpoint::discover(mock.url("/"), None, None),
         reqwest::Client::new(),
     );
-    let message = auth_message(provider.authorization(None).await);
-    assert!(message.contains("must use https"), "{message}");
+    let auth = auth_error(provider.authorization(None).await);
+    assert!(auth.message.contains("must use https"), "{auth:?}");
+    assert_eq!(auth.reason, AuthFailure::InsecureTokenEndpoint);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -610,7 +616,10 @@ async fn concurrent_callers_share_a_failed_fetch() {
     let provider = m2m(&mock, &clock);
     let results = futures::future::join_all((0..50).map(|_| provider.authorization(None))).await;
     for result in results {
-        assert!(auth_message(result).contains("invalid_client: bad client"));
+        // Every waiter gets the typed reason, not just the caller that fetched.
+        let auth = auth_error(result);
+        assert!(auth.message.contains("invalid_client: bad client"));
+        assert!(auth.needs_new_login(), "{auth:?}");
     }
     assert_eq!(mock.count(TOKEN_PATH), 1);
     // A later call tries again.
@@ -797,8 +806,10 @@ async fn expired_session_without_refresh_token_asks_to_log_in() {
     )
     .with_cache(cache(&clock));
     clock.advance(Duration::from_secs(3600));
-    let message = auth_message(provider.authorization(None).await);
-    assert!(message.contains("log in again"), "{message}");
+    let auth = auth_error(provider.authorization(None).await);
+    assert!(auth.message.contains("log in again"), "{auth:?}");
+    assert_eq!(auth.reason, AuthFailure::NoRefreshToken);
+    assert!(auth.needs_new_login());
     assert!(mock.requests().is_empty());
 }
 
@@ -880,6 +891,73 @@ async fn invalid_grant_becomes_an_auth_error_without_secrets() {
     assert!(printed.contains("HTTP 400"), "{printed}");
     assert!(!printed.contains("rt-SECRET"), "{printed}");
     assert!(!printed.contains("cs-SECRET"), "{printed}");
+    let auth = err.auth().unwrap();
+    assert_eq!(
+        auth.reason,
+        AuthFailure::TokenEndpoint {
+            status: 400,
+            error: Some("invalid_grant".into()),
+            description: Some("Refresh token [redacted] expired\r\nlog in again".into()),
+        }
+    );
+    assert!(auth.needs_new_login(), "{auth:?}");
+}
+
+#[tokio::test]
+async fn only_refusals_by_the_token_endpoint_need_a_new_login() {
+    let mock = Mock::start(|_| {
+        |r: &Recorded| match r.path.as_str() {
+            "/revoked" => json_reply(400, json!({"error": "invalid_grant"})),
+            "/wrong-client" => json_reply(401, json!({"error": "invalid_client"})),
+            "/okta" => json_reply(
+                400,
+                json!({"errorCode": "invalid_grant", "errorSummary": "The refresh token is invalid."}),
+            ),
+            "/busy" => json_reply(503, json!({"error": "temporarily_unavailable"})),
+            "/slow-down" => json_reply(429, json!({"error": "slow_down"})),
+            "/plain-500" => Some(Reply {
+                status: 500,
+                body: String::new(),
+                delay: Duration::ZERO,
+            }),
+            _ => None,
+        }
+    })
+    .await;
+    let clock = clock();
+    for (path, status, error, needs_new_login) in [
+        ("/revoked", 400, Some("invalid_grant"), true),
+        ("/wrong-client", 401, Some("invalid_client"), true),
+        ("/okta", 400, Some("invalid_grant"), true),
+        ("/busy", 503, Some("temporarily_unavailable"), false),
+        ("/slow-down", 429, Some("slow_down"), false),
+        ("/plain-500", 500, None, false),
+    ] {
+        let provider = OAuthRefreshCredentials::new(
+            stored_tokens(&clock, Some("rt-1")),
+            "my-app",
+            TokenEndpoint::fixed(mock.url(path)),
+            reqwest::Client::new(),
+        )
+        .with_cache(cache(&clock));
+        clock.advance(Duration::from_secs(3600));
+        let auth = auth_error(provider.authorization(None).await);
+        let AuthFailure::TokenEndpoint {
+            status: got_status,
+            error: got_error,
+            ..
+        } = &auth.reason
+        else {
+            panic!("{path}: {auth:?}");
+        };
+        assert_eq!(*got_status, status, "{path}");
+        assert_eq!(got_error.as_deref(), error, "{path}");
+        assert_eq!(auth.needs_new_login(), needs_new_login, "{path}: {auth:?}");
+        assert!(
+            auth.message.contains(&format!("failed with HTTP {status}")),
+            "{path}: {auth:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -914,9 +992,21 @@ async fn odd_token_responses_are_clear_errors() {
             reqwest::Client::new(),
         )
         .with_cache(cache(&clock));
-        let message = auth_message(provider.authorization(None).await);
+        let auth = auth_error(provider.authorization(None).await);
+        let message = &auth.message;
         assert!(message.contains(expect), "{path}: {message}");
         assert!(!message.contains("LEAK"), "{message}");
+        assert!(!format!("{auth:?}").contains("LEAK"), "{auth:?}");
+        let reason = match path {
+            "/plain-error" => AuthFailure::TokenEndpoint {
+                status: 502,
+                error: None,
+                description: None,
+            },
+            _ => AuthFailure::InvalidTokenResponse,
+        };
+        assert_eq!(auth.reason, reason, "{path}");
+        assert!(!auth.needs_new_login(), "{path}: {auth:?}");
     }
 }
 

@@ -312,7 +312,13 @@ async fn a_refused_refresh_with_nothing_newer_in_the_cache_is_an_error() {
     let setup = Setup::new("", "at-stale", SystemTime::now() - Duration::from_secs(60)).await;
     setup.ws.lock().unwrap().refresh = "someone-else".into();
     let provider = setup.config().databricks_cli_credentials().unwrap();
-    let message = provider.authorization(None).await.unwrap_err().to_string();
+    let err = provider.authorization(None).await.unwrap_err();
+    // The hint is added to the message; the reason stays what the token endpoint said.
+    assert!(
+        err.auth().is_some_and(|auth| auth.needs_new_login()),
+        "{err:?}"
+    );
+    let message = err.to_string();
     assert!(message.contains("invalid_grant"), "{message}");
     assert!(
         message.contains(&format!(

@@ -10,7 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use brickwire_client::credentials::PatCredentials;
 use brickwire_client::http::{FixedJitter, ManualClock};
-use brickwire_client::{ApiRequest, Client, ClientOptions, Error, ErrorKind, SecretString};
+use brickwire_client::{
+    ApiRequest, AuthError, Client, ClientOptions, Error, ErrorKind, SecretString,
+};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use url::Url;
@@ -364,5 +366,8 @@ async fn no_error_shows_a_credential() {
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
     assert!(err.to_string().contains("GET /api/2.0/token/list"), "{err}");
     assert_no_secret(&err, &secrets);
-    assert_no_secret(&Error::Auth("could not refresh".into()), &secrets);
+    assert_no_secret(
+        &Error::Auth(AuthError::other("could not refresh")),
+        &secrets,
+    );
 }

@@ -27,7 +27,7 @@ use brickwire_client::credentials::{
     Clock, CredentialsProvider, DEFAULT_REFRESH_MARGIN, OAuthRefreshCredentials, OAuthTokenSet,
     PatCredentials, RefreshGuard, SystemClock, TokenCache, TokenEndpoint, TokenExchange,
 };
-use brickwire_client::{Client, ClientOptions, SharedTransport};
+use brickwire_client::{AuthError, AuthFailure, Client, ClientOptions, SharedTransport};
 use futures::future::BoxFuture;
 
 use crate::store::{
@@ -293,9 +293,7 @@ impl RefreshGuard for StoreRefreshGuard {
             let refresh: CredentialRefresh = Box::new(move |current: Credential| {
                 Box::pin(async move {
                     let Credential::OAuth(current) = current else {
-                        return Err(brickwire_client::Error::Auth(
-                            "the linked account no longer uses OAuth".into(),
-                        ));
+                        return Err(no_longer_oauth());
                     };
                     // Another process refreshed while this one waited: use its tokens (if
                     // they are near expiry, the next refresh replaces them as usual).
@@ -304,10 +302,10 @@ impl RefreshGuard for StoreRefreshGuard {
                         return Ok(None);
                     }
                     let Some(refresh_token) = current.refresh_token.clone() else {
-                        return Err(brickwire_client::Error::Auth(
-                            "the OAuth access token expired and there is no refresh token: log in again"
-                                .into(),
-                        ));
+                        return Err(brickwire_client::Error::Auth(AuthError::new(
+                            AuthFailure::NoRefreshToken,
+                            "the OAuth access token expired and there is no refresh token: log in again",
+                        )));
                     };
                     let tokens = exchange(refresh_token).await?;
                     Ok(Some(Credential::OAuth(OAuthCredential::from_token_set(
@@ -319,38 +317,29 @@ impl RefreshGuard for StoreRefreshGuard {
                 .refresh_linked_account_credential(account.clone(), refresh)
                 .await
                 .map_err(|e| {
-                    brickwire_client::Error::Auth(format!(
+                    brickwire_client::Error::Auth(AuthError::other(format!(
                         "could not store the refreshed OAuth tokens of {account}: {e}"
-                    ))
+                    )))
                 })??;
             version.fetch_max(stored.version, Ordering::SeqCst);
             match stored.credential {
                 Credential::OAuth(oauth) => Ok(oauth.to_token_set()),
-                Credential::ApiKey { .. } => Err(brickwire_client::Error::Auth(
-                    "the linked account no longer uses OAuth".into(),
-                )),
+                Credential::ApiKey { .. } => Err(no_longer_oauth()),
             }
         })
     }
 }
 
+fn no_longer_oauth() -> brickwire_client::Error {
+    brickwire_client::Error::Auth(AuthError::other("the linked account no longer uses OAuth"))
+}
+
 /// Whether a credentials error means the refresh token will never work again: the token
-/// endpoint answered 4xx (`invalid_grant`, `invalid_client`, ...) or there is no refresh token.
-/// Transport failures, timeouts and 5xx are transient.
-///
-/// The client crate reports token-endpoint failures as `Error::Auth` with the status in the
-/// message (`token request to ... failed with HTTP 400: invalid_grant: ...`); this reads it.
+/// endpoint answered 4xx other than 429 (`invalid_grant`, `invalid_client`, ...) or there is no
+/// refresh token ([`AuthError::needs_new_login`]). Transport failures, timeouts, 429 and 5xx
+/// are transient.
 pub fn refresh_failed_for_good(error: &brickwire_client::Error) -> bool {
-    match error {
-        brickwire_client::Error::Auth(message) => {
-            message.contains("there is no refresh token")
-                || message
-                    .split("failed with HTTP ")
-                    .nth(1)
-                    .is_some_and(|rest| rest.starts_with('4') && !rest.starts_with("429"))
-        }
-        _ => false,
-    }
+    error.auth().is_some_and(AuthError::needs_new_login)
 }
 
 /// Wraps an account's refreshing provider: a refresh that fails for good marks the account.
@@ -409,27 +398,57 @@ mod tests {
 
     #[test]
     fn only_refusals_of_the_refresh_token_are_final() {
-        let auth = |m: &str| brickwire_client::Error::Auth(m.to_owned());
+        let auth = |reason, m: &str| brickwire_client::Error::Auth(AuthError::new(reason, m));
+        let token_endpoint = |status, error: &str| AuthFailure::TokenEndpoint {
+            status,
+            error: Some(error.to_owned()),
+            description: None,
+        };
         assert!(refresh_failed_for_good(&auth(
+            token_endpoint(400, "invalid_grant"),
             "token request to http://x/oidc/v1/token failed with HTTP 400: invalid_grant: gone"
         )));
         assert!(refresh_failed_for_good(&auth(
+            token_endpoint(401, "invalid_client"),
             "token request to http://x/t failed with HTTP 401: invalid_client"
         )));
         assert!(refresh_failed_for_good(&auth(
+            AuthFailure::NoRefreshToken,
             "the OAuth access token expired and there is no refresh token: log in again"
         )));
         assert!(!refresh_failed_for_good(&auth(
+            token_endpoint(503, "temporarily_unavailable"),
             "token request to http://x/t failed with HTTP 503: busy"
         )));
         assert!(!refresh_failed_for_good(&auth(
+            token_endpoint(429, "slow_down"),
             "token request to http://x/t failed with HTTP 429: slow down"
         )));
         assert!(!refresh_failed_for_good(&auth(
+            AuthFailure::Discovery,
             "cannot discover the OAuth endpoints of http://x"
         )));
         assert!(!refresh_failed_for_good(&brickwire_client::Error::Timeout(
             "t".into()
         )));
+    }
+
+    #[test]
+    fn the_decision_reads_the_reason_not_the_message() {
+        // A message that reads like a refusal decides nothing: only the typed reason does.
+        let lookalike = brickwire_client::Error::Auth(AuthError::other(
+            "could not store the refreshed OAuth tokens of acc-1: failed with HTTP 400; \
+             there is no refresh token",
+        ));
+        assert!(!refresh_failed_for_good(&lookalike));
+        let quiet = brickwire_client::Error::Auth(AuthError::new(
+            AuthFailure::TokenEndpoint {
+                status: 400,
+                error: None,
+                description: None,
+            },
+            "x",
+        ));
+        assert!(refresh_failed_for_good(&quiet));
     }
 }

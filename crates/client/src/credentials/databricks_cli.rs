@@ -148,8 +148,8 @@ impl DatabricksCliCredentials {
         }
         Err(match error {
             // The login itself is gone (refresh token expired, revoked or spent).
-            Error::Auth(message) => {
-                Error::Auth(format!("{message}; log in again: `{}`", self.login_hint))
+            Error::Auth(auth) => {
+                Error::Auth(auth.with_hint(format_args!("log in again: `{}`", self.login_hint)))
             }
             other => other,
         })

@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use super::token_cache::CachedToken;
-use crate::{Error, Result};
+use crate::{AuthError, AuthFailure, Error, Result};
 
 /// The tokens an OAuth flow produced: what a U2M login stores and what a refresh returns.
 #[derive(Clone, PartialEq)]
@@ -145,9 +145,12 @@ fn check_endpoint(url: &Url) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if crate::config::is_loopback(url) => Ok(()),
-        _ => Err(Error::Auth(format!(
-            "refusing to send credentials to `{url}`: the token endpoint must use https \
-             (plain http is allowed only for loopback hosts)"
+        _ => Err(Error::Auth(AuthError::new(
+            AuthFailure::InsecureTokenEndpoint,
+            format!(
+                "refusing to send credentials to `{url}`: the token endpoint must use https \
+                 (plain http is allowed only for loopback hosts)"
+            ),
         ))),
     }
 }
@@ -182,7 +185,7 @@ pub async fn discover_oidc_endpoints(
     if let Some(url) = discovery_url {
         return fetch_discovery_document(http, url.clone())
             .await
-            .map_err(|e| Error::Auth(format!("cannot read discovery_url: {e}")));
+            .map_err(|e| discovery_error(format!("cannot read discovery_url: {e}")));
     }
     let from_metadata = async {
         let metadata_url = join(host, "/.well-known/databricks-config")?;
@@ -211,14 +214,19 @@ pub async fn discover_oidc_endpoints(
         Err(e) => e,
     };
     tracing::debug!(error = %first_error, "host metadata discovery failed; trying /oidc");
-    let fallback = join(host, &fallback_discovery_path(host, account_id)).map_err(Error::Auth)?;
+    let fallback =
+        join(host, &fallback_discovery_path(host, account_id)).map_err(discovery_error)?;
     fetch_discovery_document(http, fallback).await.map_err(|e| {
-        Error::Auth(format!(
+        discovery_error(format!(
             "cannot discover the OAuth endpoints of {host}: {first_error}; then {e} \
              (set discovery_url to the OIDC discovery document)",
             host = host.as_str().trim_end_matches('/'),
         ))
     })
+}
+
+fn discovery_error(message: String) -> Error {
+    Error::Auth(AuthError::new(AuthFailure::Discovery, message))
 }
 
 /// The Go SDK's fixed discovery path: per account on an accounts console host, else the
@@ -315,8 +323,9 @@ struct TokenErrorBody {
 
 /// POSTs a form to the token endpoint and reads the token set it returns.
 ///
-/// Failures become [`Error::Auth`] (`invalid_grant: ...`) or [`Error::Transport`]; the messages
-/// are scrubbed of every secret that was sent.
+/// Failures become [`Error::Auth`] ([`AuthFailure::TokenEndpoint`] with the status and the
+/// OAuth `error`, message `... failed with HTTP 400: invalid_grant: ...`) or
+/// [`Error::Transport`]; messages and fields are scrubbed of every secret that was sent.
 pub(crate) async fn request_token(
     http: &reqwest::Client,
     token_url: &Url,
@@ -367,43 +376,61 @@ pub(crate) async fn request_token(
     let status = response.status();
     let body = response.bytes().await.map_err(transport)?;
     if !status.is_success() {
-        let detail = match serde_json::from_slice::<TokenErrorBody>(&body) {
+        let (detail, error, description) = match serde_json::from_slice::<TokenErrorBody>(&body) {
             Ok(err) if err.error.is_some() || err.error_code.is_some() => {
                 let code = err.error_code.or(err.error).unwrap_or_default();
-                match err.error_summary.or(err.error_description) {
+                let description = err.error_summary.or(err.error_description);
+                let detail = match &description {
                     Some(description) => format!("{code}: {}", description.replace("\r\n", " ")),
-                    None => code,
-                }
+                    None => code.clone(),
+                };
+                (
+                    detail,
+                    Some(scrub(&code)),
+                    description.as_deref().map(scrub),
+                )
             }
             _ => {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                if text.trim().is_empty() {
+                let detail = if text.trim().is_empty() {
                     "no details".to_owned()
                 } else {
                     text
-                }
+                };
+                (detail, None, None)
             }
         };
-        return Err(Error::Auth(format!(
-            "token request to {token_url} failed with HTTP {}: {}",
-            status.as_u16(),
-            scrub(&detail)
+        let status = status.as_u16();
+        return Err(Error::Auth(AuthError::new(
+            AuthFailure::TokenEndpoint {
+                status,
+                error,
+                description,
+            },
+            format!(
+                "token request to {token_url} failed with HTTP {status}: {}",
+                scrub(&detail)
+            ),
         )));
     }
     // The success body is full of secrets: never quote it.
     let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-        Error::Auth(format!(
-            "token endpoint {token_url} returned a body that is not a token response (line {}, column {})",
-            e.line(),
-            e.column()
+        Error::Auth(AuthError::new(
+            AuthFailure::InvalidTokenResponse,
+            format!(
+                "token endpoint {token_url} returned a body that is not a token response (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         ))
     })?;
     let access_token = parsed
         .access_token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
-            Error::Auth(format!(
-                "token endpoint {token_url} returned no access_token"
+            Error::Auth(AuthError::new(
+                AuthFailure::InvalidTokenResponse,
+                format!("token endpoint {token_url} returned no access_token"),
             ))
         })?;
     let expires_in = match parsed.expires_in {

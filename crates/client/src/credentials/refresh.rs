@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 use super::CredentialsProvider;
 use super::oauth::{ClientAuth, OAuthTokenSet, TokenEndpoint, request_token};
 use super::token_cache::{CachedToken, TokenCache};
-use crate::{Error, Result};
+use crate::{AuthError, AuthFailure, Error, Result};
 
 /// Called with the new token set after every successful refresh. `refresh_token` in it is the
 /// one to store: the rotated one, or the previous one if the server did not rotate.
@@ -195,11 +195,11 @@ impl OAuthRefreshCredentials {
             }
             None => {
                 let Some(refresh_token) = self.current_refresh_token() else {
-                    return Err(Error::Auth(
+                    return Err(Error::Auth(AuthError::new(
+                        AuthFailure::NoRefreshToken,
                         "the OAuth access token expired and there is no refresh token: log in \
-                         again"
-                            .to_owned(),
-                    ));
+                         again",
+                    )));
                 };
                 self.exchange().await?(refresh_token)
             }
@@ -219,9 +219,11 @@ impl OAuthRefreshCredentials {
             }
             Ok::<_, Error>(tokens.cached())
         });
-        refreshed
-            .await
-            .map_err(|e| Error::Auth(format!("the token refresh task failed: {e}")))?
+        refreshed.await.map_err(|e| {
+            Error::Auth(AuthError::other(format!(
+                "the token refresh task failed: {e}"
+            )))
+        })?
     }
 }
 

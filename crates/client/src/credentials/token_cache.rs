@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use brickwire_api::SecretString;
 
-use crate::{Error, Result};
+use crate::{AuthError, Error, Result};
 
 /// A source of wall-clock time for token expiry decisions.
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -241,8 +241,8 @@ impl TokenCache {
 
 /// A copy of a fetch failure for the callers that waited on it.
 fn share(error: &Error) -> Error {
-    if let Error::Auth(message) = error {
-        return Error::Auth(message.clone());
+    if let Error::Auth(auth) = error {
+        return Error::Auth(auth.clone());
     }
     if let Error::Transport {
         method,
@@ -258,5 +258,5 @@ fn share(error: &Error) -> Error {
             maybe_sent: *maybe_sent,
         };
     }
-    Error::Auth(error.to_string())
+    Error::Auth(AuthError::other(error.to_string()))
 }
