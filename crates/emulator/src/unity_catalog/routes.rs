@@ -12,6 +12,8 @@ use axum::routing::get;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use brickwire_api::unity_catalog::{CreateCatalog, CreateSchema};
+
 use super::pagination::{PageRequest, like, paginate};
 use super::state::{ContainerUpdate, NewCatalog, State, UcError, split_full_name};
 use crate::error::{ApiError, ErrorCode};
@@ -94,6 +96,47 @@ fn parse_body(bytes: &Bytes) -> Result<Map<String, Value>, ApiError> {
             format!("Could not parse the request body: {e}"),
         )),
     }
+}
+
+/// The body as the api crate's request type `T`: a field of the wrong type or a missing one
+/// is `INVALID_PARAMETER_VALUE` naming it, as [`take_str`] and [`require_str`] word it.
+fn wire_body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    let body = Value::Object(parse_body(bytes)?);
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        match inner
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            Some(missing) if field == "." => {
+                ApiError::invalid_parameter(format!("Missing required field: {missing}"))
+            }
+            Some(missing) => {
+                ApiError::invalid_parameter(format!("Missing required field: {field}.{missing}"))
+            }
+            None => {
+                ApiError::invalid_parameter(format!("Invalid value for field {field}: {inner}"))
+            }
+        }
+    })
+}
+
+/// `value` unless empty: an empty required string is as missing as an absent one.
+fn required(field: &str, value: String) -> Result<String, ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::invalid_parameter(format!(
+            "Missing required field: {field}"
+        )));
+    }
+    Ok(value)
+}
+
+/// Properties as the state keeps them (string values, as Databricks' `map<string, string>`).
+fn properties(map: std::collections::BTreeMap<String, String>) -> Map<String, Value> {
+    map.into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect()
 }
 
 /// Removes an optional string field; a non-string value is an error naming the field.
@@ -184,13 +227,13 @@ fn list_reply(key: &str, items: Vec<Value>, next: Option<String>) -> Value {
 // ---- catalogs ----
 
 async fn create_catalog(AxumState(ws): AxumState<AppState>, bytes: Bytes) -> Reply {
-    let mut body = parse_body(&bytes)?;
+    let body: CreateCatalog = wire_body(&bytes)?;
     let new = NewCatalog {
-        name: require_str(&mut body, "name")?,
-        comment: take_str(&mut body, "comment")?,
-        properties: take_map(&mut body, "properties")?.unwrap_or_default(),
-        storage_root: take_str(&mut body, "storage_root")?,
-        extra: body,
+        name: required("name", body.name)?,
+        comment: body.comment,
+        properties: properties(body.properties),
+        storage_root: body.storage_root,
+        extra: body.extra,
     };
     with_state(&ws, |s| {
         let info = s.create_catalog(new)?;
@@ -277,14 +320,18 @@ fn schema_json(s: &State, info: &super::state::SchemaInfo) -> Value {
 }
 
 async fn create_schema(AxumState(ws): AxumState<AppState>, bytes: Bytes) -> Reply {
-    let mut body = parse_body(&bytes)?;
-    let name = require_str(&mut body, "name")?;
-    let catalog = require_str(&mut body, "catalog_name")?;
-    let comment = take_str(&mut body, "comment")?;
-    let properties = take_map(&mut body, "properties")?.unwrap_or_default();
-    let storage_root = take_str(&mut body, "storage_root")?;
+    let body: CreateSchema = wire_body(&bytes)?;
+    let name = required("name", body.name)?;
+    let catalog = required("catalog_name", body.catalog_name)?;
     with_state(&ws, |s| {
-        let info = s.create_schema(&catalog, &name, comment, properties, storage_root, body)?;
+        let info = s.create_schema(
+            &catalog,
+            &name,
+            body.comment,
+            properties(body.properties),
+            body.storage_root,
+            body.extra,
+        )?;
         Ok(Json(schema_json(s, &info)))
     })
 }

@@ -615,3 +615,59 @@ async fn external_tables_created_through_the_api_are_queryable() {
             .contains("storage_location")
     );
 }
+
+#[tokio::test]
+async fn create_bodies_are_read_as_the_wire_model_and_a_wrong_field_is_named() {
+    let h = Harness::start().await;
+    let cases = [
+        (
+            "catalogs",
+            json!({"name": 7}),
+            "Invalid value for field name: invalid type: integer `7`, expected a string",
+        ),
+        (
+            "catalogs",
+            json!({"name": "c", "properties": {"k": 1}}),
+            "Invalid value for field properties.k:",
+        ),
+        (
+            "catalogs",
+            json!({"comment": "no name"}),
+            "Missing required field: name",
+        ),
+        (
+            "catalogs",
+            json!({"name": ""}),
+            "Missing required field: name",
+        ),
+        (
+            "schemas",
+            json!({"name": "s"}),
+            "Missing required field: catalog_name",
+        ),
+        (
+            "schemas",
+            json!({"name": "s", "catalog_name": ["main"]}),
+            "Invalid value for field catalog_name:",
+        ),
+    ];
+    for (kind, body, message) in cases {
+        let (status, err) = h.post(&format!("{UC}/{kind}"), body.clone()).await;
+        assert_eq!(
+            (status, err["error_code"].as_str()),
+            (400, Some("INVALID_PARAMETER_VALUE")),
+            "{kind} {body}: {err}"
+        );
+        let got = err["message"].as_str().unwrap();
+        assert!(got.starts_with(message), "{kind} {body}: {got}");
+    }
+    // Fields the model does not name are kept as sent.
+    let (status, created) = h
+        .post(
+            &format!("{UC}/schemas"),
+            json!({"name": "kept", "catalog_name": "main", "properties": {"owner_team": "data"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["properties"]["owner_team"], "data");
+}
