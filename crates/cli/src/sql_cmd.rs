@@ -1043,19 +1043,23 @@ fn csv_header(schema: &Schema) -> Vec<u8> {
 
 /// Appends the batch's rows as CSV lines to `out`.
 fn encode_csv_rows(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), ArrowError> {
+    // A column without NULLs (the usual case) skips the per-cell validity lookup.
     let columns = batch
         .columns()
         .iter()
-        .map(|c| Ok((c.as_ref(), CsvColumn::new(c.as_ref())?)))
+        .map(|c| {
+            let nulls = c.nulls().filter(|n| n.null_count() > 0);
+            Ok((nulls, CsvColumn::new(c.as_ref())?))
+        })
         .collect::<Result<Vec<_>, ArrowError>>()?;
     let mut numbers = itoa::Buffer::new();
     let mut cell = String::new();
     for row in 0..batch.num_rows() {
-        for (i, (array, column)) in columns.iter().enumerate() {
+        for (i, (nulls, column)) in columns.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            if !array.is_null(row) {
+            if nulls.as_ref().is_none_or(|n| n.is_valid(row)) {
                 column.push(row, out, &mut cell, &mut numbers)?;
             }
         }
@@ -1109,6 +1113,22 @@ mod tests {
         let mut out = csv_header(&batch.schema());
         encode_csv_rows(batch, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn csv_of_slices_reads_nulls_at_the_slice_offset() {
+        // Chunks arrive as slices of larger batches; a column without NULLs in its slice
+        // skips the validity lookup, one with NULLs must read them at the offset.
+        let all = csv_of(&sample());
+        let lines: Vec<&str> = all.lines().collect();
+        for (offset, len) in [(0, 1), (1, 2), (2, 1), (0, 3)] {
+            let sliced = csv_of(&sample().slice(offset, len));
+            let want = std::iter::once(lines[0])
+                .chain(lines[1 + offset..1 + offset + len].iter().copied())
+                .map(|l| format!("{l}\n"))
+                .collect::<String>();
+            assert_eq!(sliced, want, "slice {offset}+{len}");
+        }
     }
 
     #[test]
