@@ -547,6 +547,9 @@ async fn pause_resume_and_cursor_reset() {
     })
     .await;
     handle.stop();
+    // A scheduled poll in flight finishes on its own task after `stop`; one poll of our own
+    // waits for it (one poll of a subscription at a time), so none commits after the reset.
+    engine.poll_now(&sub.id).await.unwrap();
 
     let (_, cursor) = call(
         &app,
