@@ -34,7 +34,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::pin::pin;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow::array::{
@@ -55,9 +55,10 @@ use brickwire_client::services::statements::request;
 use brickwire_client::waiter::WaitOptions;
 use brickwire_client::{Client, Config};
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
 
 /// Default number of chunk downloads in flight.
 pub const DEFAULT_CONCURRENCY: usize = 6;
@@ -78,6 +79,49 @@ pub const BYTES_IN_FLIGHT: usize = 8 << 20;
 const UNKNOWN_CHUNK_BYTES: usize = 4 << 20;
 /// The most a chunk download reserves up front from the link's `byte_count`.
 const MAX_PREALLOCATED_CHUNK: usize = 64 << 20;
+
+/// Buffers of encoded chunks (CSV, NDJSON) kept for the next chunk instead of freed. With
+/// every allocation of 512 KiB or more its own mapping (see
+/// [`return_large_buffers_to_the_os`]), a fresh multi-megabyte buffer per chunk costs one page
+/// fault per 4 KiB touched (docs/benchmarks.md). An encoding is handed back once it is
+/// written, so the pool holds no more buffers than were in use at once.
+#[derive(Debug)]
+pub struct BufferPool {
+    free: Mutex<Vec<Vec<u8>>>,
+}
+
+/// The most buffers of one kind a pool keeps (more than the byte budget lets be in flight).
+const POOLED_BUFFERS: usize = 8;
+
+impl BufferPool {
+    /// An empty pool.
+    pub const fn new() -> Self {
+        Self {
+            free: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An empty buffer with room for at least `capacity` bytes, reused when one is free.
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let reused = self.free.lock().expect("buffer pool lock").pop();
+        match reused {
+            Some(mut buffer) => {
+                buffer.reserve_exact(capacity);
+                buffer
+            }
+            None => Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Keeps `buffer` for a later [`BufferPool::take`] (dropped when the pool is full).
+    fn give(&self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        let mut free = self.free.lock().expect("buffer pool lock");
+        if free.len() < POOLED_BUFFERS && buffer.capacity() > 0 {
+            free.push(buffer);
+        }
+    }
+}
 
 /// The output encodings of `brickwire sql`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -444,7 +488,11 @@ where
     let fallback_schema = Arc::new(manifest_schema(&manifest));
     let (tx, rx) = tokio::sync::mpsc::channel::<ToWriter>(WRITER_QUEUE);
     let format = query.format;
-    let writer = std::thread::spawn(move || write_all(rx, out, format, fallback_schema));
+    let buffers = Arc::new(BufferPool::new());
+    let writer = {
+        let buffers = buffers.clone();
+        std::thread::spawn(move || write_all(rx, out, format, fallback_schema, &buffers))
+    };
 
     let budget = Arc::new(Semaphore::new(BYTES_IN_FLIGHT >> 10));
     let mut chunks = Box::pin(
@@ -469,14 +517,23 @@ where
             })
             .map(|(index, link, permit)| {
                 let expected = expected_rows.get(&index).map(|&r| r as u64);
+                let (client, statement_id, buffers) =
+                    (client.clone(), statement_id.to_owned(), buffers.clone());
+                // Each chunk on its own task, so chunks decode and encode on every core as
+                // their bytes arrive; aborted if the run stops (an error, Ctrl-C).
+                let mut task = AbortOnDrop(tokio::spawn(async move {
+                    let chunk = ChunkRequest {
+                        statement_id: &statement_id,
+                        index,
+                        format,
+                        expected_rows: expected,
+                    };
+                    fetch_chunk(&client, &chunk, link, &buffers).await
+                }));
                 async move {
-                    let body = fetch_chunk(client, statement_id, index, link).await?;
-                    let prepared =
-                        tokio::task::spawn_blocking(move || prepare(format, index, body, expected))
-                            .await
-                            .map_err(|e| {
-                                SqlError::Result(format!("chunk {index} could not be decoded: {e}"))
-                            })??;
+                    let prepared = (&mut task.0).await.map_err(|e| {
+                        SqlError::Result(format!("chunk {index} could not be decoded: {e}"))
+                    })??;
                     Ok::<_, SqlError>((index, prepared, permit))
                 }
             })
@@ -536,9 +593,20 @@ where
     })
 }
 
+/// A spawned chunk task that is aborted when dropped (the run stopped before it was awaited).
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// How one download attempt went.
 enum Download {
-    Done(Bytes),
+    Done(Prepared),
+    /// The body is not an Arrow IPC stream: fetching it again would not help.
+    Undecodable(ArrowError),
     /// Refused (403 and friends): the link has expired or is no longer valid; get a new one.
     Refused(u16),
     /// A transport error or a server-side failure worth another try.
@@ -555,22 +623,43 @@ fn budget_units(size: Option<i64>) -> u32 {
     u32::try_from(bytes >> 10).unwrap_or(u32::MAX).max(1)
 }
 
-/// Downloads chunk `index`, starting with `link` if given; a refused (expired) link is
-/// replaced by a fresh one, a transient failure retried, up to [`MAX_CHUNK_ATTEMPTS`].
+/// Which chunk to fetch, and what to make of it.
+pub struct ChunkRequest<'a> {
+    /// The statement whose result it is.
+    pub statement_id: &'a str,
+    /// The chunk's index.
+    pub index: i64,
+    /// What the chunk becomes for the writer.
+    pub format: OutputFormat,
+    /// The manifest's row count (the figure `discard` reports: it does not decode).
+    pub expected_rows: Option<u64>,
+}
+
+/// Downloads a chunk, starting with `link` if given, decoding (and for CSV and NDJSON,
+/// encoding) its rows as they arrive. A refused (expired) link is replaced by a fresh one, a
+/// transient failure retried from the start, up to [`MAX_CHUNK_ATTEMPTS`]. The encoding goes
+/// into a buffer from `pool`.
 pub async fn fetch_chunk(
     client: &Client,
-    statement_id: &str,
-    index: i64,
+    chunk: &ChunkRequest<'_>,
     mut link: Option<ExternalLink>,
-) -> Result<Bytes, SqlError> {
+    pool: &BufferPool,
+) -> Result<Prepared, SqlError> {
+    let index = chunk.index;
     let mut last = String::new();
     for attempt in 1..=MAX_CHUNK_ATTEMPTS {
         let current = match link.take() {
             Some(l) => l,
-            None => fresh_link(client, statement_id, index).await?,
+            None => fresh_link(client, chunk.statement_id, index).await?,
         };
-        match download(client, &current).await {
-            Download::Done(body) => return Ok(body),
+        let sink = ChunkSink::new(chunk, current.byte_count, pool);
+        match download(client, &current, sink).await {
+            Download::Done(prepared) => return Ok(prepared),
+            Download::Undecodable(e) => {
+                return Err(SqlError::Result(format!(
+                    "chunk {index} is not a valid Arrow stream: {e}"
+                )));
+            }
             Download::Refused(status) => {
                 tracing::debug!(index, status, "external link refused; fetching a fresh one");
                 last = format!("the link was refused with HTTP {status}");
@@ -587,21 +676,16 @@ pub async fn fetch_chunk(
     )))
 }
 
-/// Decodes a downloaded chunk (an Arrow IPC stream).
-pub fn decode_chunk(index: i64, body: Bytes) -> Result<Vec<RecordBatch>, SqlError> {
-    decode(body)
-        .map_err(|e| SqlError::Result(format!("chunk {index} is not a valid Arrow stream: {e}")))
-}
-
-/// A downloaded chunk made ready for the writer (on the blocking pool).
-struct Prepared {
+/// A chunk made ready for the writer.
+pub struct Prepared {
     /// Rows in the chunk (for `discard`, the manifest's figure: it is not decoded).
-    rows: u64,
-    payload: Payload,
+    pub rows: u64,
+    /// What the writer writes.
+    pub payload: Payload,
 }
 
 /// What the writer receives for one chunk.
-enum Payload {
+pub enum Payload {
     /// Decoded rows, for the encodings the writer keeps state for (JSON array, Arrow).
     Batches(Vec<RecordBatch>),
     /// The chunk's rows already encoded (CSV without its header, NDJSON), with their schema.
@@ -610,70 +694,128 @@ enum Payload {
     Nothing,
 }
 
-/// Decodes a chunk and, for CSV and NDJSON, encodes its rows.
-fn prepare(
+/// One chunk's download turned into its [`Prepared`] form piece by piece, as the bytes
+/// arrive: Arrow's stream decoder keeps only an unfinished message, and CSV and NDJSON rows are
+/// encoded batch by batch, so no chunk's download is ever held whole (and nothing is copied
+/// into one body first). Dropped unfinished (a download cut short), it gives its buffer back.
+struct ChunkSink<'p> {
     format: OutputFormat,
-    index: i64,
-    body: Bytes,
     expected_rows: Option<u64>,
-) -> Result<Prepared, SqlError> {
-    if format == OutputFormat::Discard {
-        // Undecoded: the manifest's count stands.
-        return Ok(Prepared {
-            rows: expected_rows.unwrap_or(0),
-            payload: Payload::Nothing,
-        });
-    }
-    let size = body.len();
-    let batches = decode_chunk(index, body)?;
-    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-    let Some(schema) = batches.first().map(RecordBatch::schema) else {
-        return Ok(Prepared {
-            rows,
-            payload: Payload::Nothing,
-        });
-    };
-    let payload = match encode_rows(format, &batches, size)
-        .map_err(|e| SqlError::Result(format!("chunk {index}: {e}")))?
-    {
-        Some(bytes) => Payload::Encoded { schema, bytes },
-        None => Payload::Batches(batches),
-    };
-    Ok(Prepared { rows, payload })
+    decoder: StreamDecoder,
+    rows: u64,
+    schema: Option<SchemaRef>,
+    batches: Vec<RecordBatch>,
+    encoded: Vec<u8>,
+    pool: &'p BufferPool,
 }
 
-/// The rows of `batches` encoded for the formats that encode chunk by chunk (CSV without its
-/// header, NDJSON), or `None` for those the writer encodes with state (JSON array, Arrow).
-/// `size` (the chunk's download size) sizes the buffer.
-fn encode_rows(
-    format: OutputFormat,
-    batches: &[RecordBatch],
-    size: usize,
-) -> Result<Option<Vec<u8>>, ArrowError> {
-    Ok(match format {
-        OutputFormat::Csv => {
-            let mut bytes = Vec::with_capacity(size + size / 4);
-            for batch in batches {
-                encode_csv_rows(batch, &mut bytes)?;
+impl<'p> ChunkSink<'p> {
+    /// A sink for `chunk`; `byte_count` (the chunk's size as Arrow) sizes its encoding.
+    fn new(chunk: &ChunkRequest<'_>, byte_count: Option<i64>, pool: &'p BufferPool) -> Self {
+        let size = byte_count
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+            .min(MAX_PREALLOCATED_CHUNK);
+        let encoded = encoded_size(chunk.format, size).map_or_else(Vec::new, |n| pool.take(n));
+        Self {
+            format: chunk.format,
+            expected_rows: chunk.expected_rows,
+            decoder: StreamDecoder::new(),
+            rows: 0,
+            schema: None,
+            batches: Vec::new(),
+            encoded,
+            pool,
+        }
+    }
+
+    /// Takes the next piece of the download.
+    fn push(&mut self, piece: Bytes) -> Result<(), ArrowError> {
+        if self.format == OutputFormat::Discard {
+            return Ok(());
+        }
+        let mut buffer = arrow::buffer::Buffer::from(piece);
+        // `decode` returns `None` once the piece is used up (an unfinished message is kept).
+        while let Some(batch) = self.decoder.decode(&mut buffer)? {
+            self.rows += batch.num_rows() as u64;
+            if self.schema.is_none() {
+                self.schema = Some(batch.schema());
             }
-            Some(bytes)
+            if encoded_size(self.format, 0).is_some() {
+                encode_batch(self.format, &batch, &mut self.encoded)?;
+            } else {
+                self.batches.push(batch);
+            }
         }
-        OutputFormat::Ndjson => {
-            let mut w =
-                json_writer::<_, arrow::json::writer::LineDelimited>(Vec::with_capacity(size * 2));
-            w.write_batches(&batches.iter().collect::<Vec<_>>())?;
-            w.finish()?;
-            Some(w.into_inner())
+        Ok(())
+    }
+
+    /// The chunk, once the whole download has been pushed (an unfinished stream is an error).
+    fn finish(mut self) -> Result<Prepared, ArrowError> {
+        if self.format == OutputFormat::Discard {
+            // Undecoded: the manifest's count stands.
+            return Ok(Prepared {
+                rows: self.expected_rows.unwrap_or(0),
+                payload: Payload::Nothing,
+            });
         }
+        self.decoder.finish()?;
+        let payload = match self.schema.take() {
+            None => Payload::Nothing,
+            Some(schema) if encoded_size(self.format, 0).is_some() => Payload::Encoded {
+                schema,
+                bytes: std::mem::take(&mut self.encoded),
+            },
+            Some(_) => Payload::Batches(std::mem::take(&mut self.batches)),
+        };
+        Ok(Prepared {
+            rows: self.rows,
+            payload,
+        })
+    }
+}
+
+impl Drop for ChunkSink<'_> {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.encoded));
+    }
+}
+
+/// The room to reserve for a chunk of `size` bytes (as Arrow) encoded as `format`, for the
+/// formats that encode chunk by chunk (CSV without its header, NDJSON); `None` for those the
+/// writer encodes with state (JSON array, Arrow).
+fn encoded_size(format: OutputFormat, size: usize) -> Option<usize> {
+    match format {
+        OutputFormat::Csv => Some(size + size / 4),
+        OutputFormat::Ndjson => Some(size * 2),
         OutputFormat::Json | OutputFormat::Arrow | OutputFormat::Discard => None,
-    })
+    }
+}
+
+/// Appends `batch` to `out` as CSV lines (without the header) or NDJSON.
+fn encode_batch(
+    format: OutputFormat,
+    batch: &RecordBatch,
+    out: &mut Vec<u8>,
+) -> Result<(), ArrowError> {
+    match format {
+        OutputFormat::Csv => encode_csv_rows(batch, out),
+        OutputFormat::Ndjson => {
+            let mut w = json_writer::<_, arrow::json::writer::LineDelimited>(out);
+            w.write(batch)?;
+            w.finish()
+        }
+        OutputFormat::Json | OutputFormat::Arrow | OutputFormat::Discard => Err(
+            ArrowError::InvalidArgumentError(format!("{format:?} is not encoded by chunk")),
+        ),
+    }
 }
 
 /// One batch encoded as a CSV or NDJSON chunk.
 fn encoded(format: OutputFormat, batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
-    encode_rows(format, std::slice::from_ref(batch), 0)?.ok_or_else(|| {
-        ArrowError::InvalidArgumentError(format!("{format:?} is not encoded by chunk"))
-    })
+    let mut out = Vec::new();
+    encode_batch(format, batch, &mut out)?;
+    Ok(out)
 }
 
 /// A new external link for chunk `index` (`GET .../result/chunks/{index}`).
@@ -701,7 +843,7 @@ async fn fresh_link(
 /// Downloads one link with [`Client::fetch_external`]: the client's pool, timeouts and retry
 /// policy, the link's `http_headers`, never the workspace credentials, and no signature in any
 /// message.
-async fn download(client: &Client, link: &ExternalLink) -> Download {
+async fn download(client: &Client, link: &ExternalLink, mut sink: ChunkSink<'_>) -> Download {
     let Some(url) = link
         .external_link
         .as_deref()
@@ -725,38 +867,21 @@ async fn download(client: &Client, link: &ExternalLink) -> Download {
             };
         }
     };
-    // Sized from the link's byte_count, so a chunk is not copied while its buffer doubles.
-    let capacity = link
-        .byte_count
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(0)
-        .min(MAX_PREALLOCATED_CHUNK);
-    let body = stream
-        .body
-        .try_fold(Vec::with_capacity(capacity), |mut body, piece| async move {
-            body.extend_from_slice(&piece);
-            Ok(body)
-        })
-        .await;
-    match body {
-        Ok(body) => Download::Done(Bytes::from(body)),
-        Err(e) => Download::Transient(format!("body cut short: {e}")),
+    let mut body = stream.body;
+    while let Some(piece) = body.next().await {
+        match piece {
+            Ok(piece) => {
+                if let Err(e) = sink.push(piece) {
+                    return Download::Undecodable(e);
+                }
+            }
+            Err(e) => return Download::Transient(format!("body cut short: {e}")),
+        }
     }
-}
-
-/// Decodes an Arrow IPC stream without copying it: the batches' arrays point into `body`
-/// (Arrow copies a buffer only where it is misaligned), so a chunk is in memory once, not as
-/// its download plus its decoded copy.
-fn decode(body: Bytes) -> Result<Vec<RecordBatch>, ArrowError> {
-    let mut buffer = arrow::buffer::Buffer::from(body);
-    let mut decoder = StreamDecoder::new();
-    let mut batches = Vec::new();
-    // `decode` returns `None` only once the buffer is used up.
-    while let Some(batch) = decoder.decode(&mut buffer)? {
-        batches.push(batch);
+    match sink.finish() {
+        Ok(prepared) => Download::Done(prepared),
+        Err(e) => Download::Undecodable(e),
     }
-    decoder.finish()?;
-    Ok(batches)
 }
 
 /// An Arrow schema from the manifest, for a result with no chunk to take it from.
@@ -805,6 +930,7 @@ fn write_all<W: Write>(
     out: W,
     format: OutputFormat,
     fallback_schema: SchemaRef,
+    buffers: &BufferPool,
 ) -> Result<(), SqlError> {
     // Encoded chunks are larger than the buffer and go straight through it.
     let out = io::BufWriter::with_capacity(256 << 10, out);
@@ -831,6 +957,7 @@ fn write_all<W: Write>(
                 encoder_for(&mut encoder, &mut out, format, schema)?
                     .write_encoded(&bytes)
                     .map_err(output_error)?;
+                buffers.give(bytes);
             }
             Payload::Nothing => {}
         }
@@ -1259,7 +1386,14 @@ mod tests {
         }
         drop(tx);
         let out = Shared::default();
-        write_all(rx, out.clone(), format, sample().schema()).unwrap();
+        write_all(
+            rx,
+            out.clone(),
+            format,
+            sample().schema(),
+            &BufferPool::new(),
+        )
+        .unwrap();
         out.0.lock().unwrap().clone()
     }
 
@@ -1293,20 +1427,54 @@ mod tests {
     }
 
     #[test]
-    fn arrow_chunks_decode_in_place_across_several_batches() {
+    fn chunks_decode_and_encode_piece_by_piece_wherever_the_pieces_split() {
         let mut body = Vec::new();
         let mut w = StreamWriter::try_new(&mut body, &sample().schema()).unwrap();
         w.write(&sample()).unwrap();
         w.write(&sample()).unwrap();
         w.finish().unwrap();
         drop(w);
-        let batches = decode_chunk(3, Bytes::from(body.clone())).unwrap();
-        assert_eq!(batches.len(), 2);
-        assert_eq!(batches[1], sample());
-        assert!(decode_chunk(3, Bytes::new()).unwrap().is_empty());
-        let cut = Bytes::from(body[..body.len() / 2].to_vec());
-        let err = decode_chunk(3, cut).unwrap_err().to_string();
-        assert!(err.contains("chunk 3 is not a valid Arrow stream"), "{err}");
+        let pool = BufferPool::new();
+        let sink_for = |format| {
+            let chunk = ChunkRequest {
+                statement_id: "s",
+                index: 3,
+                format,
+                expected_rows: Some(99),
+            };
+            ChunkSink::new(&chunk, Some(body.len() as i64), &pool)
+        };
+        let whole_csv = encoded(OutputFormat::Csv, &sample()).unwrap().repeat(2);
+        for piece in [1, 7, 64, 1000, body.len()] {
+            for format in [OutputFormat::Csv, OutputFormat::Arrow] {
+                let mut sink = sink_for(format);
+                for part in body.chunks(piece) {
+                    sink.push(Bytes::copy_from_slice(part)).unwrap();
+                }
+                let prepared = sink.finish().unwrap();
+                assert_eq!(prepared.rows, 2 * sample().num_rows() as u64, "{piece}");
+                match prepared.payload {
+                    Payload::Encoded { bytes, .. } => {
+                        assert_eq!(bytes, whole_csv, "{piece}");
+                    }
+                    Payload::Batches(batches) => {
+                        assert_eq!(batches, vec![sample(), sample()], "{piece}");
+                    }
+                    Payload::Nothing => panic!("rows were lost at pieces of {piece} bytes"),
+                }
+            }
+        }
+        // An empty body is an empty chunk; `discard` reports the manifest's count undecoded.
+        let empty = sink_for(OutputFormat::Csv).finish().unwrap();
+        assert!(matches!(empty.payload, Payload::Nothing) && empty.rows == 0);
+        let mut discard = sink_for(OutputFormat::Discard);
+        discard.push(Bytes::from_static(b"not arrow")).unwrap();
+        assert_eq!(discard.finish().unwrap().rows, 99);
+        // A stream cut short is an error, not a shorter chunk.
+        let mut cut = sink_for(OutputFormat::Csv);
+        cut.push(Bytes::copy_from_slice(&body[..body.len() / 2]))
+            .unwrap();
+        assert!(cut.finish().is_err());
     }
 
     #[test]

@@ -360,7 +360,7 @@ async fn an_expired_link_is_replaced_by_a_fresh_one() {
     }
     assert_eq!(refused.send().await.unwrap().status().as_u16(), 403);
 
-    let body = sql_cmd::fetch_chunk(&client, &id, 7, Some(stale))
+    let body = sql_cmd::fetch_chunk(&client, &id, 7, Some(stale), &sql_cmd::BufferPool::new())
         .await
         .unwrap();
     let batches = sql_cmd::decode_chunk(7, body).unwrap();
