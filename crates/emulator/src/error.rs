@@ -1,13 +1,15 @@
 //! Databricks error responses: `{"error_code", "message", "details"}` and the SCIM shape.
 //!
 //! Start with [`ApiError`], what every route answers on failure; [`ErrorCode`] is every
-//! `error_code` the emulator sends, spelled once.
+//! `error_code` the emulator sends, spelled once. [`wire_body`] reads a request body as a
+//! `brickwire-api` type and answers a wrong or missing field the way Databricks does.
 
 use std::fmt;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
@@ -217,6 +219,12 @@ impl ApiError {
         )
     }
 
+    /// 400 `INVALID_PARAMETER_VALUE` "Missing required field: `field`", Databricks' words for
+    /// an absent (or empty) required field.
+    pub fn missing_field(field: impl fmt::Display) -> Self {
+        Self::invalid_parameter(format!("Missing required field: {field}"))
+    }
+
     /// 404 `RESOURCE_DOES_NOT_EXIST`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(
@@ -261,6 +269,46 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
             format!("Could not parse request object: {e}"),
         )),
     }
+}
+
+/// Decodes a request body as `T`, a `brickwire-api` request type: the one way a route reads
+/// a typed body, so every route words a bad field alike.
+///
+/// A body that is not a JSON object is `MALFORMED_REQUEST` (see [`json_object`]); a field of the
+/// wrong type is `INVALID_PARAMETER_VALUE` "Invalid value for field `path`: ..." and a missing
+/// one "Missing required field: `path`", the path being the JSON path to the field
+/// (`columns[0].name`), as Databricks names it.
+///
+/// ```
+/// use brickwire_api::unity_catalog::CreateVolume;
+/// use brickwire_emulator::error::wire_body;
+/// let err = wire_body::<CreateVolume>(br#"{"name": "v"}"#).unwrap_err();
+/// assert_eq!(err.message, "Missing required field: catalog_name");
+/// ```
+pub fn wire_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = Value::Object(json_object(body)?);
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde says "missing field `x`" at the path of the object that lacks it.
+        match inner
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            Some(missing) if path == "." => ApiError::missing_field(missing),
+            Some(missing) => ApiError::missing_field(format_args!("{path}.{missing}")),
+            None => ApiError::invalid_parameter(format!("Invalid value for field {path}: {inner}")),
+        }
+    })
+}
+
+/// `value` unless empty: to Databricks an empty required string is as missing as an absent one,
+/// which the type of a decoded body (a plain `String`) cannot say.
+pub fn required(field: &str, value: String) -> Result<String, ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::missing_field(field));
+    }
+    Ok(value)
 }
 
 impl IntoResponse for ApiError {

@@ -16,7 +16,7 @@ use brickwire_api::unity_catalog::{CreateCatalog, CreateSchema};
 
 use super::pagination::{PageRequest, like, paginate};
 use super::state::{ContainerUpdate, NewCatalog, State, UcError, split_full_name};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, json_object, required, wire_body};
 use crate::state::AppState;
 
 const BASE: &str = "/api/2.1/unity-catalog";
@@ -79,59 +79,6 @@ fn with_state<T>(
     Ok(f(&mut state)?)
 }
 
-fn parse_body(bytes: &Bytes) -> Result<Map<String, Value>, ApiError> {
-    if bytes.is_empty() {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            ErrorCode::MalformedRequest,
-            "The request body must be a JSON object",
-        )),
-        Err(e) => Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            ErrorCode::MalformedRequest,
-            format!("Could not parse the request body: {e}"),
-        )),
-    }
-}
-
-/// The body as the api crate's request type `T`: a field of the wrong type or a missing one
-/// is `INVALID_PARAMETER_VALUE` naming it, as [`take_str`] and [`require_str`] word it.
-fn wire_body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
-    let body = Value::Object(parse_body(bytes)?);
-    serde_path_to_error::deserialize(body).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        match inner
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-        {
-            Some(missing) if field == "." => {
-                ApiError::invalid_parameter(format!("Missing required field: {missing}"))
-            }
-            Some(missing) => {
-                ApiError::invalid_parameter(format!("Missing required field: {field}.{missing}"))
-            }
-            None => {
-                ApiError::invalid_parameter(format!("Invalid value for field {field}: {inner}"))
-            }
-        }
-    })
-}
-
-/// `value` unless empty: an empty required string is as missing as an absent one.
-fn required(field: &str, value: String) -> Result<String, ApiError> {
-    if value.is_empty() {
-        return Err(ApiError::invalid_parameter(format!(
-            "Missing required field: {field}"
-        )));
-    }
-    Ok(value)
-}
-
 /// Properties as the state keeps them (string values, as Databricks' `map<string, string>`).
 fn properties(map: std::collections::BTreeMap<String, String>) -> Map<String, Value> {
     map.into_iter()
@@ -150,10 +97,9 @@ fn take_str(body: &mut Map<String, Value>, field: &str) -> Result<Option<String>
     }
 }
 
+/// Removes a required string field: absent, null and empty are all missing.
 fn require_str(body: &mut Map<String, Value>, field: &str) -> Result<String, ApiError> {
-    take_str(body, field)?
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::invalid_parameter(format!("Missing required field: {field}")))
+    required(field, take_str(body, field)?.unwrap_or_default())
 }
 
 fn take_map(
@@ -173,7 +119,7 @@ fn query_required<'a>(q: &'a HashMap<String, String>, field: &str) -> Result<&'a
     q.get(field)
         .map(String::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::invalid_parameter(format!("Missing required field: {field}")))
+        .ok_or_else(|| ApiError::missing_field(field))
 }
 
 fn query_bool(q: &HashMap<String, String>, field: &str) -> Result<bool, ApiError> {
@@ -271,7 +217,7 @@ async fn get_catalog(AxumState(ws): AxumState<AppState>, Path(name): Path<String
 }
 
 fn container_update(bytes: &Bytes) -> Result<ContainerUpdate, ApiError> {
-    let mut body = parse_body(bytes)?;
+    let mut body = json_object(bytes)?;
     body.remove("name");
     body.remove("full_name");
     Ok(ContainerUpdate {
@@ -432,7 +378,7 @@ async fn list_tables(AxumState(ws): AxumState<AppState>, Query(q): Params) -> Re
 /// `POST /tables`: only external Delta tables, as Databricks allows; columns are parsed from
 /// their `type_text` (or `type_name`) as Databricks SQL types.
 async fn create_table(AxumState(ws): AxumState<AppState>, bytes: Bytes) -> Reply {
-    let mut body = parse_body(&bytes)?;
+    let mut body = json_object(&bytes)?;
     let name = require_str(&mut body, "name")?;
     let catalog = require_str(&mut body, "catalog_name")?;
     let schema = require_str(&mut body, "schema_name")?;
@@ -521,7 +467,7 @@ async fn update_table(
     bytes: Bytes,
 ) -> Reply {
     let p = split_full_name(&full_name, 3, "table")?;
-    let mut body = parse_body(&bytes)?;
+    let mut body = json_object(&bytes)?;
     let owner = take_str(&mut body, "owner")?;
     with_state(&ws, |s| s.update_table_owner(&p[0], &p[1], &p[2], owner))?;
     Ok(Json(json!({})))
@@ -585,7 +531,7 @@ fn volume_json(s: &State, info: &super::state::VolumeInfo) -> Value {
 }
 
 async fn create_volume(AxumState(ws): AxumState<AppState>, bytes: Bytes) -> Reply {
-    let mut body = parse_body(&bytes)?;
+    let mut body = json_object(&bytes)?;
     let catalog = require_str(&mut body, "catalog_name")?;
     let schema = require_str(&mut body, "schema_name")?;
     let name = require_str(&mut body, "name")?;
@@ -636,7 +582,7 @@ async fn update_volume(
     bytes: Bytes,
 ) -> Reply {
     let p = split_full_name(&name, 3, "volume")?;
-    let mut body = parse_body(&bytes)?;
+    let mut body = json_object(&bytes)?;
     let new_name = take_str(&mut body, "new_name")?.filter(|s| !s.is_empty());
     let owner = take_str(&mut body, "owner")?;
     let comment = take_str(&mut body, "comment")?;
