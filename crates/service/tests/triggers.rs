@@ -89,16 +89,31 @@ fn hook(receiver: &Receiver) -> Webhook {
     }
 }
 
+/// Calls the service's operator API with the operator key.
 async fn call(
-    app: &axum::Router,
+    api: &OperatorApi,
     method: &str,
     uri: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let req = Request::builder()
+    send(&api.router, Some(&api.key), method, uri, body).await
+}
+
+async fn send(
+    app: &axum::Router,
+    key: Option<&str>,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
         .method(method)
         .uri(uri)
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    if let Some(key) = key {
+        req = req.header("authorization", format!("Bearer {key}"));
+    }
+    let req = req
         .body(match body {
             Some(b) => Body::from(b.to_string()),
             None => Body::empty(),
@@ -255,8 +270,8 @@ async fn failed_deliveries_back_off_then_dead_letter_and_redeliver_from_there() 
         "retries resend the same batch"
     );
 
-    let app = api::router(engine.clone());
-    let uri = format!("/subscriptions/{}/dead-letters", sub.id);
+    let app = operator_api(&env, engine.clone()).await;
+    let uri = format!("/api/v1/subscriptions/{}/dead-letters", sub.id);
     let (status, body) = call(&app, "GET", &uri, None).await;
     assert_eq!(status, StatusCode::OK);
     let dead = body["dead_letters"].as_array().unwrap();
@@ -275,7 +290,7 @@ async fn failed_deliveries_back_off_then_dead_letter_and_redeliver_from_there() 
         &app,
         "POST",
         &format!(
-            "/subscriptions/{}/dead-letters/{delivery_id}/redeliver",
+            "/api/v1/subscriptions/{}/dead-letters/{delivery_id}/redeliver",
             sub.id
         ),
         None,
@@ -308,7 +323,7 @@ async fn failed_deliveries_back_off_then_dead_letter_and_redeliver_from_there() 
         &app,
         "POST",
         &format!(
-            "/subscriptions/{}/dead-letters/{delivery_id}/redeliver",
+            "/api/v1/subscriptions/{}/dead-letters/{delivery_id}/redeliver",
             sub.id
         ),
         None,
@@ -330,11 +345,11 @@ async fn pull_api_pages_with_after_and_validates_its_query() {
         create_job(&env.emulator, &format!("j{i}")).await;
     }
     let engine = engine_on(&env, Arc::new(JobsPoller::default()), clients(&env));
-    let app = api::router(engine.clone());
+    let app = operator_api(&env, engine.clone()).await;
     let (status, created) = call(
         &app,
         "POST",
-        "/subscriptions",
+        "/api/v1/subscriptions",
         Some(json!({
             "linked_account_id": env.account.id,
             "source": {"type": "jobs"},
@@ -346,14 +361,20 @@ async fn pull_api_pages_with_after_and_validates_its_query() {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["delivery"], json!({"type": "pull"}));
     let id = created["id"].as_str().unwrap().to_owned();
-    let (status, polled) = call(&app, "POST", &format!("/subscriptions/{id}/poll"), None).await;
+    let (status, polled) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/subscriptions/{id}/poll"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{polled}");
     assert_eq!(polled["new_events"], json!(5));
 
     let (_, page1) = call(
         &app,
         "GET",
-        &format!("/subscriptions/{id}/events?after=0&limit=2"),
+        &format!("/api/v1/subscriptions/{id}/events?after=0&limit=2"),
         None,
     )
     .await;
@@ -364,7 +385,7 @@ async fn pull_api_pages_with_after_and_validates_its_query() {
     let (_, page2) = call(
         &app,
         "GET",
-        &format!("/subscriptions/{id}/events?after={after}&limit=10"),
+        &format!("/api/v1/subscriptions/{id}/events?after={after}&limit=10"),
         None,
     )
     .await;
@@ -378,7 +399,10 @@ async fn pull_api_pages_with_after_and_validates_its_query() {
     let (_, page3) = call(
         &app,
         "GET",
-        &format!("/subscriptions/{id}/events?after={}", page2["next_after"]),
+        &format!(
+            "/api/v1/subscriptions/{id}/events?after={}",
+            page2["next_after"]
+        ),
         None,
     )
     .await;
@@ -394,7 +418,7 @@ async fn pull_api_pages_with_after_and_validates_its_query() {
         let (status, body) = call(
             &app,
             "GET",
-            &format!("/subscriptions/{id}/events?{query}"),
+            &format!("/api/v1/subscriptions/{id}/events?{query}"),
             None,
         )
         .await;
@@ -408,7 +432,13 @@ async fn pull_api_pages_with_after_and_validates_its_query() {
             "{body}"
         );
     }
-    let (status, body) = call(&app, "GET", "/subscriptions/sub_missing/events", None).await;
+    let (status, body) = call(
+        &app,
+        "GET",
+        "/api/v1/subscriptions/sub_missing/events",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
 
@@ -416,7 +446,7 @@ async fn pull_api_pages_with_after_and_validates_its_query() {
 async fn create_and_patch_validate_fields_and_never_return_the_secret() {
     let env = env().await;
     let engine = engine_on(&env, Arc::new(JobsPoller::default()), clients(&env));
-    let app = api::router(engine);
+    let app = operator_api(&env, engine).await;
     let base = json!({
         "linked_account_id": env.account.id,
         "source": {"type": "jobs"},
@@ -451,7 +481,7 @@ async fn create_and_patch_validate_fields_and_never_return_the_secret() {
         for (k, v) in change.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let (status, resp) = call(&app, "POST", "/subscriptions", Some(body)).await;
+        let (status, resp) = call(&app, "POST", "/api/v1/subscriptions", Some(body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {resp}");
         let message = resp["error"]["message"].as_str().unwrap();
         assert!(
@@ -461,26 +491,26 @@ async fn create_and_patch_validate_fields_and_never_return_the_secret() {
     }
     let mut body = base.clone();
     body["webhook"] = json!({"url": "http://127.0.0.1:9/hook", "secret": SECRET});
-    let (status, created) = call(&app, "POST", "/subscriptions", Some(body)).await;
+    let (status, created) = call(&app, "POST", "/api/v1/subscriptions", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED);
     assert!(!created.to_string().contains(SECRET));
     let id = created["id"].as_str().unwrap();
     let (status, patched) = call(
         &app,
         "PATCH",
-        &format!("/subscriptions/{id}"),
+        &format!("/api/v1/subscriptions/{id}"),
         Some(json!({"poll_interval_ms": 2000, "webhook": null})),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(patched["poll_interval_ms"], json!(2000));
     assert_eq!(patched["delivery"], json!({"type": "pull"}));
-    let (_, listed) = call(&app, "GET", "/subscriptions", None).await;
+    let (_, listed) = call(&app, "GET", "/api/v1/subscriptions", None).await;
     assert_eq!(listed["subscriptions"].as_array().unwrap().len(), 1);
     assert!(!listed.to_string().contains(SECRET));
-    let (status, _) = call(&app, "DELETE", &format!("/subscriptions/{id}"), None).await;
+    let (status, _) = call(&app, "DELETE", &format!("/api/v1/subscriptions/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(&app, "GET", &format!("/subscriptions/{id}"), None).await;
+    let (status, _) = call(&app, "GET", &format!("/api/v1/subscriptions/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The secret is encrypted at rest: the raw database never holds it.
@@ -495,7 +525,7 @@ async fn pause_resume_and_cursor_reset() {
     create_job(&env.emulator, "a").await;
     let poller = Arc::new(JobsPoller::default());
     let engine = engine_on(&env, poller.clone(), clients(&env));
-    let app = api::router(engine.clone());
+    let app = operator_api(&env, engine.clone()).await;
     let sub = env
         .store
         .insert_subscription(new_subscription(&env, None, 100))
@@ -507,7 +537,7 @@ async fn pause_resume_and_cursor_reset() {
     let (status, paused) = call(
         &app,
         "POST",
-        &format!("/subscriptions/{}/pause", sub.id),
+        &format!("/api/v1/subscriptions/{}/pause", sub.id),
         None,
     )
     .await;
@@ -527,7 +557,7 @@ async fn pause_resume_and_cursor_reset() {
     let (_, polled) = call(
         &app,
         "POST",
-        &format!("/subscriptions/{}/poll", sub.id),
+        &format!("/api/v1/subscriptions/{}/poll", sub.id),
         None,
     )
     .await;
@@ -536,7 +566,7 @@ async fn pause_resume_and_cursor_reset() {
     let (_, resumed) = call(
         &app,
         "POST",
-        &format!("/subscriptions/{}/resume", sub.id),
+        &format!("/api/v1/subscriptions/{}/resume", sub.id),
         None,
     )
     .await;
@@ -554,7 +584,7 @@ async fn pause_resume_and_cursor_reset() {
     let (_, cursor) = call(
         &app,
         "GET",
-        &format!("/subscriptions/{}/cursor", sub.id),
+        &format!("/api/v1/subscriptions/{}/cursor", sub.id),
         None,
     )
     .await;
@@ -562,7 +592,7 @@ async fn pause_resume_and_cursor_reset() {
     let (status, reset) = call(
         &app,
         "POST",
-        &format!("/subscriptions/{}/cursor/reset", sub.id),
+        &format!("/api/v1/subscriptions/{}/cursor/reset", sub.id),
         Some(json!({"start_from": "beginning"})),
     )
     .await;
@@ -570,7 +600,7 @@ async fn pause_resume_and_cursor_reset() {
     let (_, cursor) = call(
         &app,
         "GET",
-        &format!("/subscriptions/{}/cursor", sub.id),
+        &format!("/api/v1/subscriptions/{}/cursor", sub.id),
         None,
     )
     .await;
@@ -582,7 +612,7 @@ async fn pause_resume_and_cursor_reset() {
     let (status, body) = call(
         &app,
         "POST",
-        &format!("/subscriptions/{}/cursor/reset", sub.id),
+        &format!("/api/v1/subscriptions/{}/cursor/reset", sub.id),
         Some(json!({})),
     )
     .await;
@@ -897,32 +927,153 @@ async fn deliveries_take_batches_in_order_and_progress_moves_past_dead_letters()
     assert!(err.is_not_found());
 }
 
+/// A schema of the OpenAPI document, its `$ref` followed.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference
+                .strip_prefix("#/components/schemas/")
+                .expect("a component reference");
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+fn request_schema<'a>(doc: &'a Value, path: &str, method: &str) -> &'a Value {
+    let schema =
+        &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "{method} {path} takes a body");
+    resolve(doc, schema)
+}
+
 #[tokio::test]
-async fn every_documented_operation_is_routed_and_every_route_documented() {
+async fn every_triggers_endpoint_is_documented_served_and_behind_the_operator_key() {
     let env = env().await;
     let engine = engine_on(&env, Arc::new(JobsPoller::default()), clients(&env));
-    let app = api::router(engine);
-    let paths = api::openapi_paths("/api/v1");
-    for op in api::OPERATIONS {
-        let uri = op
-            .path
+    let app = operator_api(&env, engine).await;
+    let (status, doc) = call(&app, "GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    for endpoint in api::ENDPOINTS {
+        let method = endpoint.method.as_str();
+        let path = endpoint.full_path();
+        let operation = &doc["paths"][&path][method.to_ascii_lowercase()];
+        assert_eq!(
+            operation["operationId"],
+            json!(endpoint.operation_id),
+            "{method} {path} is documented"
+        );
+        assert_eq!(operation["tags"], json!(["triggers"]), "{method} {path}");
+        assert!(
+            operation["responses"][endpoint.success.as_u16().to_string()].is_object(),
+            "{method} {path}: {operation}"
+        );
+        let uri = path
             .replace("{id}", "sub_missing")
             .replace("{delivery_id}", "dlv_missing");
-        let (status, body) = call(&app, &op.method.to_uppercase(), &uri, Some(json!({}))).await;
-        // Unknown ids: each route answers with the API's own error (never axum's 404/405).
+        // Unknown ids: each route answers with its own error, never the router's fallbacks.
+        let (status, body) = call(&app, method, &uri, Some(json!({}))).await;
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         assert!(
             status.is_success() || body["error"]["code"].is_string(),
-            "{} {}: {status} {body}",
-            op.method,
-            op.path
+            "{method} {path}: {status} {body}"
         );
-        assert!(paths[&format!("/api/v1{}", op.path)][op.method].is_object());
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            !message.contains("no such route"),
+            "{method} {path} is documented but not served: {body}"
+        );
+        // Without the operator key: 401, whatever the route.
+        let (status, body) = send(&app.router, None, method, &uri, Some(json!({}))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(body["error"]["code"], json!("UNAUTHENTICATED"));
+        let (status, _) = send(&app.router, Some("wrong-key"), method, &uri, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
     }
+    // Nothing about subscriptions is documented beside the table.
+    let tagged: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter(|operation| operation["tags"] == json!(["triggers"]))
+        .count();
+    let under_subscriptions: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| path.starts_with("/api/v1/subscriptions"))
+        .map(|(_, item)| item.as_object().unwrap().len())
+        .sum();
+    assert_eq!(tagged, api::ENDPOINTS.len());
+    assert_eq!(under_subscriptions, api::ENDPOINTS.len());
     // A method not in the table is not routed.
-    let (status, _) = call(&app, "PUT", "/subscriptions", None).await;
+    let (status, body) = call(&app, "PUT", "/api/v1/subscriptions", None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    let documented: usize = paths.values().map(|v| v.as_object().unwrap().len()).sum();
-    assert_eq!(documented, api::OPERATIONS.len());
+    assert_eq!(body["error"]["code"], json!("INVALID_INPUT"));
+
+    // The request schemas, derived from the request types, say what the handlers check.
+    let create = request_schema(&doc, "/api/v1/subscriptions", "post");
+    assert_eq!(create["additionalProperties"], json!(false), "{create}");
+    let mut required: Vec<&str> = create["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    required.sort();
+    assert_eq!(required, ["linked_account_id", "source", "start_from"]);
+    let props = &create["properties"];
+    assert_eq!(props["source"]["type"], json!("object"), "{props}");
+    assert_eq!(props["poll_interval_ms"]["minimum"], json!(100));
+    assert_eq!(props["poll_interval_ms"]["maximum"], json!(86_400_000));
+    assert_eq!(props["poll_interval_ms"]["default"], json!(60_000));
+    assert_eq!(props["overlap_ms"]["maximum"], json!(86_400_000));
+    assert_eq!(props["max_attempts"]["minimum"], json!(1));
+    assert_eq!(props["max_attempts"]["maximum"], json!(100));
+    assert_eq!(props["max_attempts"]["default"], json!(8));
+    assert_eq!(props["paused"]["default"], json!(false));
+    for start_from in [
+        &props["start_from"],
+        &request_schema(&doc, "/api/v1/subscriptions/{id}/cursor/reset", "post")["properties"]["start_from"],
+    ] {
+        assert_eq!(
+            start_from["oneOf"][0]["enum"],
+            json!(["beginning", "now"]),
+            "{start_from}"
+        );
+        assert_eq!(start_from["oneOf"][1]["required"], json!(["time"]));
+    }
+    let webhook = props["webhook"]["anyOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["$ref"].is_string())
+        .unwrap();
+    let webhook = resolve(&doc, webhook);
+    assert_eq!(webhook["properties"]["secret"]["writeOnly"], json!(true));
+    assert_eq!(webhook["properties"]["secret"]["minLength"], json!(16));
+    assert!(
+        webhook["properties"]["secret"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("never returned")
+    );
+    let reset = request_schema(&doc, "/api/v1/subscriptions/{id}/cursor/reset", "post");
+    assert_eq!(reset["required"], json!(["start_from"]));
+    assert_eq!(reset["additionalProperties"], json!(false));
+    let patch = request_schema(&doc, "/api/v1/subscriptions/{id}", "patch");
+    assert_eq!(patch["additionalProperties"], json!(false));
+    assert!(patch.get("required").is_none(), "{patch}");
+    // In a patch, `null` clears the overlap and absent leaves it: no `null` default.
+    assert!(
+        patch["properties"]["overlap_ms"].get("default").is_none(),
+        "{patch}"
+    );
+    assert_eq!(
+        patch["properties"]["poll_interval_ms"]["minimum"],
+        json!(100)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

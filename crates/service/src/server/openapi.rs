@@ -60,9 +60,6 @@ pub fn document(server_url: &str) -> Value {
             .or_insert_with(|| Value::Object(Map::new()));
         item[endpoint.method.as_str().to_ascii_lowercase()] = Value::Object(operation);
     }
-    paths.extend(crate::triggers::api::openapi_paths(
-        super::routes::API_PREFIX,
-    ));
     paths.extend(crate::flows::api::hook_openapi_paths());
     let mut schemas = generator.take_definitions(true);
     schemas.insert("ErrorBody".into(), error_body_schema());

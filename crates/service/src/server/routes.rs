@@ -15,6 +15,7 @@
 //! | GET | `/api/v1/openapi.json` | the OpenAPI 3.1 document |
 //! | ... | `/api/v1/flows...`, `/api/v1/flow-runs...` | flows: [`crate::flows::api`] |
 //! | POST, GET, DELETE | `/api/v1/linked-accounts/{id}/mcp-tokens[/{token_id}]` | MCP tokens: [`crate::mcp::api`] |
+//! | ... | `/api/v1/subscriptions...` | trigger subscriptions, cursors, events: [`crate::triggers::api`] |
 
 use std::collections::BTreeMap;
 
@@ -275,17 +276,20 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
-/// Every operator route: [`ENDPOINTS`] plus those of other modules of this crate. To add a
-/// module's routes (e.g. triggers), give it its own `ENDPOINTS` table and chain it here; the
-/// router, the key check, the OpenAPI document and the tests pick it up.
+/// Every operator route: [`ENDPOINTS`] plus those of other modules of this crate (flows, MCP
+/// tokens, triggers). To add a module's routes, give it its own `ENDPOINTS` table and chain it
+/// here and in [`served_endpoints`]; the router, the key check, the OpenAPI document and the
+/// tests pick it up.
 pub fn all_endpoints() -> impl Iterator<Item = &'static Endpoint> {
     ENDPOINTS
         .iter()
         .chain(crate::flows::api::ENDPOINTS.iter())
         .chain(crate::mcp::api::ENDPOINTS.iter())
+        .chain(crate::triggers::api::ENDPOINTS.iter())
 }
 
-/// The routes `state` serves: [`all_endpoints`] less the flow routes when it runs no flows.
+/// The routes `state` serves: [`all_endpoints`] less the flow, MCP token and trigger routes
+/// when it has no flows, MCP token store or trigger engine.
 fn served_endpoints(state: &AppState) -> impl Iterator<Item = &'static Endpoint> {
     let flows: &'static [Endpoint] = if state.flows().is_some() {
         crate::flows::api::ENDPOINTS
@@ -297,7 +301,16 @@ fn served_endpoints(state: &AppState) -> impl Iterator<Item = &'static Endpoint>
     } else {
         &[]
     };
-    ENDPOINTS.iter().chain(flows.iter()).chain(mcp.iter())
+    let triggers: &'static [Endpoint] = if state.triggers().is_some() {
+        crate::triggers::api::ENDPOINTS
+    } else {
+        &[]
+    };
+    ENDPOINTS
+        .iter()
+        .chain(flows.iter())
+        .chain(mcp.iter())
+        .chain(triggers.iter())
 }
 
 /// The operator API (nested at [`API_PREFIX`]), every route behind the operator key check;
@@ -316,9 +329,6 @@ pub fn api_router(state: AppState) -> Router {
     let mut api = Router::new();
     for (path, handler) in by_path {
         api = api.route(path, handler);
-    }
-    if state.triggers().is_some() {
-        api = api.merge(crate::triggers::api::routes::<AppState>());
     }
     let api = api
         .fallback(|| async {

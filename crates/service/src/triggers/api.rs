@@ -1,31 +1,46 @@
-//! The REST routes of triggers, mounted under `/api/v1` by the service's router (which adds
-//! operator authentication). Start at [`router`].
+//! The REST routes of triggers under `/api/v1` ([`ENDPOINTS`], chained into
+//! [`crate::server::routes::all_endpoints`] and served when the service's state has a trigger
+//! engine, so they are behind the operator key and in the OpenAPI document).
+//!
+//! | Method | Path | What |
+//! |---|---|---|
+//! | GET, POST | `/api/v1/subscriptions` | list; create (webhook or pull) |
+//! | GET, PATCH, DELETE | `/api/v1/subscriptions/{id}` | get (never the secret); change; delete |
+//! | POST | `/api/v1/subscriptions/{id}/pause`, `/resume` | stop or restart polling |
+//! | POST | `/api/v1/subscriptions/{id}/poll` | poll now |
+//! | GET | `/api/v1/subscriptions/{id}/cursor` | the committed cursor |
+//! | POST | `/api/v1/subscriptions/{id}/cursor/reset` | forget it; start again from `start_from` |
+//! | GET | `/api/v1/subscriptions/{id}/events` | pull events (`after`, `limit`) |
+//! | GET | `/api/v1/subscriptions/{id}/dead-letters` | deliveries that failed `max_attempts` times |
+//! | POST | `/api/v1/subscriptions/{id}/dead-letters/{delivery_id}/redeliver` | send one again |
 //!
 //! Errors use the service's shape ([`crate::server::ApiError`]: `{"error": {"code",
-//! "message", "retryable", ...}}`), with `INVALID_INPUT` messages naming the field. Times are Unix epoch milliseconds, as in
-//! Databricks' own APIs. The webhook secret is write-only.
+//! "message", "retryable", ...}}`), with `INVALID_INPUT` messages naming the field. Times are
+//! Unix epoch milliseconds, as in Databricks' own APIs. The webhook secret is write-only.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRef, Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use brickwire_api::SecretString;
-use serde::Deserialize;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use url::Url;
 
 use brickwire_connector::ErrorCode;
 
 use super::engine::{EngineError, TriggerEngine};
 use super::model::{
-    Delivery, DeliveryId, DeliveryTarget, NewSubscription, Subscription, SubscriptionId,
-    SubscriptionPatch, Webhook,
+    Delivery, DeliveryId, DeliveryState, DeliveryTarget, NewSubscription, Subscription,
+    SubscriptionId, SubscriptionPatch, Webhook,
 };
+use crate::server::routes::{Endpoint, schema};
 use crate::server::{ApiError, AppState};
 use crate::store::LinkedAccountId;
 
@@ -42,231 +57,419 @@ pub const DEFAULT_EVENTS_LIMIT: u32 = 100;
 /// Largest `limit` of the events list.
 pub const MAX_EVENTS_LIMIT: u32 = 1000;
 
-/// One route of the triggers API, as the OpenAPI document describes it.
-#[derive(Debug, Clone, Copy)]
-pub struct Operation {
-    /// `get`, `post`, `patch` or `delete`.
-    pub method: &'static str,
-    /// The path below `/api/v1`, with `{param}` placeholders.
-    pub path: &'static str,
-    /// The OpenAPI `operationId`.
-    pub operation_id: &'static str,
-    /// One line on what it does.
-    pub summary: &'static str,
-    /// Query parameters: (name, description).
-    pub query: &'static [(&'static str, &'static str)],
-    /// The request body's JSON Schema, if it takes one.
-    pub request: Option<fn() -> Value>,
-    /// The success status.
-    pub success: u16,
+/// The largest `max_attempts`.
+pub const MAX_ATTEMPTS_LIMIT: u32 = 100;
+/// The shortest webhook signing secret accepted.
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// A webhook as a request sets it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// The receiver (http or https).
+    #[schemars(extend("format" = "uri"))]
+    pub url: String,
+    /// HMAC-SHA256 signing secret; stored encrypted, never returned
+    #[schemars(with = "String", length(min = MIN_SECRET_LEN), extend("writeOnly" = true))]
+    pub secret: SecretString,
 }
 
-fn webhook_schema() -> Value {
-    json!({"type": ["object", "null"], "required": ["url", "secret"], "properties": {
-        "url": {"type": "string", "format": "uri"},
-        "secret": {"type": "string", "minLength": 16, "writeOnly": true,
-                   "description": "HMAC-SHA256 signing secret; stored encrypted, never returned"}
-    }})
+/// The body of `POST /api/v1/subscriptions`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSubscription {
+    /// The linked account whose workspace is polled.
+    pub linked_account_id: String,
+    /// A brickwire-sync source spec, e.g. {"type": "job_runs"}
+    #[schemars(extend("type" = "object"))]
+    pub source: Value,
+    /// Where the first poll starts.
+    #[schemars(schema_with = "start_from_schema")]
+    pub start_from: Value,
+    /// Time between polls, in milliseconds.
+    #[schemars(
+        range(min = MIN_POLL_INTERVAL_MS, max = MAX_WINDOW_MS),
+        extend("default" = DEFAULT_POLL_INTERVAL_MS)
+    )]
+    pub poll_interval_ms: Option<u64>,
+    /// How far each poll reaches back behind the cursor, in milliseconds (absent or `null`:
+    /// the source's default).
+    #[schemars(range(max = MAX_WINDOW_MS))]
+    pub overlap_ms: Option<u64>,
+    /// Where events are POSTed, signed; absent or `null`: pull only.
+    pub webhook: Option<WebhookSettings>,
+    /// Attempts of one webhook delivery before it is dead-lettered.
+    #[schemars(
+        range(min = 1, max = MAX_ATTEMPTS_LIMIT),
+        extend("default" = DEFAULT_MAX_ATTEMPTS)
+    )]
+    pub max_attempts: Option<u32>,
+    /// Whether it starts paused.
+    #[serde(default)]
+    pub paused: bool,
 }
 
-fn start_from_schema() -> Value {
-    json!({"description": "\"beginning\", \"now\" or {\"time\": <epoch ms>}",
-           "oneOf": [{"enum": ["beginning", "now"]},
-                     {"type": "object", "required": ["time"], "properties": {"time": {"type": "integer"}}}]})
+/// The body of `PATCH /api/v1/subscriptions/{id}`: absent fields are left as they are.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = no_null_defaults)]
+pub struct UpdateSubscription {
+    /// Time between polls, in milliseconds.
+    #[schemars(range(min = MIN_POLL_INTERVAL_MS, max = MAX_WINDOW_MS))]
+    pub poll_interval_ms: Option<u64>,
+    /// How far each poll reaches back, in milliseconds; `null` goes back to the source's
+    /// default, absent leaves it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schemars(with = "Option<u64>", range(max = MAX_WINDOW_MS))]
+    pub overlap_ms: Option<Option<u64>>,
+    /// Attempts of one webhook delivery before it is dead-lettered.
+    #[schemars(range(min = 1, max = MAX_ATTEMPTS_LIMIT))]
+    pub max_attempts: Option<u32>,
+    /// A new webhook; `null` makes the subscription pull-only, absent leaves it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schemars(with = "Option<WebhookSettings>")]
+    pub webhook: Option<Option<WebhookSettings>>,
+    /// Pauses (`true`) or resumes (`false`).
+    pub paused: Option<bool>,
 }
 
-fn create_schema() -> Value {
-    json!({"type": "object", "additionalProperties": false,
-           "required": ["linked_account_id", "source", "start_from"], "properties": {
-        "linked_account_id": {"type": "string"},
-        "source": {"type": "object", "description": "A brickwire-sync source spec, e.g. {\"type\": \"job_runs\"}"},
-        "start_from": start_from_schema(),
-        "poll_interval_ms": {"type": "integer", "minimum": MIN_POLL_INTERVAL_MS, "maximum": MAX_WINDOW_MS, "default": DEFAULT_POLL_INTERVAL_MS},
-        "overlap_ms": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_WINDOW_MS},
-        "webhook": webhook_schema(),
-        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 100, "default": DEFAULT_MAX_ATTEMPTS},
-        "paused": {"type": "boolean", "default": false}
-    }})
+/// The body of `POST /api/v1/subscriptions/{id}/cursor/reset`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetCursor {
+    /// Where the next poll starts.
+    #[schemars(schema_with = "start_from_schema")]
+    pub start_from: Value,
 }
 
-fn patch_schema() -> Value {
-    json!({"type": "object", "additionalProperties": false, "properties": {
-        "poll_interval_ms": {"type": "integer", "minimum": MIN_POLL_INTERVAL_MS, "maximum": MAX_WINDOW_MS},
-        "overlap_ms": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_WINDOW_MS},
-        "webhook": webhook_schema(),
-        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 100},
-        "paused": {"type": "boolean"}
-    }})
+fn start_from_schema(_: &mut SchemaGenerator) -> Schema {
+    schemars::json_schema!({
+        "description": "\"beginning\", \"now\" or {\"time\": <epoch ms>}",
+        "oneOf": [
+            {"enum": ["beginning", "now"]},
+            {"type": "object", "required": ["time"], "properties": {"time": {"type": "integer"}}}
+        ]
+    })
 }
 
-fn reset_schema() -> Value {
-    json!({"type": "object", "additionalProperties": false, "required": ["start_from"],
-           "properties": {"start_from": start_from_schema()}})
+/// In a patch, absent and `null` mean different things (leave it; clear it), so a field's
+/// schema must not claim `null` as its default.
+fn no_null_defaults(schema: &mut Schema) {
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        for property in properties.values_mut() {
+            if let Some(fields) = property.as_object_mut()
+                && fields.get("default") == Some(&Value::Null)
+            {
+                fields.remove("default");
+            }
+        }
+    }
 }
 
-/// Every route of the triggers API (the router serves exactly these; a test checks it).
-pub const OPERATIONS: &[Operation] = &[
-    Operation {
-        method: "get",
+fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Where a subscription's events go besides the pull API.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DeliveryTargetView {
+    /// Only the pull API.
+    Pull,
+    /// POSTed in batches to `url`, signed.
+    Webhook {
+        /// The receiver.
+        url: String,
+    },
+}
+
+/// A subscription (never its webhook secret).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SubscriptionView {
+    /// Its id (`sub_...`).
+    pub id: String,
+    /// The linked account whose workspace is polled.
+    pub linked_account_id: String,
+    /// The source spec.
+    pub source: Value,
+    /// Where the first poll (and the first after a cursor reset) starts.
+    pub start_from: Value,
+    /// Time between polls, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// The overlap window, in milliseconds (`null`: the source's default).
+    pub overlap_ms: Option<u64>,
+    /// Webhook or pull-only.
+    pub delivery: DeliveryTargetView,
+    /// Attempts of one webhook delivery before it is dead-lettered.
+    pub max_attempts: u32,
+    /// Paused subscriptions are not polled (stored events are still delivered).
+    pub paused: bool,
+    /// Every event up to this sequence id was delivered or dead-lettered.
+    pub delivered_sequence: i64,
+    /// When the last poll ended (epoch ms).
+    pub last_poll_at: Option<i64>,
+    /// The last poll's error, cleared by the next successful poll.
+    pub last_error: Option<String>,
+    /// When it was created (epoch ms).
+    pub created_at: i64,
+    /// When its settings, pause state or cursor last changed (epoch ms).
+    pub updated_at: i64,
+}
+
+/// The answer of `GET /api/v1/subscriptions`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SubscriptionList {
+    /// Every subscription.
+    pub subscriptions: Vec<SubscriptionView>,
+}
+
+/// A webhook delivery: a batch of a subscription's events, by sequence range.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeliveryView {
+    /// Its id (`dlv_...`), sent to the receiver as `delivery_id`.
+    pub id: String,
+    /// The subscription.
+    pub subscription_id: String,
+    /// The first event's sequence id.
+    pub first_sequence: i64,
+    /// The last event's sequence id.
+    pub last_sequence: i64,
+    /// `pending`, `retrying`, `delivered` or `dead_letter`.
+    #[schemars(with = "String")]
+    pub state: DeliveryState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When it is due (epoch ms).
+    pub next_attempt_at: i64,
+    /// The HTTP status of the last attempt, if the receiver answered.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was created (epoch ms).
+    pub created_at: i64,
+    /// When it last changed (epoch ms).
+    pub updated_at: i64,
+}
+
+/// The answer of `GET /api/v1/subscriptions/{id}/dead-letters`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeadLetterList {
+    /// The deliveries that failed `max_attempts` times.
+    pub dead_letters: Vec<DeliveryView>,
+}
+
+/// The answer of `POST /api/v1/subscriptions/{id}/poll`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PollOutcome {
+    /// Events stored by this poll.
+    pub new_events: u64,
+    /// Events the subscription had already stored.
+    pub duplicate_events: u64,
+    /// The committed cursor.
+    pub cursor: Value,
+}
+
+/// The answer of `GET /api/v1/subscriptions/{id}/cursor`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CursorView {
+    /// The subscription.
+    pub subscription_id: String,
+    /// The committed cursor (`null` before the first poll and after a reset).
+    pub cursor: Option<Value>,
+    /// Where the next poll starts when there is no cursor.
+    pub start_from: Value,
+    /// When the last poll ended (epoch ms).
+    pub last_poll_at: Option<i64>,
+    /// The last poll's error.
+    pub last_error: Option<String>,
+}
+
+/// The answer of `GET /api/v1/subscriptions/{id}/events`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EventList {
+    /// The events, oldest first: each event's own fields plus `sequence` (and `id`).
+    pub events: Vec<Value>,
+    /// Pass as `after` for the next page (`after` itself when there were none).
+    pub next_after: i64,
+}
+
+/// The trigger routes of the operator API.
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: Method::GET,
         path: "/subscriptions",
         operation_id: "listSubscriptions",
         summary: "List trigger subscriptions",
+        tag: "triggers",
         query: &[],
         request: None,
-        success: 200,
+        request_optional: false,
+        success: StatusCode::OK,
+        response: Some(schema::<SubscriptionList>),
+        handler: || get(list_subscriptions),
     },
-    Operation {
-        method: "post",
+    Endpoint {
+        method: Method::POST,
         path: "/subscriptions",
         operation_id: "createSubscription",
         summary: "Subscribe a linked account to a sync source (webhook or pull)",
+        tag: "triggers",
         query: &[],
-        request: Some(create_schema),
-        success: 201,
+        request: Some(schema::<CreateSubscription>),
+        request_optional: false,
+        success: StatusCode::CREATED,
+        response: Some(schema::<SubscriptionView>),
+        handler: || post(create_subscription),
     },
-    Operation {
-        method: "get",
+    Endpoint {
+        method: Method::GET,
         path: "/subscriptions/{id}",
         operation_id: "getSubscription",
         summary: "A subscription (never its webhook secret)",
+        tag: "triggers",
         query: &[],
         request: None,
-        success: 200,
+        request_optional: false,
+        success: StatusCode::OK,
+        response: Some(schema::<SubscriptionView>),
+        handler: || get(get_subscription),
     },
-    Operation {
-        method: "patch",
+    Endpoint {
+        method: Method::PATCH,
         path: "/subscriptions/{id}",
         operation_id: "updateSubscription",
         summary: "Change interval, overlap, webhook, attempts or pause",
+        tag: "triggers",
         query: &[],
-        request: Some(patch_schema),
-        success: 200,
+        request: Some(schema::<UpdateSubscription>),
+        request_optional: false,
+        success: StatusCode::OK,
+        response: Some(schema::<SubscriptionView>),
+        handler: || patch(patch_subscription),
     },
-    Operation {
-        method: "delete",
+    Endpoint {
+        method: Method::DELETE,
         path: "/subscriptions/{id}",
         operation_id: "deleteSubscription",
         summary: "Delete a subscription with its events and deliveries",
+        tag: "triggers",
         query: &[],
         request: None,
-        success: 204,
+        request_optional: false,
+        success: StatusCode::NO_CONTENT,
+        response: None,
+        handler: || delete(delete_subscription),
     },
-    Operation {
-        method: "post",
+    Endpoint {
+        method: Method::POST,
         path: "/subscriptions/{id}/pause",
         operation_id: "pauseSubscription",
         summary: "Stop polling (stored events are still delivered)",
+        tag: "triggers",
         query: &[],
         request: None,
-        success: 200,
+        request_optional: false,
+        success: StatusCode::OK,
+        response: Some(schema::<SubscriptionView>),
+        handler: || post(pause),
     },
-    Operation {
-        method: "post",
+    Endpoint {
+        method: Method::POST,
         path: "/subscriptions/{id}/resume",
         operation_id: "resumeSubscription",
         summary: "Poll again on the interval",
+        tag: "triggers",
         query: &[],
         request: None,
-        success: 200,
+        request_optional: false,
+        success: StatusCode::OK,
+        response: Some(schema::<SubscriptionView>),
+        handler: || post(resume),
     },
-    Operation {
-        method: "post",
+    Endpoint {
+        method: Method::POST,
         path: "/subscriptions/{id}/poll",
         operation_id: "pollSubscription",
         summary: "Poll now and commit the new events with the cursor",
+        tag: "triggers",
         query: &[],
         request: None,
-        success: 200,
+        request_optional: false,
+        success: StatusCode::OK,
+        response: Some(schema::<PollOutcome>),
+        handler: || post(poll_now),
     },
-    Operation {
-        method: "get",
+    Endpoint {
+        method: Method::GET,
         path: "/subscriptions/{id}/cursor",
         operation_id: "getSubscriptionCursor",
         summary: "The committed cursor",
+        tag: "triggers",
         query: &[],
         request: None,
-        success: 200,
+        request_optional: false,
+        success: StatusCode::OK,
+        response: Some(schema::<CursorView>),
+        handler: || get(get_cursor),
     },
-    Operation {
-        method: "post",
+    Endpoint {
+        method: Method::POST,
         path: "/subscriptions/{id}/cursor/reset",
         operation_id: "resetSubscriptionCursor",
         summary: "Forget the cursor; the next poll starts from start_from",
+        tag: "triggers",
         query: &[],
-        request: Some(reset_schema),
-        success: 200,
+        request: Some(schema::<ResetCursor>),
+        request_optional: false,
+        success: StatusCode::OK,
+        response: Some(schema::<SubscriptionView>),
+        handler: || post(reset_cursor),
     },
-    Operation {
-        method: "get",
+    Endpoint {
+        method: Method::GET,
         path: "/subscriptions/{id}/events",
         operation_id: "listSubscriptionEvents",
         summary: "Pull events after a sequence id",
+        tag: "triggers",
         query: &[
             ("after", "Sequence id to start after (default 0)"),
             ("limit", "Most events returned, 1 to 1000 (default 100)"),
         ],
         request: None,
-        success: 200,
+        request_optional: false,
+        success: StatusCode::OK,
+        response: Some(schema::<EventList>),
+        handler: || get(list_events),
     },
-    Operation {
-        method: "get",
+    Endpoint {
+        method: Method::GET,
         path: "/subscriptions/{id}/dead-letters",
         operation_id: "listSubscriptionDeadLetters",
         summary: "Webhook deliveries that failed max_attempts times",
+        tag: "triggers",
         query: &[],
         request: None,
-        success: 200,
+        request_optional: false,
+        success: StatusCode::OK,
+        response: Some(schema::<DeadLetterList>),
+        handler: || get(list_dead_letters),
     },
-    Operation {
-        method: "post",
+    Endpoint {
+        method: Method::POST,
         path: "/subscriptions/{id}/dead-letters/{delivery_id}/redeliver",
         operation_id: "redeliverDeadLetter",
         summary: "Send a dead-lettered delivery again",
+        tag: "triggers",
         query: &[],
         request: None,
-        success: 202,
+        request_optional: false,
+        success: StatusCode::ACCEPTED,
+        response: Some(schema::<DeliveryView>),
+        handler: || post(redeliver),
     },
 ];
-
-/// The OpenAPI path items of [`OPERATIONS`], keyed by full path (`prefix` + path, e.g.
-/// `/api/v1/subscriptions`), with errors referring to `#/components/schemas/ErrorBody`.
-pub fn openapi_paths(prefix: &str) -> serde_json::Map<String, Value> {
-    let mut paths = serde_json::Map::new();
-    for op in OPERATIONS {
-        let mut parameters: Vec<Value> = op
-            .path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        parameters.extend(op.query.iter().map(|(name, description)| {
-            json!({"name": name, "in": "query", "required": false,
-                   "description": description, "schema": {"type": "string"}})
-        }));
-        let mut operation = json!({
-            "operationId": op.operation_id,
-            "summary": op.summary,
-            "tags": ["triggers"],
-            "responses": {
-                op.success.to_string(): {"description": "Success"},
-                "default": {"description": "An error",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
-            }
-        });
-        if !parameters.is_empty() {
-            operation["parameters"] = Value::Array(parameters);
-        }
-        if let Some(schema) = op.request {
-            operation["requestBody"] = json!({"required": true,
-                "content": {"application/json": {"schema": schema()}}});
-        }
-        let item = paths
-            .entry(format!("{prefix}{}", op.path))
-            .or_insert_with(|| json!({}));
-        item[op.method] = operation;
-    }
-    paths
-}
 
 fn invalid(field: &str, problem: impl std::fmt::Display) -> ApiError {
     ApiError::invalid(field, problem)
@@ -288,52 +491,13 @@ impl From<EngineError> for ApiError {
     }
 }
 
-impl FromRef<AppState> for TriggerEngine {
-    /// The service merges the triggers routes only when its state has an engine.
-    fn from_ref(state: &AppState) -> Self {
-        state
-            .triggers()
-            .cloned()
-            .expect("the triggers routes are mounted only with a trigger engine")
-    }
-}
-
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The triggers routes, with the engine as state (for tests and standalone use).
-pub fn router(engine: TriggerEngine) -> Router {
-    routes().with_state(engine)
-}
-
-/// The triggers routes over any state the engine can be taken from, so the service merges
-/// them into its own `/api/v1` router (behind its operator authentication).
-pub fn routes<S>() -> Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-    TriggerEngine: FromRef<S>,
-{
-    Router::new()
-        .route(
-            "/subscriptions",
-            get(list_subscriptions).post(create_subscription),
-        )
-        .route(
-            "/subscriptions/{id}",
-            get(get_subscription)
-                .patch(patch_subscription)
-                .delete(delete_subscription),
-        )
-        .route("/subscriptions/{id}/pause", post(pause))
-        .route("/subscriptions/{id}/resume", post(resume))
-        .route("/subscriptions/{id}/poll", post(poll_now))
-        .route("/subscriptions/{id}/cursor", get(get_cursor))
-        .route("/subscriptions/{id}/cursor/reset", post(reset_cursor))
-        .route("/subscriptions/{id}/events", get(list_events))
-        .route("/subscriptions/{id}/dead-letters", get(list_dead_letters))
-        .route(
-            "/subscriptions/{id}/dead-letters/{delivery_id}/redeliver",
-            post(redeliver),
-        )
+/// The trigger engine, or 404 when the service runs none (the routes are served only with one).
+fn engine(state: &AppState) -> ApiResult<&TriggerEngine> {
+    state
+        .triggers()
+        .ok_or_else(|| ApiError::not_found("this service runs no triggers"))
 }
 
 fn ms(t: SystemTime) -> i64 {
@@ -341,48 +505,49 @@ fn ms(t: SystemTime) -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The JSON of a subscription (never the webhook secret).
-pub fn subscription_json(s: &Subscription) -> Value {
-    let delivery = match &s.delivery {
-        DeliveryTarget::Pull => json!({"type": "pull"}),
-        DeliveryTarget::Webhook { url } => json!({"type": "webhook", "url": url.as_str()}),
-    };
-    json!({
-        "id": s.id,
-        "linked_account_id": s.linked_account_id,
-        "source": s.source,
-        "start_from": s.start_from,
-        "poll_interval_ms": s.poll_interval.as_millis() as u64,
-        "overlap_ms": s.overlap.map(|o| o.as_millis() as u64),
-        "delivery": delivery,
-        "max_attempts": s.max_attempts,
-        "paused": s.paused,
-        "delivered_sequence": s.delivered_seq,
-        "last_poll_at": s.last_poll_at.map(ms),
-        "last_error": s.last_error,
-        "created_at": ms(s.created_at),
-        "updated_at": ms(s.updated_at),
-    })
+/// A subscription as the API answers it (never the webhook secret).
+pub fn subscription_view(s: &Subscription) -> SubscriptionView {
+    SubscriptionView {
+        id: s.id.to_string(),
+        linked_account_id: s.linked_account_id.to_string(),
+        source: s.source.clone(),
+        start_from: s.start_from.clone(),
+        poll_interval_ms: s.poll_interval.as_millis() as u64,
+        overlap_ms: s.overlap.map(|o| o.as_millis() as u64),
+        delivery: match &s.delivery {
+            DeliveryTarget::Pull => DeliveryTargetView::Pull,
+            DeliveryTarget::Webhook { url } => DeliveryTargetView::Webhook {
+                url: url.as_str().to_owned(),
+            },
+        },
+        max_attempts: s.max_attempts,
+        paused: s.paused,
+        delivered_sequence: s.delivered_seq,
+        last_poll_at: s.last_poll_at.map(ms),
+        last_error: s.last_error.clone(),
+        created_at: ms(s.created_at),
+        updated_at: ms(s.updated_at),
+    }
 }
 
-/// The JSON of a delivery.
-pub fn delivery_json(d: &Delivery) -> Value {
-    json!({
-        "id": d.id,
-        "subscription_id": d.subscription_id,
-        "first_sequence": d.first_seq,
-        "last_sequence": d.last_seq,
-        "state": d.state,
-        "attempts": d.attempts,
-        "next_attempt_at": ms(d.next_attempt_at),
-        "last_status": d.last_status,
-        "last_error": d.last_error,
-        "created_at": ms(d.created_at),
-        "updated_at": ms(d.updated_at),
-    })
+/// A delivery as the API answers it.
+pub fn delivery_view(d: &Delivery) -> DeliveryView {
+    DeliveryView {
+        id: d.id.to_string(),
+        subscription_id: d.subscription_id.to_string(),
+        first_sequence: d.first_seq,
+        last_sequence: d.last_seq,
+        state: d.state,
+        attempts: d.attempts,
+        next_attempt_at: ms(d.next_attempt_at),
+        last_status: d.last_status,
+        last_error: d.last_error.clone(),
+        created_at: ms(d.created_at),
+        updated_at: ms(d.updated_at),
+    }
 }
 
-/// Parses a JSON body; errors name the JSON path that broke.
+/// Parses a JSON body (an empty one as `{}`); errors name the JSON path that broke.
 fn parse_body<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
     let text = if body.is_empty() { &b"{}"[..] } else { body };
     let de = &mut serde_json::Deserializer::from_slice(text);
@@ -391,54 +556,6 @@ fn parse_body<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
         let field = if path == "." { "body".to_owned() } else { path };
         invalid(&field, e.inner())
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebhookIn {
-    url: String,
-    secret: SecretString,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateIn {
-    linked_account_id: String,
-    source: Value,
-    start_from: Value,
-    #[serde(default)]
-    poll_interval_ms: Option<u64>,
-    #[serde(default)]
-    overlap_ms: Option<u64>,
-    #[serde(default)]
-    webhook: Option<WebhookIn>,
-    #[serde(default)]
-    max_attempts: Option<u32>,
-    #[serde(default)]
-    paused: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PatchIn {
-    #[serde(default)]
-    poll_interval_ms: Option<u64>,
-    /// `null` goes back to the source's default; absent leaves it.
-    #[serde(default, deserialize_with = "double_option")]
-    overlap_ms: Option<Option<u64>>,
-    #[serde(default)]
-    max_attempts: Option<u32>,
-    /// `null` makes the subscription pull-only; absent leaves it.
-    #[serde(default, deserialize_with = "double_option")]
-    webhook: Option<Option<WebhookIn>>,
-    #[serde(default)]
-    paused: Option<bool>,
-}
-
-fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 fn interval(field: &str, value: u64) -> ApiResult<Duration> {
@@ -462,21 +579,24 @@ fn overlap(value: u64) -> ApiResult<Duration> {
 }
 
 fn attempts(value: u32) -> ApiResult<u32> {
-    if !(1..=100).contains(&value) {
-        return Err(invalid("max_attempts", "between 1 and 100"));
+    if !(1..=MAX_ATTEMPTS_LIMIT).contains(&value) {
+        return Err(invalid(
+            "max_attempts",
+            format!("between 1 and {MAX_ATTEMPTS_LIMIT}"),
+        ));
     }
     Ok(value)
 }
 
-fn webhook(w: WebhookIn) -> ApiResult<Webhook> {
+fn webhook(w: WebhookSettings) -> ApiResult<Webhook> {
     let url = Url::parse(&w.url).map_err(|e| invalid("webhook.url", e))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("webhook.url", "an http or https URL is required"));
     }
-    if w.secret.expose_secret().len() < 16 {
+    if w.secret.expose_secret().len() < MIN_SECRET_LEN {
         return Err(invalid(
             "webhook.secret",
-            "a signing secret has at least 16 characters",
+            format!("a signing secret has at least {MIN_SECRET_LEN} characters"),
         ));
     }
     Ok(Webhook {
@@ -493,14 +613,15 @@ fn validate_source(engine: &TriggerEngine, source: &Value, start_from: &Value) -
 }
 
 async fn create_subscription(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let input: CreateIn = parse_body(&body)?;
+    let engine = engine(&state)?;
+    let input: CreateSubscription = parse_body(&body)?;
     if input.linked_account_id.trim().is_empty() {
         return Err(invalid("linked_account_id", "is required"));
     }
-    validate_source(&engine, &input.source, &input.start_from)?;
+    validate_source(engine, &input.source, &input.start_from)?;
     let new = NewSubscription {
         linked_account_id: LinkedAccountId::new(input.linked_account_id),
         source: input.source,
@@ -516,29 +637,34 @@ async fn create_subscription(
     };
     let created = engine.store().insert_subscription(new).await?;
     engine.reload().await?;
-    Ok((StatusCode::CREATED, axum::Json(subscription_json(&created))))
+    Ok((StatusCode::CREATED, Json(subscription_view(&created))))
 }
 
-async fn list_subscriptions(State(engine): State<TriggerEngine>) -> ApiResult<impl IntoResponse> {
-    let all = engine.store().list_subscriptions().await?;
-    let items: Vec<Value> = all.iter().map(subscription_json).collect();
-    Ok(axum::Json(json!({ "subscriptions": items })))
+async fn list_subscriptions(State(state): State<AppState>) -> ApiResult<Json<SubscriptionList>> {
+    let all = engine(&state)?.store().list_subscriptions().await?;
+    Ok(Json(SubscriptionList {
+        subscriptions: all.iter().map(subscription_view).collect(),
+    }))
 }
 
 async fn get_subscription(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    let s = engine.store().subscription(SubscriptionId::new(id)).await?;
-    Ok(axum::Json(subscription_json(&s)))
+) -> ApiResult<Json<SubscriptionView>> {
+    let s = engine(&state)?
+        .store()
+        .subscription(SubscriptionId::new(id))
+        .await?;
+    Ok(Json(subscription_view(&s)))
 }
 
 async fn patch_subscription(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
-) -> ApiResult<impl IntoResponse> {
-    let input: PatchIn = parse_body(&body)?;
+) -> ApiResult<Json<SubscriptionView>> {
+    let engine = engine(&state)?;
+    let input: UpdateSubscription = parse_body(&body)?;
     let patch = SubscriptionPatch {
         poll_interval: input
             .poll_interval_ms
@@ -562,13 +688,14 @@ async fn patch_subscription(
         .update_subscription(SubscriptionId::new(id), patch)
         .await?;
     engine.reload().await?;
-    Ok(axum::Json(subscription_json(&s)))
+    Ok(Json(subscription_view(&s)))
 }
 
 async fn delete_subscription(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<StatusCode> {
+    let engine = engine(&state)?;
     engine
         .store()
         .delete_subscription(SubscriptionId::new(id))
@@ -577,7 +704,12 @@ async fn delete_subscription(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_paused(engine: &TriggerEngine, id: String, paused: bool) -> ApiResult<Value> {
+async fn set_paused(
+    state: &AppState,
+    id: String,
+    paused: bool,
+) -> ApiResult<Json<SubscriptionView>> {
+    let engine = engine(state)?;
     let patch = SubscriptionPatch {
         paused: Some(paused),
         ..SubscriptionPatch::default()
@@ -587,66 +719,64 @@ async fn set_paused(engine: &TriggerEngine, id: String, paused: bool) -> ApiResu
         .update_subscription(SubscriptionId::new(id), patch)
         .await?;
     engine.reload().await?;
-    Ok(subscription_json(&s))
+    Ok(Json(subscription_view(&s)))
 }
 
 async fn pause(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(axum::Json(set_paused(&engine, id, true).await?))
+) -> ApiResult<Json<SubscriptionView>> {
+    set_paused(&state, id, true).await
 }
 
 async fn resume(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(axum::Json(set_paused(&engine, id, false).await?))
+) -> ApiResult<Json<SubscriptionView>> {
+    set_paused(&state, id, false).await
 }
 
 async fn poll_now(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    let report = engine.poll_now(&SubscriptionId::new(id)).await?;
-    Ok(axum::Json(json!({
-        "new_events": report.commit.inserted,
-        "duplicate_events": report.commit.duplicates,
-        "cursor": report.cursor,
-    })))
+) -> ApiResult<Json<PollOutcome>> {
+    let report = engine(&state)?.poll_now(&SubscriptionId::new(id)).await?;
+    Ok(Json(PollOutcome {
+        new_events: report.commit.inserted,
+        duplicate_events: report.commit.duplicates,
+        cursor: report.cursor,
+    }))
 }
 
 async fn get_cursor(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    let s = engine.store().subscription(SubscriptionId::new(id)).await?;
-    Ok(axum::Json(json!({
-        "subscription_id": s.id,
-        "cursor": s.cursor,
-        "start_from": s.start_from,
-        "last_poll_at": s.last_poll_at.map(ms),
-        "last_error": s.last_error,
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ResetIn {
-    start_from: Value,
+) -> ApiResult<Json<CursorView>> {
+    let s = engine(&state)?
+        .store()
+        .subscription(SubscriptionId::new(id))
+        .await?;
+    Ok(Json(CursorView {
+        subscription_id: s.id.to_string(),
+        cursor: s.cursor,
+        start_from: s.start_from,
+        last_poll_at: s.last_poll_at.map(ms),
+        last_error: s.last_error,
+    }))
 }
 
 async fn reset_cursor(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
-) -> ApiResult<impl IntoResponse> {
-    let input: ResetIn = parse_body(&body)?;
+) -> ApiResult<Json<SubscriptionView>> {
+    let engine = engine(&state)?;
+    let input: ResetCursor = parse_body(&body)?;
     let id = SubscriptionId::new(id);
     let current = engine.store().subscription(id.clone()).await?;
-    validate_source(&engine, &current.source, &input.start_from)?;
+    validate_source(engine, &current.source, &input.start_from)?;
     let s = engine.store().reset_cursor(id, input.start_from).await?;
-    Ok(axum::Json(subscription_json(&s)))
+    Ok(Json(subscription_view(&s)))
 }
 
 #[derive(Deserialize)]
@@ -656,10 +786,11 @@ struct EventsQuery {
 }
 
 async fn list_events(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<EventsQuery>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Json<EventList>> {
+    let engine = engine(&state)?;
     let after = match q.after.as_deref() {
         None | Some("") => 0,
         Some(v) => v
@@ -680,31 +811,35 @@ async fn list_events(
         .store()
         .events_after(SubscriptionId::new(id), after, limit)
         .await?;
-    let next_after = events.last().map_or(after, |e| e.seq);
-    let items: Vec<Value> = events.iter().map(|e| e.to_json()).collect();
-    Ok(axum::Json(
-        json!({"events": items, "next_after": next_after}),
-    ))
+    Ok(Json(EventList {
+        next_after: events.last().map_or(after, |e| e.seq),
+        events: events.iter().map(|e| e.to_json()).collect(),
+    }))
 }
 
 async fn list_dead_letters(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    let dead = engine.store().dead_letters(SubscriptionId::new(id)).await?;
-    let items: Vec<Value> = dead.iter().map(delivery_json).collect();
-    Ok(axum::Json(json!({ "dead_letters": items })))
+) -> ApiResult<Json<DeadLetterList>> {
+    let dead = engine(&state)?
+        .store()
+        .dead_letters(SubscriptionId::new(id))
+        .await?;
+    Ok(Json(DeadLetterList {
+        dead_letters: dead.iter().map(delivery_view).collect(),
+    }))
 }
 
 async fn redeliver(
-    State(engine): State<TriggerEngine>,
+    State(state): State<AppState>,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
+    let engine = engine(&state)?;
     let id = SubscriptionId::new(id);
     let d = engine
         .store()
         .redeliver(id.clone(), DeliveryId::new(delivery_id), engine.now())
         .await?;
     engine.wake_delivery(&id);
-    Ok((StatusCode::ACCEPTED, axum::Json(delivery_json(&d))))
+    Ok((StatusCode::ACCEPTED, Json(delivery_view(&d))))
 }

@@ -3,7 +3,7 @@
 //! retries and a dead-letter list, and a pull API.
 //!
 //! Start at [`TriggerEngine`] (scheduling, polls, deliveries), then [`TriggerStore`] (what is
-//! durable and when), [`api::router`] (the REST routes) and [`signature`] (what webhook
+//! durable and when), [`api::ENDPOINTS`] (the REST routes) and [`signature`] (what webhook
 //! receivers verify). Delivery is at least once: events and cursor commit together, and a
 //! delivery's progress moves only after the receiver's 2xx, so a crash re-sends at most the batch
 //! that was in flight. Receivers deduplicate on each event's stable `id` (or the `delivery_id`).

@@ -1,6 +1,7 @@
 //! Shared pieces of the triggers tests: a store on a temp dir with a linked account on an
 //! in-process emulator, a small "new jobs" poller, and a local webhook receiver that records
-//! every request and answers with a status the test sets.
+//! every request and answers with a status the test sets, and the service's operator API over a
+//! trigger engine.
 
 #![allow(dead_code)]
 
@@ -14,11 +15,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use brickwire_api::SecretString;
 use brickwire_client::Client;
+use brickwire_client::credentials::SystemClock;
 use brickwire_emulator::{Emulator, EmulatorOptions};
-use brickwire_service::SqliteStore;
+use brickwire_service::api_key::bootstrap_operator_api_key;
 use brickwire_service::crypto::MasterKey;
+use brickwire_service::server::routes::api_router;
 use brickwire_service::store::{Credential, LinkedAccount, NewLinkedAccount, Store};
-use brickwire_service::triggers::{InvalidField, PollRequest, PollResult, Poller, SyncPoller};
+use brickwire_service::triggers::{
+    InvalidField, PollRequest, PollResult, Poller, SyncPoller, TriggerEngine,
+};
+use brickwire_service::{AccountClients, AccountClientsOptions, AppState, SqliteStore};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use url::Url;
@@ -209,5 +215,36 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
             "timed out waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The service's operator API (`/api/v1`, behind the operator key) over a state holding
+/// `engine`, on the environment's store, with the key to call it.
+pub struct OperatorApi {
+    pub router: axum::Router,
+    /// The operator key (sent as `Authorization: Bearer <key>`).
+    pub key: String,
+}
+
+pub async fn operator_api(env: &Env, engine: TriggerEngine) -> OperatorApi {
+    let store: Arc<dyn Store> = Arc::new(env.store.clone());
+    let bootstrap = bootstrap_operator_api_key(store.as_ref(), None, &SystemClock)
+        .await
+        .unwrap();
+    let key = match bootstrap.generated {
+        Some(key) => key.expose_secret().to_owned(),
+        None => panic!("a fresh store generates an operator key"),
+    };
+    let state = AppState::new(
+        store.clone(),
+        bootstrap.keys,
+        Url::parse("http://127.0.0.1:9/").unwrap(),
+        AccountClients::new(store, AccountClientsOptions::default()),
+        Duration::from_secs(2),
+    )
+    .with_triggers(engine);
+    OperatorApi {
+        router: api_router(state),
+        key,
     }
 }
