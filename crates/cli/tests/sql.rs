@@ -360,10 +360,18 @@ async fn an_expired_link_is_replaced_by_a_fresh_one() {
     }
     assert_eq!(refused.send().await.unwrap().status().as_u16(), 403);
 
-    let body = sql_cmd::fetch_chunk(&client, &id, 7, Some(stale), &sql_cmd::BufferPool::new())
+    let chunk = sql_cmd::ChunkRequest {
+        statement_id: &id,
+        index: 7,
+        format: OutputFormat::Arrow,
+        expected_rows: None,
+    };
+    let prepared = sql_cmd::fetch_chunk(&client, &chunk, Some(stale), &sql_cmd::BufferPool::new())
         .await
         .unwrap();
-    let batches = sql_cmd::decode_chunk(7, body).unwrap();
+    let sql_cmd::Payload::Batches(batches) = prepared.payload else {
+        panic!("an Arrow chunk arrives as batches");
+    };
     let ids: Vec<i64> = batches
         .iter()
         .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())

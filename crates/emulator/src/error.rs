@@ -13,110 +13,114 @@ use serde::de::DeserializeOwned;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
-/// A Databricks `error_code`, as the emulator sends it.
-///
-/// [`ErrorCode::as_str`] is the wire spelling; [`ErrorCode::Scim`] stands for a SCIM error,
-/// whose body has no `error_code` but a `scimType` (see [`ApiError::scim`]).
-///
-/// ```
-/// use brickwire_emulator::error::ErrorCode;
-/// assert_eq!(ErrorCode::ResourceDoesNotExist.as_str(), "RESOURCE_DOES_NOT_EXIST");
-/// assert_eq!(ErrorCode::InvalidParameterValue, "INVALID_PARAMETER_VALUE");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// `INVALID_PARAMETER_VALUE`: a request field is missing or wrong (and, for clusters, jobs
-    /// and runs, an unknown id).
-    InvalidParameterValue,
-    /// `RESOURCE_DOES_NOT_EXIST`: the object asked for is not there.
-    ResourceDoesNotExist,
-    /// `RESOURCE_ALREADY_EXISTS`: a workspace object is already at the path.
-    ResourceAlreadyExists,
-    /// `INVALID_STATE`: the object is in a state that does not allow the action.
-    InvalidState,
-    /// `MALFORMED_REQUEST`: the body is not the JSON the endpoint reads.
-    MalformedRequest,
-    /// `UNAUTHENTICATED`: no token, or one the workspace does not know.
-    Unauthenticated,
-    /// `403`: the legacy answer to a bad token, `{"error_code":"403","message":"Invalid
-    /// access token."}` (see the OAuth setting `legacy_invalid_token_403`).
-    LegacyInvalidToken,
-    /// `ENDPOINT_NOT_FOUND`: no API at this method and path.
-    EndpointNotFound,
-    /// `REQUEST_LIMIT_EXCEEDED`: rate limited (429).
-    RequestLimitExceeded,
-    /// `TEMPORARILY_UNAVAILABLE`: the service is unavailable (503).
-    TemporarilyUnavailable,
-    /// `INTERNAL_ERROR`: the server failed.
-    InternalError,
-    /// `MAX_NOTEBOOK_SIZE_EXCEEDED`: an import is larger than the workspace accepts.
-    MaxNotebookSizeExceeded,
-    /// `DIRECTORY_NOT_EMPTY`: a non-recursive delete of a folder that holds objects.
-    DirectoryNotEmpty,
-    /// `CATALOG_DOES_NOT_EXIST` (Unity Catalog).
-    CatalogDoesNotExist,
-    /// `SCHEMA_DOES_NOT_EXIST` (Unity Catalog).
-    SchemaDoesNotExist,
-    /// `TABLE_DOES_NOT_EXIST` (Unity Catalog).
-    TableDoesNotExist,
-    /// `CATALOG_ALREADY_EXISTS` (Unity Catalog).
-    CatalogAlreadyExists,
-    /// `SCHEMA_ALREADY_EXISTS` (Unity Catalog).
-    SchemaAlreadyExists,
-    /// `TABLE_ALREADY_EXISTS` (Unity Catalog).
-    TableAlreadyExists,
-    /// `VOLUME_ALREADY_EXISTS` (Unity Catalog).
-    VolumeAlreadyExists,
-    /// `CATALOG_NOT_EMPTY` (Unity Catalog, delete without `force`).
-    CatalogNotEmpty,
-    /// `SCHEMA_NOT_EMPTY` (Unity Catalog, delete without `force`).
-    SchemaNotEmpty,
-    /// `BAD_REQUEST`: a statement failed on its input (a `ServiceErrorCode`).
-    BadRequest,
-    /// `NOT_FOUND`: a statement named something that does not exist (a `ServiceErrorCode`).
-    NotFound,
-    /// `ALREADY_EXISTS`: a statement created something that exists (a `ServiceErrorCode`).
-    AlreadyExists,
-    /// `RESOURCE_EXHAUSTED`: a statement ran out of resources (a `ServiceErrorCode`).
-    ResourceExhausted,
-    /// A SCIM error, answered with the SCIM body and this `scimType` (none, for example, on
-    /// a 404). Its [`as_str`](Self::as_str) is the `scimType`, or `""`.
-    Scim(Option<ScimType>),
+/// Defines [`ErrorCode`] from one table of `Variant = "WIRE_SPELLING"`: the enum, its
+/// [`as_str`](ErrorCode::as_str) and [`ALL`](ErrorCode::ALL) come from the same list, so a
+/// code cannot be added to one and forgotten in another.
+macro_rules! error_codes {
+    (
+        $(#[$enum_attr:meta])*
+        pub enum ErrorCode {
+            $(
+                $(#[doc = $doc:literal])*
+                $variant:ident = $wire:literal,
+            )+
+        }
+    ) => {
+        $(#[$enum_attr])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $(
+                $(#[doc = $doc])*
+                $variant,
+            )+
+            /// A SCIM error, answered with the SCIM body and this `scimType` (none, for example, on
+            /// a 404). Its [`as_str`](Self::as_str) is the `scimType`, or `""`.
+            Scim(Option<ScimType>),
+        }
+
+        impl ErrorCode {
+            /// Every code that goes on the wire as an `error_code` (all but [`ErrorCode::Scim`]),
+            /// in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The code as it goes on the wire, e.g. `"INVALID_PARAMETER_VALUE"`.
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $(Self::$variant => $wire,)+
+                    Self::Scim(scim_type) => scim_type.map_or("", ScimType::as_str),
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// The code as it goes on the wire, e.g. `"INVALID_PARAMETER_VALUE"`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::InvalidParameterValue => "INVALID_PARAMETER_VALUE",
-            Self::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
-            Self::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
-            Self::InvalidState => "INVALID_STATE",
-            Self::MalformedRequest => "MALFORMED_REQUEST",
-            Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::LegacyInvalidToken => "403",
-            Self::EndpointNotFound => "ENDPOINT_NOT_FOUND",
-            Self::RequestLimitExceeded => "REQUEST_LIMIT_EXCEEDED",
-            Self::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
-            Self::InternalError => "INTERNAL_ERROR",
-            Self::MaxNotebookSizeExceeded => "MAX_NOTEBOOK_SIZE_EXCEEDED",
-            Self::DirectoryNotEmpty => "DIRECTORY_NOT_EMPTY",
-            Self::CatalogDoesNotExist => "CATALOG_DOES_NOT_EXIST",
-            Self::SchemaDoesNotExist => "SCHEMA_DOES_NOT_EXIST",
-            Self::TableDoesNotExist => "TABLE_DOES_NOT_EXIST",
-            Self::CatalogAlreadyExists => "CATALOG_ALREADY_EXISTS",
-            Self::SchemaAlreadyExists => "SCHEMA_ALREADY_EXISTS",
-            Self::TableAlreadyExists => "TABLE_ALREADY_EXISTS",
-            Self::VolumeAlreadyExists => "VOLUME_ALREADY_EXISTS",
-            Self::CatalogNotEmpty => "CATALOG_NOT_EMPTY",
-            Self::SchemaNotEmpty => "SCHEMA_NOT_EMPTY",
-            Self::BadRequest => "BAD_REQUEST",
-            Self::NotFound => "NOT_FOUND",
-            Self::AlreadyExists => "ALREADY_EXISTS",
-            Self::ResourceExhausted => "RESOURCE_EXHAUSTED",
-            Self::Scim(scim_type) => scim_type.map_or("", ScimType::as_str),
-        }
+error_codes! {
+    /// A Databricks `error_code`, as the emulator sends it.
+    ///
+    /// [`ErrorCode::as_str`] is the wire spelling; [`ErrorCode::Scim`] stands for a SCIM error,
+    /// whose body has no `error_code` but a `scimType` (see [`ApiError::scim`]).
+    ///
+    /// ```
+    /// use brickwire_emulator::error::ErrorCode;
+    /// assert_eq!(ErrorCode::ResourceDoesNotExist.as_str(), "RESOURCE_DOES_NOT_EXIST");
+    /// assert_eq!(ErrorCode::InvalidParameterValue, "INVALID_PARAMETER_VALUE");
+    /// ```
+    pub enum ErrorCode {
+        /// `INVALID_PARAMETER_VALUE`: a request field is missing or wrong (and, for clusters, jobs
+        /// and runs, an unknown id).
+        InvalidParameterValue = "INVALID_PARAMETER_VALUE",
+        /// `RESOURCE_DOES_NOT_EXIST`: the object asked for is not there.
+        ResourceDoesNotExist = "RESOURCE_DOES_NOT_EXIST",
+        /// `RESOURCE_ALREADY_EXISTS`: a workspace object is already at the path.
+        ResourceAlreadyExists = "RESOURCE_ALREADY_EXISTS",
+        /// `INVALID_STATE`: the object is in a state that does not allow the action.
+        InvalidState = "INVALID_STATE",
+        /// `MALFORMED_REQUEST`: the body is not the JSON the endpoint reads.
+        MalformedRequest = "MALFORMED_REQUEST",
+        /// `UNAUTHENTICATED`: no token, or one the workspace does not know.
+        Unauthenticated = "UNAUTHENTICATED",
+        /// `403`: the legacy answer to a bad token, `{"error_code":"403","message":"Invalid
+        /// access token."}` (see the OAuth setting `legacy_invalid_token_403`).
+        LegacyInvalidToken = "403",
+        /// `ENDPOINT_NOT_FOUND`: no API at this method and path.
+        EndpointNotFound = "ENDPOINT_NOT_FOUND",
+        /// `REQUEST_LIMIT_EXCEEDED`: rate limited (429).
+        RequestLimitExceeded = "REQUEST_LIMIT_EXCEEDED",
+        /// `TEMPORARILY_UNAVAILABLE`: the service is unavailable (503).
+        TemporarilyUnavailable = "TEMPORARILY_UNAVAILABLE",
+        /// `INTERNAL_ERROR`: the server failed.
+        InternalError = "INTERNAL_ERROR",
+        /// `MAX_NOTEBOOK_SIZE_EXCEEDED`: an import is larger than the workspace accepts.
+        MaxNotebookSizeExceeded = "MAX_NOTEBOOK_SIZE_EXCEEDED",
+        /// `DIRECTORY_NOT_EMPTY`: a non-recursive delete of a folder that holds objects.
+        DirectoryNotEmpty = "DIRECTORY_NOT_EMPTY",
+        /// `CATALOG_DOES_NOT_EXIST` (Unity Catalog).
+        CatalogDoesNotExist = "CATALOG_DOES_NOT_EXIST",
+        /// `SCHEMA_DOES_NOT_EXIST` (Unity Catalog).
+        SchemaDoesNotExist = "SCHEMA_DOES_NOT_EXIST",
+        /// `TABLE_DOES_NOT_EXIST` (Unity Catalog).
+        TableDoesNotExist = "TABLE_DOES_NOT_EXIST",
+        /// `CATALOG_ALREADY_EXISTS` (Unity Catalog).
+        CatalogAlreadyExists = "CATALOG_ALREADY_EXISTS",
+        /// `SCHEMA_ALREADY_EXISTS` (Unity Catalog).
+        SchemaAlreadyExists = "SCHEMA_ALREADY_EXISTS",
+        /// `TABLE_ALREADY_EXISTS` (Unity Catalog).
+        TableAlreadyExists = "TABLE_ALREADY_EXISTS",
+        /// `VOLUME_ALREADY_EXISTS` (Unity Catalog).
+        VolumeAlreadyExists = "VOLUME_ALREADY_EXISTS",
+        /// `CATALOG_NOT_EMPTY` (Unity Catalog, delete without `force`).
+        CatalogNotEmpty = "CATALOG_NOT_EMPTY",
+        /// `SCHEMA_NOT_EMPTY` (Unity Catalog, delete without `force`).
+        SchemaNotEmpty = "SCHEMA_NOT_EMPTY",
+        /// `BAD_REQUEST`: a statement failed on its input (a `ServiceErrorCode`).
+        BadRequest = "BAD_REQUEST",
+        /// `NOT_FOUND`: a statement named something that does not exist (a `ServiceErrorCode`).
+        NotFound = "NOT_FOUND",
+        /// `ALREADY_EXISTS`: a statement created something that exists (a `ServiceErrorCode`).
+        AlreadyExists = "ALREADY_EXISTS",
+        /// `RESOURCE_EXHAUSTED`: a statement ran out of resources (a `ServiceErrorCode`).
+        ResourceExhausted = "RESOURCE_EXHAUSTED",
     }
 }
 
@@ -350,34 +354,10 @@ mod tests {
     #[test]
     fn codes_are_spelled_as_their_names() {
         use ErrorCode::*;
-        let codes = [
-            InvalidParameterValue,
-            ResourceDoesNotExist,
-            ResourceAlreadyExists,
-            InvalidState,
-            MalformedRequest,
-            Unauthenticated,
-            EndpointNotFound,
-            RequestLimitExceeded,
-            TemporarilyUnavailable,
-            InternalError,
-            MaxNotebookSizeExceeded,
-            DirectoryNotEmpty,
-            CatalogDoesNotExist,
-            SchemaDoesNotExist,
-            TableDoesNotExist,
-            CatalogAlreadyExists,
-            SchemaAlreadyExists,
-            TableAlreadyExists,
-            VolumeAlreadyExists,
-            CatalogNotEmpty,
-            SchemaNotEmpty,
-            BadRequest,
-            NotFound,
-            AlreadyExists,
-            ResourceExhausted,
-        ];
-        for code in codes {
+        for &code in ErrorCode::ALL {
+            if code == LegacyInvalidToken {
+                continue;
+            }
             let mut screaming = String::new();
             for (i, c) in format!("{code:?}").chars().enumerate() {
                 if c.is_ascii_uppercase() && i > 0 {
@@ -389,6 +369,14 @@ mod tests {
             assert_eq!(serde_json::to_value(code).unwrap(), json!(screaming));
         }
         assert_eq!(LegacyInvalidToken.as_str(), "403");
+        let spellings: std::collections::HashSet<_> =
+            ErrorCode::ALL.iter().map(ErrorCode::as_str).collect();
+        assert_eq!(
+            spellings.len(),
+            ErrorCode::ALL.len(),
+            "two codes share a spelling"
+        );
+        assert_eq!(ErrorCode::ALL.len(), 26);
         assert_eq!(Scim(None).as_str(), "");
         assert_eq!(Scim(Some(ScimType::Uniqueness)).as_str(), "uniqueness");
     }
