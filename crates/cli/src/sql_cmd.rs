@@ -694,17 +694,21 @@ pub enum Payload {
     Nothing,
 }
 
-/// One chunk's download turned into its [`Prepared`] form piece by piece, as the bytes
-/// arrive: Arrow's stream decoder keeps only an unfinished message, and CSV and NDJSON rows are
-/// encoded batch by batch, so no chunk's download is ever held whole (and nothing is copied
-/// into one body first). Dropped unfinished (a download cut short), it gives its buffer back.
+/// One chunk's download turned into its [`Prepared`] form. For CSV and NDJSON, piece by piece
+/// as the bytes arrive: Arrow's stream decoder keeps only an unfinished message and rows are
+/// encoded batch by batch, so the download is never held whole. For a JSON array and Arrow,
+/// whose writer takes decoded batches, the download is collected into one buffer and decoded
+/// in place at the end: batches decoded piece by piece would each pin the network buffer they
+/// came in (measured: 46-47 MiB peak at 10M rows, against 36 MiB in place). Dropped unfinished
+/// (a download cut short), it gives its buffer back.
 struct ChunkSink<'p> {
     format: OutputFormat,
     expected_rows: Option<u64>,
     decoder: StreamDecoder,
     rows: u64,
     schema: Option<SchemaRef>,
-    batches: Vec<RecordBatch>,
+    /// The download, for the formats decoded at the end.
+    body: Vec<u8>,
     encoded: Vec<u8>,
     pool: &'p BufferPool,
 }
@@ -717,13 +721,17 @@ impl<'p> ChunkSink<'p> {
             .unwrap_or(0)
             .min(MAX_PREALLOCATED_CHUNK);
         let encoded = encoded_size(chunk.format, size).map_or_else(Vec::new, |n| pool.take(n));
+        let body = match chunk.format {
+            OutputFormat::Json | OutputFormat::Arrow => Vec::with_capacity(size),
+            OutputFormat::Csv | OutputFormat::Ndjson | OutputFormat::Discard => Vec::new(),
+        };
         Self {
             format: chunk.format,
             expected_rows: chunk.expected_rows,
             decoder: StreamDecoder::new(),
             rows: 0,
             schema: None,
-            batches: Vec::new(),
+            body,
             encoded,
             pool,
         }
@@ -731,20 +739,20 @@ impl<'p> ChunkSink<'p> {
 
     /// Takes the next piece of the download.
     fn push(&mut self, piece: Bytes) -> Result<(), ArrowError> {
-        if self.format == OutputFormat::Discard {
-            return Ok(());
-        }
-        let mut buffer = arrow::buffer::Buffer::from(piece);
-        // `decode` returns `None` once the piece is used up (an unfinished message is kept).
-        while let Some(batch) = self.decoder.decode(&mut buffer)? {
-            self.rows += batch.num_rows() as u64;
-            if self.schema.is_none() {
-                self.schema = Some(batch.schema());
-            }
-            if encoded_size(self.format, 0).is_some() {
-                encode_batch(self.format, &batch, &mut self.encoded)?;
-            } else {
-                self.batches.push(batch);
+        match self.format {
+            OutputFormat::Discard => {}
+            OutputFormat::Json | OutputFormat::Arrow => self.body.extend_from_slice(&piece),
+            OutputFormat::Csv | OutputFormat::Ndjson => {
+                // `decode` returns `None` once the piece is used up (an unfinished message is
+                // kept for the next piece).
+                let mut buffer = arrow::buffer::Buffer::from(piece);
+                while let Some(batch) = self.decoder.decode(&mut buffer)? {
+                    self.rows += batch.num_rows() as u64;
+                    if self.schema.is_none() {
+                        self.schema = Some(batch.schema());
+                    }
+                    encode_batch(self.format, &batch, &mut self.encoded)?;
+                }
             }
         }
         Ok(())
@@ -759,14 +767,25 @@ impl<'p> ChunkSink<'p> {
                 payload: Payload::Nothing,
             });
         }
+        let mut batches = Vec::new();
+        if !self.body.is_empty() {
+            // In place: the batches' arrays point into the download (Arrow copies a buffer
+            // only where it is misaligned).
+            let mut buffer = arrow::buffer::Buffer::from(std::mem::take(&mut self.body));
+            while let Some(batch) = self.decoder.decode(&mut buffer)? {
+                self.rows += batch.num_rows() as u64;
+                self.schema.get_or_insert_with(|| batch.schema());
+                batches.push(batch);
+            }
+        }
         self.decoder.finish()?;
         let payload = match self.schema.take() {
             None => Payload::Nothing,
-            Some(schema) if encoded_size(self.format, 0).is_some() => Payload::Encoded {
+            Some(_) if !batches.is_empty() => Payload::Batches(batches),
+            Some(schema) => Payload::Encoded {
                 schema,
                 bytes: std::mem::take(&mut self.encoded),
             },
-            Some(_) => Payload::Batches(std::mem::take(&mut self.batches)),
         };
         Ok(Prepared {
             rows: self.rows,
