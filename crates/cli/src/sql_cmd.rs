@@ -17,9 +17,11 @@
 //!   starts and gives it back once the writer has written it, so downloads, decoded chunks and
 //!   encoded ones waiting for the writer together stay near that budget whatever the chunk size
 //!   (a chunk larger than the budget runs alone), never the whole result.
-//! - CSV and NDJSON are encoded per chunk on the blocking pool, several chunks at once, so the
-//!   writer thread only copies bytes; a JSON array and an Arrow stream are encoded by the writer
-//!   (they carry state from one batch to the next).
+//! - Each chunk is fetched on its own task. CSV and NDJSON are decoded and encoded as the
+//!   chunk's bytes arrive, several chunks at once on every core, into encode buffers reused
+//!   from a pool, so no download is held whole and the writer thread only copies bytes; a JSON
+//!   array and an Arrow stream are decoded in place once the chunk is in and encoded by the
+//!   writer (they carry state from one batch to the next).
 //! - External links are pre-signed: they are fetched WITHOUT the workspace credentials, with the
 //!   `http_headers` the link lists. A link that is refused (expired) is replaced by a fresh one
 //!   from `GET .../result/chunks/{N}` and fetched again. Those link lookups are not paced by
