@@ -92,7 +92,7 @@ pub struct BufferPool {
     free: Mutex<Vec<Vec<u8>>>,
 }
 
-/// The most buffers of one kind a pool keeps (more than the byte budget lets be in flight).
+/// The most buffers a pool keeps (more than the byte budget lets be in flight).
 const POOLED_BUFFERS: usize = 8;
 
 impl BufferPool {
@@ -604,11 +604,20 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
+/// Why a chunk's bytes could not be made ready for the writer.
+#[derive(Debug)]
+enum ChunkError {
+    /// The bytes are not an Arrow IPC stream (or it ends unfinished).
+    NotArrow(ArrowError),
+    /// The rows decoded but could not be encoded as the output format.
+    Encoding(ArrowError),
+}
+
 /// How one download attempt went.
 enum Download {
     Done(Prepared),
-    /// The body is not an Arrow IPC stream: fetching it again would not help.
-    Undecodable(ArrowError),
+    /// The body could not be decoded or its rows encoded: fetching it again would not help.
+    Unusable(ChunkError),
     /// Refused (403 and friends): the link has expired or is no longer valid; get a new one.
     Refused(u16),
     /// A transport error or a server-side failure worth another try.
@@ -657,10 +666,13 @@ pub async fn fetch_chunk(
         let sink = ChunkSink::new(chunk, current.byte_count, pool);
         match download(client, &current, sink).await {
             Download::Done(prepared) => return Ok(prepared),
-            Download::Undecodable(e) => {
+            Download::Unusable(ChunkError::NotArrow(e)) => {
                 return Err(SqlError::Result(format!(
                     "chunk {index} is not a valid Arrow stream: {e}"
                 )));
+            }
+            Download::Unusable(ChunkError::Encoding(e)) => {
+                return Err(SqlError::Result(format!("chunk {index}: {e}")));
             }
             Download::Refused(status) => {
                 tracing::debug!(index, status, "external link refused; fetching a fresh one");
@@ -740,7 +752,7 @@ impl<'p> ChunkSink<'p> {
     }
 
     /// Takes the next piece of the download.
-    fn push(&mut self, piece: Bytes) -> Result<(), ArrowError> {
+    fn push(&mut self, piece: Bytes) -> Result<(), ChunkError> {
         match self.format {
             OutputFormat::Discard => {}
             OutputFormat::Json | OutputFormat::Arrow => self.body.extend_from_slice(&piece),
@@ -748,12 +760,17 @@ impl<'p> ChunkSink<'p> {
                 // `decode` returns `None` once the piece is used up (an unfinished message is
                 // kept for the next piece).
                 let mut buffer = arrow::buffer::Buffer::from(piece);
-                while let Some(batch) = self.decoder.decode(&mut buffer)? {
+                while let Some(batch) = self
+                    .decoder
+                    .decode(&mut buffer)
+                    .map_err(ChunkError::NotArrow)?
+                {
                     self.rows += batch.num_rows() as u64;
                     if self.schema.is_none() {
                         self.schema = Some(batch.schema());
                     }
-                    encode_batch(self.format, &batch, &mut self.encoded)?;
+                    encode_batch(self.format, &batch, &mut self.encoded)
+                        .map_err(ChunkError::Encoding)?;
                 }
             }
         }
@@ -761,7 +778,7 @@ impl<'p> ChunkSink<'p> {
     }
 
     /// The chunk, once the whole download has been pushed (an unfinished stream is an error).
-    fn finish(mut self) -> Result<Prepared, ArrowError> {
+    fn finish(mut self) -> Result<Prepared, ChunkError> {
         if self.format == OutputFormat::Discard {
             // Undecoded: the manifest's count stands.
             return Ok(Prepared {
@@ -774,13 +791,17 @@ impl<'p> ChunkSink<'p> {
             // In place: the batches' arrays point into the download (Arrow copies a buffer
             // only where it is misaligned).
             let mut buffer = arrow::buffer::Buffer::from(std::mem::take(&mut self.body));
-            while let Some(batch) = self.decoder.decode(&mut buffer)? {
+            while let Some(batch) = self
+                .decoder
+                .decode(&mut buffer)
+                .map_err(ChunkError::NotArrow)?
+            {
                 self.rows += batch.num_rows() as u64;
                 self.schema.get_or_insert_with(|| batch.schema());
                 batches.push(batch);
             }
         }
-        self.decoder.finish()?;
+        self.decoder.finish().map_err(ChunkError::NotArrow)?;
         let payload = match self.schema.take() {
             None => Payload::Nothing,
             Some(_) if !batches.is_empty() => Payload::Batches(batches),
@@ -893,7 +914,7 @@ async fn download(client: &Client, link: &ExternalLink, mut sink: ChunkSink<'_>)
         match piece {
             Ok(piece) => {
                 if let Err(e) = sink.push(piece) {
-                    return Download::Undecodable(e);
+                    return Download::Unusable(e);
                 }
             }
             Err(e) => return Download::Transient(format!("body cut short: {e}")),
@@ -901,7 +922,7 @@ async fn download(client: &Client, link: &ExternalLink, mut sink: ChunkSink<'_>)
     }
     match sink.finish() {
         Ok(prepared) => Download::Done(prepared),
-        Err(e) => Download::Undecodable(e),
+        Err(e) => Download::Unusable(e),
     }
 }
 
@@ -1495,7 +1516,7 @@ mod tests {
         let mut cut = sink_for(OutputFormat::Csv);
         cut.push(Bytes::copy_from_slice(&body[..body.len() / 2]))
             .unwrap();
-        assert!(cut.finish().is_err());
+        assert!(matches!(cut.finish(), Err(ChunkError::NotArrow(_))));
     }
 
     #[test]
