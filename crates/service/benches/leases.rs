@@ -70,7 +70,13 @@ async fn measure(store: &SharedStore, polls: u32, leased: bool, offset: u32) -> 
                 .await
                 .unwrap();
             store
-                .commit_poll(id.clone(), vec![event], cursor, Some("bench".into()))
+                .commit_poll(
+                    id.clone(),
+                    vec![event],
+                    cursor,
+                    Some(0),
+                    Some("bench".into()),
+                )
                 .await
                 .unwrap();
             store
@@ -84,7 +90,7 @@ async fn measure(store: &SharedStore, polls: u32, leased: bool, offset: u32) -> 
                 .unwrap();
         } else {
             store
-                .commit_poll(id.clone(), vec![event], cursor, None)
+                .commit_poll(id.clone(), vec![event], cursor, None, None)
                 .await
                 .unwrap();
         }

@@ -674,6 +674,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates() {
             vec![ev("a"), ev("b"), ev("a")],
             json!({"w": 1}),
             None,
+            None,
         )
         .await
         .unwrap();
@@ -683,6 +684,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates() {
             sub.id.clone(),
             vec![ev("b"), ev("c")],
             json!({"w": 2}),
+            None,
             None,
         )
         .await
@@ -700,7 +702,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates() {
     // one transaction).
     store.delete_subscription(sub.id.clone()).await.unwrap();
     let err = store
-        .commit_poll(sub.id.clone(), vec![ev("d")], json!({"w": 3}), None)
+        .commit_poll(sub.id.clone(), vec![ev("d")], json!({"w": 3}), None, None)
         .await
         .unwrap_err();
     assert!(err.is_not_found());
@@ -733,6 +735,90 @@ impl Poller for SlowPoller {
             result
         })
     }
+}
+
+/// A poller whose first poll is overtaken by a cursor reset (made through the store while the
+/// poll is in flight, as the operator API would); it records where each poll started.
+#[derive(Debug)]
+struct ResetDuringFirstPoll {
+    store: SqliteStore,
+    id: std::sync::OnceLock<SubscriptionId>,
+    started_from: std::sync::Mutex<Vec<(Option<Value>, Value)>>,
+}
+
+impl Poller for ResetDuringFirstPoll {
+    fn validate(&self, _source: &Value, _start_from: &Value) -> Result<(), InvalidField> {
+        Ok(())
+    }
+
+    fn poll<'a>(
+        &'a self,
+        _client: &'a brickwire_client::Client,
+        request: PollRequest<'a>,
+    ) -> futures::future::BoxFuture<'a, Result<PollResult, String>> {
+        Box::pin(async move {
+            let round = {
+                let mut started = self.started_from.lock().unwrap();
+                started.push((request.cursor.cloned(), request.start_from.clone()));
+                started.len()
+            };
+            if round == 1 {
+                let id = self.id.get().expect("the test sets the id first").clone();
+                self.store
+                    .reset_cursor(id, json!("now"))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(PollResult {
+                events: vec![NewEvent {
+                    id: format!("round-{round}"),
+                    body: json!({"round": round}),
+                }],
+                cursor: json!({"round": round}),
+                more: false,
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_reset_during_a_poll_is_not_overwritten_and_the_poll_starts_over_from_it() {
+    let env = env().await;
+    let poller = Arc::new(ResetDuringFirstPoll {
+        store: env.store.clone(),
+        id: Default::default(),
+        started_from: Default::default(),
+    });
+    let engine = TriggerEngine::new(
+        Arc::new(env.store.clone()),
+        clients(&env),
+        poller.clone(),
+        fast_options(),
+    );
+    let sub = env
+        .store
+        .insert_subscription(new_subscription(&env, None, 60_000))
+        .await
+        .unwrap();
+    poller.id.set(sub.id.clone()).unwrap();
+    let report = engine.poll_now(&sub.id).await.unwrap();
+    // The first round's commit was discarded; the second started from the reset point.
+    assert_eq!(
+        *poller.started_from.lock().unwrap(),
+        vec![(None, json!("beginning")), (None, json!("now"))]
+    );
+    assert_eq!(report.cursor, json!({"round": 2}));
+    assert_eq!(
+        (report.commit.inserted, report.commit.discarded),
+        (1, false)
+    );
+    let stored = env.store.subscription(sub.id.clone()).await.unwrap();
+    assert_eq!(stored.start_from, json!("now"));
+    assert_eq!(stored.cursor, Some(json!({"round": 2})));
+    assert_eq!(stored.cursor_generation, 1);
+    let events = env.store.events_after(sub.id.clone(), 0, 10).await.unwrap();
+    let ids: Vec<_> = events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["round-2"], "the overtaken poll's events are dropped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -802,7 +888,7 @@ async fn deliveries_take_batches_in_order_and_progress_moves_past_dead_letters()
         })
         .collect();
     store
-        .commit_poll(sub.id.clone(), events, json!({}), None)
+        .commit_poll(sub.id.clone(), events, json!({}), None, None)
         .await
         .unwrap();
     let now = std::time::SystemTime::now();
@@ -1117,6 +1203,7 @@ async fn events_committed_outside_the_engine_are_delivered_after_a_reload() {
                 body: json!({"id": "outside:1:1", "key": "1"}),
             }],
             cursor,
+            None,
             None,
         )
         .await

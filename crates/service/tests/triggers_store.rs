@@ -472,6 +472,7 @@ async fn deleting_a_subscription_takes_its_events_and_deliveries(fx: Fixture) {
                 evs(["a", "b", "c"].map(String::from)),
                 json!({}),
                 None,
+                None,
             )
             .await
             .unwrap();
@@ -522,7 +523,7 @@ async fn deleting_a_subscription_takes_its_events_and_deliveries(fx: Fixture) {
     );
     assert_not_found(
         store
-            .commit_poll(id.clone(), vec![ev("d")], json!({"w": 1}), None)
+            .commit_poll(id.clone(), vec![ev("d")], json!({"w": 1}), None, None)
             .await,
         "subscription",
     );
@@ -565,6 +566,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates(fx: Fixture)
             vec![ev("a"), ev("b"), ev("a")],
             json!({"w": 1, "keys": ["x"]}),
             None,
+            None,
         )
         .await
         .unwrap();
@@ -586,6 +588,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates(fx: Fixture)
             vec![ev("b"), ev("c")],
             json!({"w": 2}),
             None,
+            None,
         )
         .await
         .unwrap();
@@ -595,6 +598,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates(fx: Fixture)
             other.id.clone(),
             vec![ev("a"), ev("b")],
             json!({"w": 9}),
+            None,
             None,
         )
         .await
@@ -616,7 +620,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates(fx: Fixture)
         body: json!({"changed": true}),
     };
     let c = store
-        .commit_poll(sub.id.clone(), vec![changed], json!({"w": 3}), None)
+        .commit_poll(sub.id.clone(), vec![changed], json!({"w": 3}), None, None)
         .await
         .unwrap();
     assert_eq!((c.inserted, c.duplicates), (0, 1));
@@ -626,7 +630,7 @@ async fn a_poll_commits_events_and_cursor_together_and_deduplicates(fx: Fixture)
     );
     // An empty poll still moves the cursor.
     let c = store
-        .commit_poll(sub.id.clone(), vec![], json!({"w": 4}), None)
+        .commit_poll(sub.id.clone(), vec![], json!({"w": 4}), None, None)
         .await
         .unwrap();
     assert_eq!((c.inserted, c.duplicates), (0, 0));
@@ -652,6 +656,7 @@ async fn events_page_by_sequence_id(fx: Fixture) {
                 evs((0..3).map(|i| format!("e{}", round * 3 + i))),
                 json!({"round": round}),
                 None,
+                None,
             )
             .await
             .unwrap();
@@ -660,6 +665,7 @@ async fn events_page_by_sequence_id(fx: Fixture) {
                 noise.id.clone(),
                 evs((0..2).map(|i| format!("noise{round}-{i}"))),
                 json!({}),
+                None,
                 None,
             )
             .await
@@ -732,6 +738,7 @@ async fn deliveries_batch_retry_dead_letter_and_redeliver(fx: Fixture) {
             sub.id.clone(),
             evs((0..5).map(|i| format!("e{i}"))),
             json!({}),
+            None,
             None,
         )
         .await
@@ -994,12 +1001,18 @@ async fn new_events_after_an_open_batch_wait_for_it(fx: Fixture) {
     let store = &fx.store;
     let sub = fx.webhook_sub().await;
     store
-        .commit_poll(sub.id.clone(), vec![ev("a")], json!({}), None)
+        .commit_poll(sub.id.clone(), vec![ev("a")], json!({}), None, None)
         .await
         .unwrap();
     let (first, _) = due(&fx, &sub.id, 10).await;
     store
-        .commit_poll(sub.id.clone(), vec![ev("b"), ev("c")], json!({}), None)
+        .commit_poll(
+            sub.id.clone(),
+            vec![ev("b"), ev("c")],
+            json!({}),
+            None,
+            None,
+        )
         .await
         .unwrap();
     // The open batch is re-sent as it was; the new events wait.
@@ -1021,7 +1034,13 @@ async fn new_events_after_an_open_batch_wait_for_it(fx: Fixture) {
         .await
         .unwrap();
     store
-        .commit_poll(sub.id.clone(), vec![ev("d"), ev("e")], json!({}), None)
+        .commit_poll(
+            sub.id.clone(),
+            vec![ev("d"), ev("e")],
+            json!({}),
+            None,
+            None,
+        )
         .await
         .unwrap();
     let (_, batch) = due(&fx, &sub.id, 0).await;
@@ -1036,6 +1055,7 @@ async fn reset_cursor_keeps_events_and_their_ids(fx: Fixture) {
             sub.id.clone(),
             vec![ev("a"), ev("b")],
             json!({"w": 7}),
+            None,
             None,
         )
         .await
@@ -1064,6 +1084,7 @@ async fn reset_cursor_keeps_events_and_their_ids(fx: Fixture) {
             vec![ev("a"), ev("b"), ev("c")],
             json!({"w": 1}),
             None,
+            None,
         )
         .await
         .unwrap();
@@ -1072,6 +1093,90 @@ async fn reset_cursor_keeps_events_and_their_ids(fx: Fixture) {
         ids(&store.events_after(sub.id.clone(), 0, 10).await.unwrap()),
         ["a", "b", "c"]
     );
+}
+
+async fn a_poll_in_flight_during_a_cursor_reset_cannot_commit_over_it(fx: Fixture) {
+    let store = &fx.store;
+    let sub = fx.pull_sub().await;
+    assert_eq!(sub.cursor_generation, 0);
+    // A poll reads the subscription (generation 0) and commits: nothing reset it, so it lands.
+    let first = store
+        .commit_poll(
+            sub.id.clone(),
+            vec![ev("a")],
+            json!({"w": 1}),
+            Some(0),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.inserted, first.discarded), (1, false));
+    // The next poll reads generation 0; while it is in flight, someone resets the cursor.
+    let read = store.subscription(sub.id.clone()).await.unwrap();
+    let start_from = json!({"timestamp": 1_700_000_000_000_i64});
+    let reset = store
+        .reset_cursor(sub.id.clone(), start_from.clone())
+        .await
+        .unwrap();
+    assert_eq!(reset.cursor_generation, read.cursor_generation + 1);
+    fx.clock.advance(Duration::from_secs(5));
+    let late = store
+        .commit_poll(
+            sub.id.clone(),
+            vec![ev("b"), ev("a")],
+            json!({"w": 2}),
+            Some(read.cursor_generation),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        late,
+        PollCommit {
+            inserted: 0,
+            duplicates: 0,
+            discarded: true
+        }
+    );
+    // Nothing of the late poll was written: the reset stands and its events were dropped.
+    assert_eq!(store.subscription(sub.id.clone()).await.unwrap(), reset);
+    assert_eq!(
+        ids(&store.events_after(sub.id.clone(), 0, 10).await.unwrap()),
+        ["a"]
+    );
+    // A poll that read the reset subscription commits (as does an unguarded commit).
+    let after = store
+        .commit_poll(
+            sub.id.clone(),
+            vec![ev("b")],
+            json!({"w": 3}),
+            Some(reset.cursor_generation),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((after.inserted, after.discarded), (1, false));
+    let now = store.subscription(sub.id.clone()).await.unwrap();
+    assert_eq!(now.cursor, Some(json!({"w": 3})));
+    assert_eq!(now.cursor_generation, 1);
+    // A second reset moves the generation again; the guard is not a one-off flag.
+    let again = store
+        .reset_cursor(sub.id.clone(), start_from)
+        .await
+        .unwrap();
+    assert_eq!(again.cursor_generation, 2);
+    let stale = store
+        .commit_poll(sub.id.clone(), vec![], json!({"w": 4}), Some(1), None)
+        .await
+        .unwrap();
+    assert!(stale.discarded);
+    // A missing subscription is still NotFound, not a discarded commit.
+    store.delete_subscription(sub.id.clone()).await.unwrap();
+    let gone = store
+        .commit_poll(sub.id.clone(), vec![], json!({}), Some(2), None)
+        .await
+        .unwrap_err();
+    assert!(gone.is_not_found(), "{gone}");
 }
 
 async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
@@ -1085,7 +1190,13 @@ async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
     let dead_late = fx.webhook_sub().await;
     for sub in [&pull, &delivered, &retrying, &dead, &dead_late] {
         store
-            .commit_poll(sub.id.clone(), vec![ev("a"), ev("b")], json!({}), None)
+            .commit_poll(
+                sub.id.clone(),
+                vec![ev("a"), ev("b")],
+                json!({}),
+                None,
+                None,
+            )
             .await
             .unwrap();
     }
@@ -1129,7 +1240,7 @@ async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
     // Ten seconds on: one more event for the pull subscription, and the late dead letter.
     fx.clock.advance(Duration::from_secs(10));
     store
-        .commit_poll(pull.id.clone(), vec![ev("c")], json!({}), None)
+        .commit_poll(pull.id.clone(), vec![ev("c")], json!({}), None, None)
         .await
         .unwrap();
     store
@@ -1217,7 +1328,7 @@ async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
     // Sequence ids are never reused, and pruned ids are stored again if a source yields them.
     let max_before = fx.count("SELECT MAX(seq) FROM trigger_events").await;
     let c = store
-        .commit_poll(pull.id.clone(), vec![ev("a")], json!({}), None)
+        .commit_poll(pull.id.clone(), vec![ev("a")], json!({}), None, None)
         .await
         .unwrap();
     assert_eq!(c.inserted, 1);
@@ -1235,7 +1346,7 @@ async fn prune_deletes_only_what_nothing_needs(fx: Fixture) {
 async fn a_reopened_store_reads_what_was_written(fx: Fixture) {
     let sub = fx.webhook_sub().await;
     fx.store
-        .commit_poll(sub.id.clone(), vec![ev("a")], json!({"w": 1}), None)
+        .commit_poll(sub.id.clone(), vec![ev("a")], json!({"w": 1}), None, None)
         .await
         .unwrap();
     let reopened: Arc<dyn Backend> = match &fx.raw {
@@ -1310,7 +1421,7 @@ async fn leases_are_exclusive_expire_and_guard_the_writes(fx: Fixture) {
     // A poll commit or error of a non-holder writes nothing.
     assert_lease_lost(
         store
-            .commit_poll(id.clone(), vec![ev("x")], json!({"c": 1}), b())
+            .commit_poll(id.clone(), vec![ev("x")], json!({"c": 1}), None, b())
             .await,
     );
     assert_lease_lost(
@@ -1326,7 +1437,13 @@ async fn leases_are_exclusive_expire_and_guard_the_writes(fx: Fixture) {
     );
     // The holder commits, then releases with the next poll time every process keeps to.
     let commit = store
-        .commit_poll(id.clone(), vec![ev("x"), ev("y")], json!({"c": 2}), a())
+        .commit_poll(
+            id.clone(),
+            vec![ev("x"), ev("y")],
+            json!({"c": 2}),
+            None,
+            a(),
+        )
         .await
         .unwrap();
     assert_eq!(commit.inserted, 2);
@@ -1354,7 +1471,7 @@ async fn leases_are_exclusive_expire_and_guard_the_writes(fx: Fixture) {
     assert_eq!(claim("a", 61, false).await, LeaseClaim::Claimed);
     assert_lease_lost(
         store
-            .commit_poll(id.clone(), vec![ev("z")], json!({"c": 3}), b())
+            .commit_poll(id.clone(), vec![ev("z")], json!({"c": 3}), None, b())
             .await,
     );
     // Releasing a lease one does not hold changes nothing.
@@ -1525,6 +1642,7 @@ both_backends!(
     deliveries_batch_retry_dead_letter_and_redeliver,
     new_events_after_an_open_batch_wait_for_it,
     reset_cursor_keeps_events_and_their_ids,
+    a_poll_in_flight_during_a_cursor_reset_cannot_commit_over_it,
     prune_deletes_only_what_nothing_needs,
     a_reopened_store_reads_what_was_written,
 );
@@ -1571,7 +1689,7 @@ async fn replicas_committing_overlapping_polls_store_each_event_once_in_commit_o
                     })
                     .collect::<Vec<_>>();
                 let c = store
-                    .commit_poll(id.clone(), events, json!({"w": w, "r": r}), None)
+                    .commit_poll(id.clone(), events, json!({"w": w, "r": r}), None, None)
                     .await
                     .unwrap();
                 inserted += c.inserted;
@@ -1685,6 +1803,7 @@ async fn replicas_opening_deliveries_at_once_never_open_two_over_the_same_events
                 sub.id.clone(),
                 evs((0..40).map(|i| format!("e{i}"))),
                 json!({}),
+                None,
                 None,
             )
             .await

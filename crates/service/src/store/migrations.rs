@@ -70,6 +70,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0007_leases.sql"),
         postgres: include_str!("migrations/postgres/0007_leases.sql"),
     },
+    Migration {
+        version: 8,
+        name: "cursor_generation",
+        sql: include_str!("migrations/0008_cursor_generation.sql"),
+        postgres: include_str!("migrations/postgres/0008_cursor_generation.sql"),
+    },
 ];
 
 /// The schema version this build writes.
@@ -171,8 +177,8 @@ mod tests {
     #[test]
     fn fresh_database_gets_every_migration_and_a_rerun_is_a_no_op() {
         let mut conn = Connection::open_in_memory().unwrap();
-        assert_eq!(apply(&mut conn).unwrap(), vec![1, 2, 3, 4, 5, 6, 7]);
-        assert_eq!(current_version(&conn).unwrap(), 7);
+        assert_eq!(apply(&mut conn).unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(current_version(&conn).unwrap(), 8);
         let before = tables(&conn);
         assert!(before.contains(&"connect_sessions".to_owned()));
         assert_eq!(apply(&mut conn).unwrap(), Vec::<i64>::new());
@@ -180,7 +186,7 @@ mod tests {
         let rows: i64 = conn
             .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 7);
+        assert_eq!(rows, 8);
     }
 
     #[test]
@@ -194,7 +200,7 @@ mod tests {
             [],
         )
         .unwrap();
-        assert_eq!(apply(&mut conn).unwrap(), vec![2, 3, 4, 5, 6, 7]);
+        assert_eq!(apply(&mut conn).unwrap(), vec![2, 3, 4, 5, 6, 7, 8]);
         assert!(tables(&conn).contains(&"connect_sessions".to_owned()));
         let kept: i64 = conn
             .query_row("SELECT COUNT(*) FROM operator_api_keys", [], |r| r.get(0))

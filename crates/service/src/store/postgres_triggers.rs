@@ -75,6 +75,7 @@ fn subscription_row(row: &Row) -> Result<SubscriptionRow> {
         row.try_get(12)?,
         row.try_get(13)?,
         row.try_get(14)?,
+        row.try_get(15)?,
     ))
 }
 
@@ -466,6 +467,7 @@ impl PgStore {
         id: SubscriptionId,
         events: Vec<NewEvent>,
         cursor: Value,
+        read_generation: Option<i64>,
         lease_owner: Option<String>,
     ) -> Result<PollCommit> {
         let mut conn = self.conn().await?;
@@ -474,21 +476,23 @@ impl PgStore {
         // and holds off a takeover of the lease until this commit is done.
         check_lease(&*tx, &id, LeaseKind::Poll, lease_owner.as_deref()).await?;
         let now = to_ms(self.inner.clock.now());
+        // The row is locked (above) and exists: no row changed means a reset moved the
+        // generation since the poll read it.
         let changed = tx
             .execute(
                 "UPDATE trigger_subscriptions
                  SET cursor = $1, last_poll_at = $2, last_error = NULL, updated_at = $2
-                 WHERE id = $3",
-                &[&cursor.to_string(), &now, &id.as_str()],
+                 WHERE id = $3 AND ($4::BIGINT IS NULL OR cursor_generation = $4)",
+                &[&cursor.to_string(), &now, &id.as_str(), &read_generation],
             )
             .await?;
         if changed == 0 {
-            return Err(Error::not_found("subscription", id.as_str()));
+            return Ok(PollCommit {
+                discarded: true,
+                ..PollCommit::default()
+            });
         }
-        let mut commit = PollCommit {
-            inserted: 0,
-            duplicates: 0,
-        };
+        let mut commit = PollCommit::default();
         if !events.is_empty() {
             let insert = tx
                 .prepare_cached(
@@ -629,7 +633,9 @@ impl PgStore {
         let now = to_ms(self.inner.clock.now());
         touch(&*tx, &id, now).await?;
         tx.execute(
-            "UPDATE trigger_subscriptions SET cursor = NULL, start_from = $1, next_poll_at = NULL
+            "UPDATE trigger_subscriptions
+             SET cursor = NULL, start_from = $1, next_poll_at = NULL,
+                 cursor_generation = cursor_generation + 1
              WHERE id = $2",
             &[&start_from.to_string(), &id.as_str()],
         )
@@ -801,9 +807,10 @@ impl TriggerStore for PgStore {
         id: SubscriptionId,
         events: Vec<NewEvent>,
         cursor: Value,
+        read_generation: Option<i64>,
         lease_owner: Option<String>,
     ) -> BoxFuture<'_, Result<PollCommit>> {
-        Box::pin(self.commit_poll_in(id, events, cursor, lease_owner))
+        Box::pin(self.commit_poll_in(id, events, cursor, read_generation, lease_owner))
     }
 
     fn record_poll_error(

@@ -37,7 +37,7 @@ const RELEASE_LEASES_OF: &str = "UPDATE trigger_subscriptions
 
 pub(in crate::store) const SUBSCRIPTION_COLUMNS: &str = "id, linked_account_id, source, start_from, poll_interval_ms, \
      overlap_ms, webhook_url, max_attempts, paused, cursor, delivered_seq, last_poll_at, \
-     last_error, created_at, updated_at";
+     last_error, created_at, updated_at, cursor_generation";
 
 pub(in crate::store) const DELIVERY_COLUMNS: &str = "id, subscription_id, first_seq, last_seq, state, attempts, \
      next_attempt_at, last_status, last_error, created_at, updated_at";
@@ -91,6 +91,7 @@ pub(in crate::store) type SubscriptionRow = (
     Option<String>,
     i64,
     i64,
+    i64,
 );
 
 fn subscription_row(row: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
@@ -110,6 +111,7 @@ fn subscription_row(row: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
         row.get(12)?,
         row.get(13)?,
         row.get(14)?,
+        row.get(15)?,
     ))
 }
 
@@ -136,6 +138,7 @@ pub(in crate::store) fn into_subscription(r: SubscriptionRow) -> Result<Subscrip
         last_error: r.12,
         created_at: from_ms(r.13),
         updated_at: from_ms(r.14),
+        cursor_generation: r.15,
     })
 }
 
@@ -502,28 +505,31 @@ impl TriggerStore for SqliteStore {
         id: SubscriptionId,
         events: Vec<NewEvent>,
         cursor: Value,
+        read_generation: Option<i64>,
         lease_owner: Option<String>,
     ) -> BoxFuture<'_, Result<PollCommit>> {
         Box::pin(self.write(move |tx, inner| {
             check_lease(tx, &id, LeaseKind::Poll, lease_owner.as_deref())?;
             let now = to_ms(inner.clock.now());
+            // The subscription exists (checked above, in this write transaction): no row
+            // changed means a reset moved the generation since the poll read it.
             let changed = tx.execute(
                 "UPDATE trigger_subscriptions
                  SET cursor = ?1, last_poll_at = ?2, last_error = NULL, updated_at = ?2
-                 WHERE id = ?3",
-                rusqlite::params![cursor.to_string(), now, id.as_str()],
+                 WHERE id = ?3 AND (?4 IS NULL OR cursor_generation = ?4)",
+                rusqlite::params![cursor.to_string(), now, id.as_str(), read_generation],
             )?;
             if changed == 0 {
-                return Err(Error::not_found("subscription", id.as_str()));
+                return Ok(PollCommit {
+                    discarded: true,
+                    ..PollCommit::default()
+                });
             }
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO trigger_events (subscription_id, event_id, body, created_at)
                  VALUES (?1, ?2, ?3, ?4)",
             )?;
-            let mut commit = PollCommit {
-                inserted: 0,
-                duplicates: 0,
-            };
+            let mut commit = PollCommit::default();
             for event in &events {
                 let n = insert.execute(rusqlite::params![
                     id.as_str(),
@@ -596,8 +602,10 @@ impl TriggerStore for SqliteStore {
             let now = to_ms(inner.clock.now());
             touch(tx, &id, now)?;
             tx.execute(
-                "UPDATE trigger_subscriptions SET cursor = NULL, start_from = ?1, next_poll_at = NULL
-             WHERE id = ?2",
+                "UPDATE trigger_subscriptions
+                 SET cursor = NULL, start_from = ?1, next_poll_at = NULL,
+                     cursor_generation = cursor_generation + 1
+                 WHERE id = ?2",
                 rusqlite::params![start_from.to_string(), id.as_str()],
             )?;
             get_subscription(tx, &id)

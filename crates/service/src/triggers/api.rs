@@ -267,8 +267,11 @@ pub struct PollOutcome {
     pub new_events: u64,
     /// Events the subscription had already stored.
     pub duplicate_events: u64,
-    /// The committed cursor.
+    /// The committed cursor (`null` when nothing was committed, see `discarded`).
     pub cursor: Value,
+    /// The cursor was reset during every round of this poll, so nothing was committed; the
+    /// scheduler polls again from the reset point at once.
+    pub discarded: bool,
 }
 
 /// The answer of `GET /api/v1/subscriptions/{id}/cursor`.
@@ -745,6 +748,7 @@ async fn poll_now(
         new_events: report.commit.inserted,
         duplicate_events: report.commit.duplicates,
         cursor: report.cursor,
+        discarded: report.commit.discarded,
     }))
 }
 

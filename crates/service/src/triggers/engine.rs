@@ -298,12 +298,15 @@ enum Polled {
     Skipped(LeaseClaim),
 }
 
+/// Polls in a row that one poll lease spends when each commit is overtaken by a cursor reset.
+const RESET_ROUNDS: usize = 3;
+
 /// What [`TriggerEngine::poll_now`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollReport {
-    /// New and duplicate event counts.
+    /// New and duplicate event counts (and whether a cursor reset discarded the commit).
     pub commit: PollCommit,
-    /// The committed cursor.
+    /// The committed cursor (`null` when the commit was discarded).
     pub cursor: Value,
     /// More is waiting: the scheduler polls again at once.
     pub more: bool,
@@ -782,43 +785,63 @@ impl TriggerEngine {
         ))
     }
 
-    /// One poll and its commit, under this engine's poll lease.
+    /// One poll and its commit, under this engine's poll lease. A commit that a cursor reset
+    /// overtook is discarded by the store, and the poll starts over from the reset point
+    /// (at most [`RESET_ROUNDS`] times; after that the scheduler polls again at once).
     async fn poll_claimed(&self, id: &SubscriptionId) -> Result<PollReport, EngineError> {
         let owner = Some(self.inner.owner.clone());
-        let sub = self.inner.store.subscription(id.clone()).await?;
-        let result = self.poll_once(&sub).await;
-        match result {
-            Ok(polled) => {
-                let cursor = polled.cursor.clone();
-                let more = polled.more;
-                let commit = self
-                    .inner
-                    .store
-                    .commit_poll(id.clone(), polled.events, polled.cursor, owner)
-                    .await?;
-                if commit.inserted > 0 {
-                    let now = self.inner.clock.now();
-                    if let Some(slot) = self.slots().get_mut(id)
-                        && slot.webhook
-                    {
-                        slot.request_delivery(now);
-                    }
-                    self.inner.wake.notify_one();
+        for _ in 0..RESET_ROUNDS {
+            let sub = self.inner.store.subscription(id.clone()).await?;
+            let polled = match self.poll_once(&sub).await {
+                Ok(polled) => polled,
+                Err(e) => {
+                    self.inner
+                        .store
+                        .record_poll_error(id.clone(), e.to_string(), owner)
+                        .await?;
+                    return Err(e);
                 }
-                Ok(PollReport {
-                    commit,
-                    cursor,
-                    more,
-                })
+            };
+            let cursor = polled.cursor.clone();
+            let more = polled.more;
+            let commit = self
+                .inner
+                .store
+                .commit_poll(
+                    id.clone(),
+                    polled.events,
+                    polled.cursor,
+                    Some(sub.cursor_generation),
+                    owner.clone(),
+                )
+                .await?;
+            if commit.discarded {
+                tracing::info!(subscription = %id, "cursor reset during the poll: polling again");
+                continue;
             }
-            Err(e) => {
-                self.inner
-                    .store
-                    .record_poll_error(id.clone(), e.to_string(), owner)
-                    .await?;
-                Err(e)
+            if commit.inserted > 0 {
+                let now = self.inner.clock.now();
+                if let Some(slot) = self.slots().get_mut(id)
+                    && slot.webhook
+                {
+                    slot.request_delivery(now);
+                }
+                self.inner.wake.notify_one();
             }
+            return Ok(PollReport {
+                commit,
+                cursor,
+                more,
+            });
         }
+        Ok(PollReport {
+            commit: PollCommit {
+                discarded: true,
+                ..PollCommit::default()
+            },
+            cursor: Value::Null,
+            more: true,
+        })
     }
 
     async fn poll_once(&self, sub: &Subscription) -> Result<PollResult, EngineError> {

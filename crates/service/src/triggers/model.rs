@@ -72,6 +72,9 @@ pub struct Subscription {
     pub paused: bool,
     /// The sync cursor (JSON of `brickwire_sync::Cursor`); `None` before the first poll.
     pub cursor: Option<Value>,
+    /// How many times the cursor was reset. A poll passes the generation it read to
+    /// [`super::TriggerStore::commit_poll`], which discards the commit if a reset came since.
+    pub cursor_generation: i64,
     /// Every event up to this sequence id was delivered or dead-lettered.
     pub delivered_seq: i64,
     /// When the last poll ended (committed or failed).
@@ -161,12 +164,15 @@ impl StoredEvent {
 }
 
 /// What one poll commit did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollCommit {
     /// Events stored (events already stored for the subscription are ignored).
     pub inserted: u64,
     /// Events ignored as duplicates.
     pub duplicates: u64,
+    /// The cursor was reset while the poll was in flight: nothing was written (the poll's
+    /// events and cursor are dropped; the next poll starts from the reset point).
+    pub discarded: bool,
 }
 
 /// The state of a webhook delivery.

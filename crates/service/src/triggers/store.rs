@@ -59,12 +59,17 @@ pub trait TriggerStore: Send + Sync + fmt::Debug {
     /// In one transaction: stores `events` (ignoring ids already stored for the subscription)
     /// and replaces the cursor with `cursor`, and clears the last error. Nothing of it is
     /// visible unless all of it is. With `lease_owner`, only while that owner holds the poll
-    /// lease ([`crate::Error::LeaseLost`] otherwise, and nothing is written).
+    /// lease ([`crate::Error::LeaseLost`] otherwise, and nothing is written). With
+    /// `read_generation` (the [`Subscription::cursor_generation`] the poll started from), only
+    /// if no [`TriggerStore::reset_cursor`] came since; otherwise nothing is written and the
+    /// commit is [`PollCommit::discarded`], so a reset is never overwritten by a poll that
+    /// was in flight when it was made.
     fn commit_poll(
         &self,
         id: SubscriptionId,
         events: Vec<NewEvent>,
         cursor: Value,
+        read_generation: Option<i64>,
         lease_owner: Option<String>,
     ) -> BoxFuture<'_, Result<PollCommit>>;
 
@@ -117,8 +122,9 @@ pub trait TriggerStore: Send + Sync + fmt::Debug {
         next_poll_at: Option<SystemTime>,
     ) -> BoxFuture<'_, Result<()>>;
 
-    /// Forgets the cursor and sets where the next poll starts. Stored events stay (and, having
-    /// stable ids, are not stored twice if the source yields them again).
+    /// Forgets the cursor, sets where the next poll starts and increments the cursor
+    /// generation (so a poll in flight cannot commit over the reset). Stored events stay (and,
+    /// having stable ids, are not stored twice if the source yields them again).
     fn reset_cursor(
         &self,
         id: SubscriptionId,
