@@ -55,9 +55,7 @@ fn query_pairs(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
 fn cluster_id(body: &Map<String, Value>) -> Result<String, ApiError> {
     match body.get("cluster_id") {
         Some(Value::String(id)) if !id.is_empty() => Ok(id.clone()),
-        _ => Err(ApiError::invalid_parameter(
-            "Missing required field: cluster_id",
-        )),
+        _ => Err(ApiError::missing_field("cluster_id")),
     }
 }
 
@@ -78,7 +76,7 @@ async fn get_cluster(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Re
         .find(|(k, _)| k == "cluster_id")
         .map(|(_, v)| v.as_str())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::invalid_parameter("Missing required field: cluster_id"))?;
+        .ok_or_else(|| ApiError::missing_field("cluster_id"))?;
     Ok(Json(clusters(&app).get(id, now_ms())?.details()))
 }
 

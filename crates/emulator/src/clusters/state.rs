@@ -424,9 +424,7 @@ fn invalid_state(cluster: &Cluster) -> ApiError {
 fn required_str<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a str, ApiError> {
     match body.get(field) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(Value::String(_)) | None | Some(Value::Null) => Err(ApiError::invalid_parameter(
-            format!("Missing required field: {field}"),
-        )),
+        Some(Value::String(_)) | None | Some(Value::Null) => Err(ApiError::missing_field(field)),
         Some(_) => Err(ApiError::invalid_parameter(format!(
             "Invalid value for field {field}: expected a string"
         ))),
@@ -796,9 +794,7 @@ impl State {
                 ));
             }
             (None, None) => {
-                return Err(ApiError::invalid_parameter(
-                    "Missing required field: num_workers or autoscale",
-                ));
+                return Err(ApiError::missing_field("num_workers or autoscale"));
             }
         };
         let delay = self.settings.resize_delay_ms as i64;

@@ -90,8 +90,7 @@ fn bad_id(name: &str) -> ApiError {
 }
 
 fn required_id(body: &Map<String, Value>, name: &str) -> Result<i64, ApiError> {
-    id_field(body.get(name), name)?
-        .ok_or_else(|| ApiError::invalid_parameter(format!("Missing required field: {name}")))
+    id_field(body.get(name), name)?.ok_or_else(|| ApiError::missing_field(name))
 }
 
 fn object_field(body: &Map<String, Value>, name: &str) -> Result<Map<String, Value>, ApiError> {
@@ -248,7 +247,7 @@ struct GetQuery {
 
 fn query_id(value: Option<&String>, name: &str) -> Result<i64, ApiError> {
     id_field(value.map(|s| Value::String(s.clone())).as_ref(), name)?
-        .ok_or_else(|| ApiError::invalid_parameter(format!("Missing required field: {name}")))
+        .ok_or_else(|| ApiError::missing_field(name))
 }
 
 async fn get_job(
@@ -298,9 +297,7 @@ async fn reset(State(app): State<AppState>, body: Bytes) -> Result<Json<Value>, 
     let body: Map<String, Value> = json_body(&body)?;
     let job_id = required_id(&body, "job_id")?;
     if !matches!(body.get("new_settings"), Some(Value::Object(_))) {
-        return Err(ApiError::invalid_parameter(
-            "Missing required field: new_settings",
-        ));
+        return Err(ApiError::missing_field("new_settings"));
     }
     let new_settings = object_field(&body, "new_settings")?;
     with_jobs(&app, |jobs, _, _| jobs.reset(job_id, new_settings))?;

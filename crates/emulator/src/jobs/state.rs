@@ -208,9 +208,7 @@ fn validate(settings: &mut Map<String, Value>) -> Result<(), ApiError> {
     let mut cluster_keys = HashSet::new();
     for (i, (key, _)) in keyed(&clusters, "job_cluster_key").into_iter().enumerate() {
         let key = key.filter(|k| !k.is_empty()).ok_or_else(|| {
-            ApiError::invalid_parameter(format!(
-                "Missing required field: job_clusters[{i}].job_cluster_key"
-            ))
+            ApiError::missing_field(format_args!("job_clusters[{i}].job_cluster_key"))
         })?;
         if !cluster_keys.insert(key) {
             return Err(ApiError::invalid_parameter(format!(
@@ -220,9 +218,9 @@ fn validate(settings: &mut Map<String, Value>) -> Result<(), ApiError> {
     }
     let mut task_keys = HashSet::new();
     for (i, (key, _)) in keyed(&tasks, "task_key").into_iter().enumerate() {
-        let key = key.filter(|k| !k.is_empty()).ok_or_else(|| {
-            ApiError::invalid_parameter(format!("Missing required field: tasks[{i}].task_key"))
-        })?;
+        let key = key
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| ApiError::missing_field(format_args!("tasks[{i}].task_key")))?;
         if !task_keys.insert(key) {
             return Err(ApiError::invalid_parameter(format!(
                 "Task key {key} is used by more than one task."

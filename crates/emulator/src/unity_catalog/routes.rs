@@ -407,14 +407,12 @@ async fn create_table(AxumState(ws): AxumState<AppState>, bytes: Bytes) -> Reply
         let col_name = c["name"]
             .as_str()
             .filter(|n| !n.is_empty())
-            .ok_or_else(|| ApiError::invalid_parameter("Missing required field: columns.name"))?;
+            .ok_or_else(|| ApiError::missing_field("columns.name"))?;
         let type_text = c["type_text"]
             .as_str()
             .or_else(|| c["type_name"].as_str())
             .ok_or_else(|| {
-                ApiError::invalid_parameter(format!(
-                    "Missing required field: columns.type_text of column {col_name}"
-                ))
+                ApiError::missing_field(format_args!("columns.type_text of column {col_name}"))
             })?;
         let data_type = crate::sql::parse_type(type_text).map_err(|e| {
             ApiError::invalid_parameter(format!(

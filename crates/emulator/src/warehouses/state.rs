@@ -331,7 +331,7 @@ impl State {
     fn validate(&self, spec: &Map<String, Value>, id: Option<&str>) -> Result<(), ApiError> {
         let name = match spec.get("name") {
             Some(Value::String(s)) if !s.trim().is_empty() => s,
-            _ => return Err(ApiError::invalid_parameter("Missing required field: name")),
+            _ => return Err(ApiError::missing_field("name")),
         };
         if name.chars().count() >= 100 {
             return Err(ApiError::invalid_parameter(
@@ -349,9 +349,7 @@ impl State {
         }
         match spec.get("cluster_size") {
             None | Some(Value::Null) => {
-                return Err(ApiError::invalid_parameter(
-                    "Missing required field: cluster_size",
-                ));
+                return Err(ApiError::missing_field("cluster_size"));
             }
             _ => one_of(spec, "cluster_size", &CLUSTER_SIZES)?,
         }

@@ -174,7 +174,7 @@ fn unsupported_format(format: &str) -> ApiError {
 /// Normalizes an API path: absolute, no trailing slash, no `/Workspace` prefix, no `.`/`..`.
 pub fn normalize(path: &str) -> Result<String, ApiError> {
     if path.is_empty() {
-        return Err(ApiError::invalid_parameter("Missing required field: path"));
+        return Err(ApiError::missing_field("path"));
     }
     if !path.starts_with('/') {
         return Err(ApiError::invalid_parameter(format!(
