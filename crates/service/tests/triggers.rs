@@ -512,6 +512,30 @@ async fn create_and_patch_validate_fields_and_never_return_the_secret() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = call(&app, "GET", &format!("/api/v1/subscriptions/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // A path segment that is not UTF-8 and an unknown query parameter get the error shape
+    // naming what was wrong, as on every other route (not axum's plain text).
+    let (status, resp) = call(&app, "GET", "/api/v1/subscriptions/%FF%FE", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{resp}");
+    assert_eq!(resp["error"]["code"], "INVALID_INPUT", "{resp}");
+    assert!(
+        resp["error"]["message"].as_str().unwrap().contains("path"),
+        "{resp}"
+    );
+    let (status, resp) = call(
+        &app,
+        "GET",
+        "/api/v1/subscriptions/sub_x/events?colour=red",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{resp}");
+    assert_eq!(resp["error"]["code"], "INVALID_INPUT", "{resp}");
+    assert!(
+        resp["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour")
+    );
 
     // The secret is encrypted at rest: the raw database never holds it.
     env.store.checkpoint().await.unwrap();

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
@@ -40,6 +40,7 @@ use super::model::{
     Delivery, DeliveryId, DeliveryState, DeliveryTarget, NewSubscription, Subscription,
     SubscriptionId, SubscriptionPatch, Webhook,
 };
+use crate::server::error::{ApiPath, ApiQuery};
 use crate::server::routes::{Endpoint, schema};
 use crate::server::{ApiError, AppState};
 use crate::store::LinkedAccountId;
@@ -652,7 +653,7 @@ async fn list_subscriptions(State(state): State<AppState>) -> ApiResult<Json<Sub
 
 async fn get_subscription(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<SubscriptionView>> {
     let s = engine(&state)?
         .store()
@@ -663,7 +664,7 @@ async fn get_subscription(
 
 async fn patch_subscription(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Json<SubscriptionView>> {
     let engine = engine(&state)?;
@@ -696,7 +697,7 @@ async fn patch_subscription(
 
 async fn delete_subscription(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let engine = engine(&state)?;
     engine
@@ -727,21 +728,21 @@ async fn set_paused(
 
 async fn pause(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<SubscriptionView>> {
     set_paused(&state, id, true).await
 }
 
 async fn resume(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<SubscriptionView>> {
     set_paused(&state, id, false).await
 }
 
 async fn poll_now(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<PollOutcome>> {
     let report = engine(&state)?.poll_now(&SubscriptionId::new(id)).await?;
     Ok(Json(PollOutcome {
@@ -754,7 +755,7 @@ async fn poll_now(
 
 async fn get_cursor(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CursorView>> {
     let s = engine(&state)?
         .store()
@@ -771,7 +772,7 @@ async fn get_cursor(
 
 async fn reset_cursor(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Json<SubscriptionView>> {
     let engine = engine(&state)?;
@@ -784,6 +785,7 @@ async fn reset_cursor(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EventsQuery {
     after: Option<String>,
     limit: Option<String>,
@@ -791,8 +793,8 @@ struct EventsQuery {
 
 async fn list_events(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<EventsQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventList>> {
     let engine = engine(&state)?;
     let after = match q.after.as_deref() {
@@ -823,7 +825,7 @@ async fn list_events(
 
 async fn list_dead_letters(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<DeadLetterList>> {
     let dead = engine(&state)?
         .store()
@@ -836,7 +838,7 @@ async fn list_dead_letters(
 
 async fn redeliver(
     State(state): State<AppState>,
-    Path((id, delivery_id)): Path<(String, String)>,
+    ApiPath((id, delivery_id)): ApiPath<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     let engine = engine(&state)?;
     let id = SubscriptionId::new(id);
