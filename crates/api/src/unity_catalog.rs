@@ -382,6 +382,9 @@ pub struct CreateVolume {
     /// Storage location (required for `EXTERNAL`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_location: Option<String>,
+    /// Fields this version does not model, sent verbatim.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// The body of volume update (the full name is in the path).
@@ -396,6 +399,38 @@ pub struct UpdateVolume {
     /// A comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+}
+
+/// The body of table create: Databricks creates only external Delta tables through it
+/// (`table_type` `EXTERNAL`, `data_source_format` `DELTA`); managed ones are made with SQL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateTable {
+    /// The name, relative to the schema.
+    pub name: String,
+    /// The catalog.
+    pub catalog_name: String,
+    /// The schema.
+    pub schema_name: String,
+    /// The table type (`EXTERNAL`).
+    pub table_type: TableType,
+    /// `DELTA`, `PARQUET`, ... (`DELTA`).
+    pub data_source_format: String,
+    /// Where the table's files are.
+    pub storage_location: String,
+    /// The columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnInfo>,
+    /// Properties.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, String>,
+}
+
+/// The body of table update (the full name is in the path): only the owner can change.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UpdateTable {
+    /// The owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The query of the catalog list.

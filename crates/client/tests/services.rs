@@ -317,6 +317,7 @@ async fn unity_catalog() {
             volume_type: VolumeType::Managed,
             comment: None,
             storage_location: None,
+            extra: Default::default(),
         })
         .await
         .unwrap();

@@ -458,6 +458,7 @@ mod tests {
             volume_type: VolumeType::Managed,
             comment: None,
             storage_location: None,
+            extra: Default::default(),
         });
         assert_eq!(v.method, Method::POST);
         assert_eq!(

@@ -12,11 +12,14 @@ use axum::routing::get;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use brickwire_api::unity_catalog::{CreateCatalog, CreateSchema};
+use brickwire_api::unity_catalog::{
+    CreateCatalog, CreateSchema, CreateTable, CreateVolume, TableType, UpdateCatalog, UpdateTable,
+    UpdateVolume, VolumeType,
+};
 
 use super::pagination::{PageRequest, like, paginate};
 use super::state::{ContainerUpdate, NewCatalog, State, UcError, split_full_name};
-use crate::error::{ApiError, json_object, required, wire_body};
+use crate::error::{ApiError, required, wire_body};
 use crate::state::AppState;
 
 const BASE: &str = "/api/2.1/unity-catalog";
@@ -84,35 +87,6 @@ fn properties(map: std::collections::BTreeMap<String, String>) -> Map<String, Va
     map.into_iter()
         .map(|(k, v)| (k, Value::String(v)))
         .collect()
-}
-
-/// Removes an optional string field; a non-string value is an error naming the field.
-fn take_str(body: &mut Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
-    match body.remove(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(ApiError::invalid_parameter(format!(
-            "Invalid value for field {field}: expected a string, got {other}"
-        ))),
-    }
-}
-
-/// Removes a required string field: absent, null and empty are all missing.
-fn require_str(body: &mut Map<String, Value>, field: &str) -> Result<String, ApiError> {
-    required(field, take_str(body, field)?.unwrap_or_default())
-}
-
-fn take_map(
-    body: &mut Map<String, Value>,
-    field: &str,
-) -> Result<Option<Map<String, Value>>, ApiError> {
-    match body.remove(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => Ok(Some(m)),
-        Some(other) => Err(ApiError::invalid_parameter(format!(
-            "Invalid value for field {field}: expected an object, got {other}"
-        ))),
-    }
 }
 
 fn query_required<'a>(q: &'a HashMap<String, String>, field: &str) -> Result<&'a str, ApiError> {
@@ -216,16 +190,19 @@ async fn get_catalog(AxumState(ws): AxumState<AppState>, Path(name): Path<String
     })
 }
 
+/// The body of catalog and schema update (`UpdateCatalog` and `UpdateSchema` have the same
+/// fields). `name` and `full_name` name the object in the path and are not kept.
 fn container_update(bytes: &Bytes) -> Result<ContainerUpdate, ApiError> {
-    let mut body = json_object(bytes)?;
-    body.remove("name");
-    body.remove("full_name");
+    let body: UpdateCatalog = wire_body(bytes)?;
+    let mut extra = body.extra;
+    extra.remove("name");
+    extra.remove("full_name");
     Ok(ContainerUpdate {
-        new_name: take_str(&mut body, "new_name")?.filter(|s| !s.is_empty()),
-        comment: take_str(&mut body, "comment")?,
-        owner: take_str(&mut body, "owner")?,
-        properties: take_map(&mut body, "properties")?,
-        extra: body,
+        new_name: body.new_name.filter(|s| !s.is_empty()),
+        comment: body.comment,
+        owner: body.owner,
+        properties: body.properties.map(properties),
+        extra,
     })
 }
 
@@ -378,52 +355,44 @@ async fn list_tables(AxumState(ws): AxumState<AppState>, Query(q): Params) -> Re
 /// `POST /tables`: only external Delta tables, as Databricks allows; columns are parsed from
 /// their `type_text` (or `type_name`) as Databricks SQL types.
 async fn create_table(AxumState(ws): AxumState<AppState>, bytes: Bytes) -> Reply {
-    let mut body = json_object(&bytes)?;
-    let name = require_str(&mut body, "name")?;
-    let catalog = require_str(&mut body, "catalog_name")?;
-    let schema = require_str(&mut body, "schema_name")?;
-    let table_type = require_str(&mut body, "table_type")?;
-    let format = require_str(&mut body, "data_source_format")?;
-    let storage_location = require_str(&mut body, "storage_location")?;
-    if table_type != "EXTERNAL" || format != "DELTA" {
+    let body: CreateTable = wire_body(&bytes)?;
+    let name = required("name", body.name)?;
+    let catalog = required("catalog_name", body.catalog_name)?;
+    let schema = required("schema_name", body.schema_name)?;
+    if body.table_type.as_str().is_empty() {
+        return Err(ApiError::missing_field("table_type"));
+    }
+    let format = required("data_source_format", body.data_source_format)?;
+    let storage_location = required("storage_location", body.storage_location)?;
+    if body.table_type != TableType::External || format != "DELTA" {
         return Err(ApiError::invalid_parameter(format!(
-            "Only EXTERNAL DELTA tables can be created through this API (got {table_type} {format}); use SQL for managed tables"
+            "Only EXTERNAL DELTA tables can be created through this API (got {} {format}); use SQL for managed tables",
+            body.table_type.as_str()
         )));
     }
-    let properties = take_map(&mut body, "properties")?.unwrap_or_default();
-    let mut columns = match body.remove("columns") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(c)) => c,
-        Some(_) => {
-            return Err(ApiError::invalid_parameter(
-                "Invalid value for field columns: expected an array",
-            ));
-        }
-    };
-    columns.sort_by_key(|c| c["position"].as_i64().unwrap_or(i64::MAX));
+    let properties = properties(body.properties);
+    let mut columns = body.columns;
+    columns.sort_by_key(|c| c.position.unwrap_or(i32::MAX));
     let mut fields = Vec::new();
     let mut comments = std::collections::BTreeMap::new();
-    for c in &columns {
-        let col_name = c["name"]
-            .as_str()
+    for c in columns {
+        let col_name = c
+            .name
             .filter(|n| !n.is_empty())
             .ok_or_else(|| ApiError::missing_field("columns.name"))?;
-        let type_text = c["type_text"]
-            .as_str()
-            .or_else(|| c["type_name"].as_str())
-            .ok_or_else(|| {
-                ApiError::missing_field(format_args!("columns.type_text of column {col_name}"))
-            })?;
-        let data_type = crate::sql::parse_type(type_text).map_err(|e| {
+        let type_text = c.type_text.or(c.type_name).ok_or_else(|| {
+            ApiError::missing_field(format_args!("columns.type_text of column {col_name}"))
+        })?;
+        let data_type = crate::sql::parse_type(&type_text).map_err(|e| {
             ApiError::invalid_parameter(format!(
                 "Invalid type '{type_text}' of column {col_name}: {}",
                 e.message
             ))
         })?;
-        let nullable = c["nullable"].as_bool().unwrap_or(true);
-        fields.push(arrow::datatypes::Field::new(col_name, data_type, nullable));
-        if let Some(comment) = c["comment"].as_str() {
-            comments.insert(col_name.to_owned(), comment.to_owned());
+        let nullable = c.nullable.unwrap_or(true);
+        fields.push(arrow::datatypes::Field::new(&col_name, data_type, nullable));
+        if let Some(comment) = c.comment {
+            comments.insert(col_name, comment);
         }
     }
     let data = super::state::TableData::new(
@@ -465,9 +434,10 @@ async fn update_table(
     bytes: Bytes,
 ) -> Reply {
     let p = split_full_name(&full_name, 3, "table")?;
-    let mut body = json_object(&bytes)?;
-    let owner = take_str(&mut body, "owner")?;
-    with_state(&ws, |s| s.update_table_owner(&p[0], &p[1], &p[2], owner))?;
+    let body: UpdateTable = wire_body(&bytes)?;
+    with_state(&ws, |s| {
+        s.update_table_owner(&p[0], &p[1], &p[2], body.owner)
+    })?;
     Ok(Json(json!({})))
 }
 
@@ -529,22 +499,23 @@ fn volume_json(s: &State, info: &super::state::VolumeInfo) -> Value {
 }
 
 async fn create_volume(AxumState(ws): AxumState<AppState>, bytes: Bytes) -> Reply {
-    let mut body = json_object(&bytes)?;
-    let catalog = require_str(&mut body, "catalog_name")?;
-    let schema = require_str(&mut body, "schema_name")?;
-    let name = require_str(&mut body, "name")?;
-    let volume_type = require_str(&mut body, "volume_type")?;
-    let storage_location = take_str(&mut body, "storage_location")?;
-    let comment = take_str(&mut body, "comment")?;
+    let body: CreateVolume = wire_body(&bytes)?;
+    let catalog = required("catalog_name", body.catalog_name)?;
+    let schema = required("schema_name", body.schema_name)?;
+    let name = required("name", body.name)?;
+    let volume_type = match body.volume_type {
+        VolumeType::Other(t) if t.is_empty() => return Err(ApiError::missing_field("volume_type")),
+        t => t,
+    };
     with_state(&ws, |s| {
         let info = s.create_volume(
             &catalog,
             &schema,
             &name,
-            &volume_type,
-            storage_location,
-            comment,
-            body,
+            volume_type,
+            body.storage_location,
+            body.comment,
+            body.extra,
         )?;
         Ok(Json(volume_json(s, &info)))
     })
@@ -580,12 +551,10 @@ async fn update_volume(
     bytes: Bytes,
 ) -> Reply {
     let p = split_full_name(&name, 3, "volume")?;
-    let mut body = json_object(&bytes)?;
-    let new_name = take_str(&mut body, "new_name")?.filter(|s| !s.is_empty());
-    let owner = take_str(&mut body, "owner")?;
-    let comment = take_str(&mut body, "comment")?;
+    let body: UpdateVolume = wire_body(&bytes)?;
+    let new_name = body.new_name.filter(|s| !s.is_empty());
     with_state(&ws, |s| {
-        let info = s.update_volume(&p[0], &p[1], &p[2], new_name, owner, comment)?;
+        let info = s.update_volume(&p[0], &p[1], &p[2], new_name, body.owner, body.comment)?;
         Ok(Json(volume_json(s, &info)))
     })
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use brickwire_api::unity_catalog::VolumeType;
 use datafusion::catalog::MemTable;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -275,7 +276,7 @@ pub struct VolumeInfo {
     /// Parent schema.
     pub schema_name: String,
     /// `MANAGED` or `EXTERNAL`.
-    pub volume_type: String,
+    pub volume_type: VolumeType,
     /// Where the files live.
     pub storage_location: String,
     /// Free text.
@@ -1014,27 +1015,27 @@ impl State {
         catalog: &str,
         schema: &str,
         name: &str,
-        volume_type: &str,
+        volume_type: VolumeType,
         storage_location: Option<String>,
         comment: Option<String>,
         extra: Map<String, Value>,
     ) -> Result<VolumeInfo, UcError> {
         let key = check_name("name", name)?;
-        let storage_location = match (volume_type, storage_location) {
-            ("MANAGED", None) => None,
-            ("MANAGED", Some(_)) => {
+        let storage_location = match (&volume_type, storage_location) {
+            (VolumeType::Managed, None) => None,
+            (VolumeType::Managed, Some(_)) => {
                 return Err(UcError::InvalidParameter(
                     "storage_location must not be specified for a MANAGED volume".into(),
                 ));
             }
-            ("EXTERNAL", Some(l)) if !l.is_empty() => Some(l),
-            ("EXTERNAL", _) => {
+            (VolumeType::External, Some(l)) if !l.is_empty() => Some(l),
+            (VolumeType::External, _) => {
                 return Err(UcError::InvalidParameter(
                     "Missing required field: storage_location (required for an EXTERNAL volume)"
                         .into(),
                 ));
             }
-            (other, _) => {
+            (VolumeType::Other(other), _) => {
                 return Err(UcError::InvalidParameter(format!(
                     "Invalid volume_type '{other}': expected MANAGED or EXTERNAL"
                 )));
@@ -1053,7 +1054,7 @@ impl State {
             name: key.clone(),
             catalog_name: s.info.catalog_name.clone(),
             schema_name: s.info.name.clone(),
-            volume_type: volume_type.into(),
+            volume_type,
             storage_location: storage_location
                 .unwrap_or_else(|| format!("{base}/volumes/{volume_id}")),
             comment,

@@ -650,6 +650,48 @@ async fn create_bodies_are_read_as_the_wire_model_and_a_wrong_field_is_named() {
             json!({"name": "s", "catalog_name": ["main"]}),
             "Invalid value for field catalog_name:",
         ),
+        (
+            "volumes",
+            json!({"catalog_name": "main", "schema_name": "default", "name": "v"}),
+            "Missing required field: volume_type",
+        ),
+        (
+            "volumes",
+            json!({"catalog_name": "main", "schema_name": "default", "name": "v", "volume_type": ""}),
+            "Missing required field: volume_type",
+        ),
+        (
+            "volumes",
+            json!({"catalog_name": "main", "schema_name": "default", "name": "v",
+                   "volume_type": "MANAGED", "comment": 5}),
+            "Invalid value for field comment:",
+        ),
+        (
+            "volumes",
+            json!({"catalog_name": "main", "schema_name": "default", "name": "v",
+                   "volume_type": "SHARED"}),
+            "Invalid volume_type 'SHARED': expected MANAGED or EXTERNAL",
+        ),
+        (
+            "tables",
+            json!({"name": "t", "catalog_name": "main", "schema_name": "default",
+                   "data_source_format": "DELTA", "storage_location": "s3://b/t"}),
+            "Missing required field: table_type",
+        ),
+        (
+            "tables",
+            json!({"name": "t", "catalog_name": "main", "schema_name": "default",
+                   "table_type": "EXTERNAL", "data_source_format": "DELTA",
+                   "storage_location": "s3://b/t", "columns": [{"name": 3}]}),
+            "Invalid value for field columns[0].name:",
+        ),
+        (
+            "tables",
+            json!({"name": "t", "catalog_name": "main", "schema_name": "default",
+                   "table_type": "EXTERNAL", "data_source_format": "DELTA",
+                   "storage_location": "s3://b/t", "columns": {"name": "x"}}),
+            "Invalid value for field columns:",
+        ),
     ];
     for (kind, body, message) in cases {
         let (status, err) = h.post(&format!("{UC}/{kind}"), body.clone()).await;
@@ -670,4 +712,30 @@ async fn create_bodies_are_read_as_the_wire_model_and_a_wrong_field_is_named() {
         .await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["properties"]["owner_team"], "data");
+    // Volume fields the model does not name are kept too.
+    let (status, volume) = h
+        .post(
+            &format!("{UC}/volumes"),
+            json!({"catalog_name": "main", "schema_name": "kept", "name": "v",
+                   "volume_type": "MANAGED", "browse_only": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{volume}");
+    assert_eq!(volume["volume_type"], "MANAGED");
+    assert_eq!(volume["browse_only"], false);
+    // An update's field of the wrong type is named as well.
+    let (status, err) = h
+        .patch(
+            &format!("{UC}/volumes/main.kept.v"),
+            json!({"owner": ["a"]}),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid value for field owner:"),
+        "{err}"
+    );
 }
