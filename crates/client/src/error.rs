@@ -244,13 +244,14 @@ impl AuthError {
 
 impl AuthFailure {
     /// Whether trying again with the same login cannot succeed: the token endpoint refused
-    /// the request with a 4xx other than 429 (`invalid_grant` for an expired, revoked or
-    /// spent refresh token; `invalid_client`, ...), or there is no refresh token. Transport
-    /// failures, 429, 5xx and discovery failures are transient.
+    /// the request with a 4xx other than 408 and 429 (`invalid_grant` for an expired, revoked
+    /// or spent refresh token; `invalid_client`, ...), or there is no refresh token. Transport
+    /// failures, 408 (a proxy or gateway timing out), 429, 5xx and discovery failures are
+    /// transient.
     pub fn needs_new_login(&self) -> bool {
         match self {
             AuthFailure::TokenEndpoint { status, .. } => {
-                (400..500).contains(status) && *status != 429
+                (400..500).contains(status) && !matches!(status, 408 | 429)
             }
             AuthFailure::NoRefreshToken => true,
             _ => false,
@@ -388,7 +389,7 @@ mod tests {
         for status in [400, 401, 403, 499] {
             assert!(answer(status).needs_new_login(), "{status}");
         }
-        for status in [399, 429, 500, 503] {
+        for status in [399, 408, 429, 500, 503] {
             assert!(!answer(status).needs_new_login(), "{status}");
         }
         assert!(AuthFailure::NoRefreshToken.needs_new_login());
