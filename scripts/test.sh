@@ -4,7 +4,7 @@
 # Chromium (Debian's chromium + chromium-driver). Run from anywhere; installs the missing Debian
 # packages and creates .venv on first use. The store's suites run on SQLite and on a throwaway
 # PostgreSQL server that scripts/postgres.sh starts (installing Debian's postgresql if needed).
-# The venv comes first: the wire-fidelity test (crates/connector/tests/wire_fidelity.rs) runs
+# The venv comes first: the wire-fidelity test (crates/connector/tests/it/wire_fidelity.rs) runs
 # the SDK from .venv during `cargo test`, and fails under CI when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +31,7 @@ fi
 source scripts/postgres.sh
 
 cargo build --locked --bin brickwire
-# The flow crash tests (crates/service/tests/flows_crash.rs) kill -9 this binary too.
+# The flow crash tests (crates/service/tests/it/flows_crash.rs) kill -9 this binary too.
 export BRICKWIRE_BIN="${CARGO_TARGET_DIR:-target}/debug/brickwire"
 cargo test --locked --workspace
 

@@ -1,4 +1,4 @@
-//! `brickwire serve` for the crash tests in `tests/flows_crash.rs`: it starts [`Service`] on
+//! `brickwire serve` for the crash tests in `tests/it/flows_crash.rs`: it starts [`Service`] on
 //! `BRICKWIRE_DATA_DIR` (master key from `BRICKWIRE_MASTER_KEY`) with fast flow and trigger
 //! ticks and short retry delays, prints `ready <url>` and serves until killed.
 

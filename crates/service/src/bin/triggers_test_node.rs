@@ -1,5 +1,5 @@
-//! `brickwire serve` reduced to what the crash tests in `tests/triggers_crash.rs` and the
-//! replica tests in `tests/replicas.rs` need: it starts [`Service`] on `BRICKWIRE_DATA_DIR`
+//! `brickwire serve` reduced to what the crash tests in `tests/it/triggers_crash.rs` and the
+//! replica tests in `tests/it/replicas.rs` need: it starts [`Service`] on `BRICKWIRE_DATA_DIR`
 //! (master key from `BRICKWIRE_MASTER_KEY`; on the PostgreSQL database in
 //! `BRICKWIRE_DATABASE_URL` when set) with a fast trigger tick, short retry backoff and, when
 //! `BRICKWIRE_TEST_LEASE_MS` is set, leases of that length, prints `ready <url>` and serves

@@ -5,7 +5,7 @@
 //! `on_error` handler that sees the error, and a closing `fail`. Side effects are counted in
 //! the emulator: one job run, one row per iteration and branch.
 
-mod flows_support;
+use crate::flows_support;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! an expired external link, and cancelling a running statement.
 
 #[allow(dead_code)]
-#[path = "../src/sql_cmd.rs"]
+#[path = "../../src/sql_cmd.rs"]
 mod sql_cmd;
 
 use std::io::Write;

@@ -2,7 +2,7 @@
 //! operator key, the flows and runs lists, a run's page with its steps, escaping of workspace
 //! data, and the Replay and Cancel buttons with their same-origin check.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! actions on the linked account; restart on the same data directory; no plaintext secret in
 //! the database or in answers.
 
-mod common;
+use crate::common;
 
 use common::{Svc, Workspace, assert_not_logged, contains, linked_account_id, result_status};
 use reqwest::{Method, StatusCode};

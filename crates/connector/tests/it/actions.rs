@@ -2,7 +2,7 @@
 //! paging shape of every list action, HTTP Request refusals, and the request each group's
 //! representative actions send.
 
-mod support;
+use crate::support;
 
 use brickwire_connector::{ErrorCode, run_action};
 use serde_json::{Value, json};

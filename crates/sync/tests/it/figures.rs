@@ -2,11 +2,11 @@
 //! asserted) and, in the ignored benchmark, wall-clock throughput (printed, never asserted).
 //!
 //! ```text
-//! cargo test -p brickwire-sync --test figures                                  # counts
-//! cargo test -p brickwire-sync --profile bench-fast --test figures -- --ignored --nocapture
+//! cargo test -p brickwire-sync --test it figures::                                  # counts
+//! cargo test -p brickwire-sync --profile bench-fast --test it figures:: -- --ignored --nocapture
 //! ```
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

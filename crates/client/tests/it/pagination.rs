@@ -1,7 +1,7 @@
 //! Every pagination style against a scripted server: tokens (with empty pages and repeated
 //! tokens), `has_more`, SCIM indices, statement chunks, unpaginated lists, and the item cap.
 
-mod services_mock;
+use crate::services_mock;
 
 use brickwire_api::clusters::ListClustersRequest;
 use brickwire_api::jobs::{ListJobsRequest, ListRunsRequest};

@@ -10,7 +10,7 @@
 //! The SDK runs under `$BRICKWIRE_PYTHON` or `<repo>/.venv/bin/python`. Without either the
 //! test is skipped with a message, unless `CI` is set, where it fails.
 
-mod wire;
+use crate::wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;

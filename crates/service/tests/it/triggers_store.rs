@@ -7,7 +7,7 @@
 //! [`PgStore`]s on one database (two `brickwire serve` replicas) committing polls and opening
 //! deliveries for the same subscription at once.
 
-mod backends;
+use crate::backends;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;

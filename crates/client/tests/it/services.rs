@@ -2,7 +2,7 @@
 //! query, body) and what it makes of the answer, including unknown fields surviving a
 //! deserialize -> serialize round trip.
 
-mod services_mock;
+use crate::services_mock;
 
 use axum::http::Method;
 use brickwire_api::clusters::{ClusterSpec, ResizeCluster};

@@ -2,8 +2,8 @@
 //! appear in the OpenAPI document, use the service's error shape, and the service's own engine
 //! polls and delivers webhooks; subscriptions and cursors survive a restart.
 
-mod common;
-mod triggers_support;
+use crate::common;
+use crate::triggers_support;
 
 use std::time::Duration;
 

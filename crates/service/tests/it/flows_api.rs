@@ -4,8 +4,8 @@
 //! that succeeded is not executed again: rows counted in the emulator), cancel of a waiting
 //! run, and webhooks with a right or wrong secret, with and without a signature.
 
-mod common;
-mod flows_support;
+use crate::common;
+use crate::flows_support;
 
 use std::time::Duration;
 

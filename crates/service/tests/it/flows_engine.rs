@@ -3,7 +3,7 @@
 //! ticks on a manual clock, sync-triggered runs (one per event), retries through 503 faults
 //! without a second job run, and a flow across two linked accounts.
 
-mod flows_support;
+use crate::flows_support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

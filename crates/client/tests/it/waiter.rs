@@ -1,7 +1,7 @@
 //! Waiters: the exact backoff schedule and deadline on tokio's paused clock, and the SDK's
 //! waiters (success, failure state, timeout) against a scripted server.
 
-mod services_mock;
+use crate::services_mock;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

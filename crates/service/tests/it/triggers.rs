@@ -3,7 +3,7 @@
 //! redelivery, the pull API, pause/resume/reset, shared clients, and the store's durability
 //! rules (events and cursor in one transaction, secrets encrypted at rest).
 
-mod triggers_support;
+use crate::triggers_support;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -7,7 +7,7 @@
 //! webhook receiver run in this process; the emulator's latency fault holds a poll open, and
 //! the receiver's hang mode holds a delivery open.
 
-mod triggers_support;
+use crate::triggers_support;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader};

@@ -12,7 +12,7 @@
 //! queues runs through the store on the same data directory (as `brickwire flow deploy` does);
 //! the service's workers pick them up. The emulator runs in this process and outlives the kills.
 
-mod flows_support;
+use crate::flows_support;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -2,7 +2,7 @@
 //! writes inside the overlap window, runs in progress holding the cursor, start points,
 //! bounded batches, and every preset plus the custom source.
 
-mod common;
+use crate::common;
 
 use brickwire_sync::{
     Cursor, Pagination, PollOptions, SourceSpec, StartFrom, SyncError, WatermarkType, poll,

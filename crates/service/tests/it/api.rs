@@ -2,7 +2,7 @@
 //! OpenAPI document matching the router, the error shape for bad input, app settings, connect
 //! sessions, the catalog, and the connect page's markup.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@
 //! directory) and `postgres::NAME` (a fresh database on `BRICKWIRE_TEST_DATABASE_URL`; skipped
 //! without it, see `backends/mod.rs`).
 
-mod backends;
+use crate::backends;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -10,7 +10,7 @@
 //! PostgreSQL a plaintext scan of every table, migrations under concurrent replica start-ups
 //! and the master key check between replicas starting with different keys.
 
-mod backends;
+use crate::backends;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -7,8 +7,8 @@
 //! different replica, then 50 concurrent actions on the account through all three with one
 //! refresh.
 
-mod backends;
-mod common;
+use crate::backends;
+use crate::common;
 
 use std::time::Duration;
 

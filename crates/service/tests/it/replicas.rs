@@ -7,8 +7,8 @@
 //! the polls were spread over the processes; and the survivors took the dead one's work over.
 //! Skipped without `BRICKWIRE_TEST_DATABASE_URL` (see `backends/mod.rs`).
 
-mod backends;
-mod triggers_support;
+use crate::backends;
+use crate::triggers_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader};

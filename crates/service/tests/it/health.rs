@@ -2,7 +2,7 @@
 //! current database, and on PostgreSQL not ready (503, no URL or password in the answer) once
 //! the database is gone or its schema is behind this build, while `/healthz` stays 200.
 
-mod backends;
+use crate::backends;
 
 use brickwire_api::SecretString;
 use brickwire_service::{RunningService, ServeOptions, Service, StartupEnv};

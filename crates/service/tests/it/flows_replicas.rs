@@ -5,8 +5,8 @@
 //! replica shutting down gracefully hands its runs over at once. Skipped without
 //! `BRICKWIRE_TEST_DATABASE_URL` (see `backends/mod.rs`).
 
-mod backends;
-mod flows_support;
+use crate::backends;
+use crate::flows_support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
