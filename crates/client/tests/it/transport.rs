@@ -843,12 +843,11 @@ impl io::Write for Captured {
 fn retries_are_logged_without_secrets() {
     const CHILD: &str = "BRICKWIRE_TRANSPORT_LOG_CHILD";
     if std::env::var_os(CHILD).is_none() {
+        // The test's name inside this binary: its module path without the crate's name.
+        let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+        let name = format!("{module}::retries_are_logged_without_secrets");
         let output = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "retries_are_logged_without_secrets",
-                "--test-threads=1",
-            ])
+            .args(["--exact", &name, "--test-threads=1"])
             .env(CHILD, "1")
             .output()
             .unwrap();

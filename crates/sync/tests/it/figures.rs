@@ -2,7 +2,7 @@
 //! asserted) and, in the ignored benchmark, wall-clock throughput (printed, never asserted).
 //!
 //! ```text
-//! cargo test -p brickwire-sync --test it figures::                                  # counts
+//! cargo test -p brickwire-sync --test it figures::                # counts
 //! cargo test -p brickwire-sync --profile bench-fast --test it figures:: -- --ignored --nocapture
 //! ```
 
