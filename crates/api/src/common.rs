@@ -26,6 +26,9 @@ pub type Extra = serde_json::Map<String, serde_json::Value>;
 /// assert_eq!(c, Colour::Other("BLUE".into()));
 /// assert_eq!(serde_json::to_string(&c).unwrap(), "\"BLUE\"");
 /// assert_eq!(Colour::Red.as_str(), "RED");
+/// assert_eq!(Colour::known("GREEN"), Some(Colour::Green));
+/// assert_eq!(Colour::known("BLUE"), None);
+/// assert_eq!(Colour::KNOWN_WIRE, ["RED", "GREEN"]);
 /// ```
 #[macro_export]
 macro_rules! string_enum {
@@ -47,6 +50,18 @@ macro_rules! string_enum {
         impl $name {
             /// Every value this version knows, in declaration order.
             pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire spellings of [`KNOWN`](Self::KNOWN), in the same order.
+            pub const KNOWN_WIRE: &'static [&'static str] = &[$($wire),+];
+
+            /// The known value spelled `value`, or `None` (where [`From<&str>`] would give
+            /// `Other`): for servers that refuse what they do not know.
+            pub fn known(value: &str) -> Option<Self> {
+                match value {
+                    $($wire => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
 
             /// The wire spelling.
             pub fn as_str(&self) -> &str {
@@ -149,6 +164,7 @@ pub fn doc_text(lines: &[&str]) -> String {
 
 /// A `{key, value}` pair, the shape of Databricks tag lists.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct KeyValue {
     /// The key.
     pub key: String,
@@ -179,5 +195,14 @@ mod tests {
         assert_eq!(serde_json::to_string(&v).unwrap(), r#"["APPLE","KIWI"]"#);
         assert_eq!("PEAR".parse::<Fruit>().unwrap(), Fruit::Pear);
         assert_eq!(Fruit::KNOWN.len(), 2);
+    }
+
+    #[test]
+    fn known_refuses_what_from_keeps_as_other() {
+        assert_eq!(Fruit::known("PEAR"), Some(Fruit::Pear));
+        assert_eq!(Fruit::known("KIWI"), None);
+        assert_eq!(Fruit::known("pear"), None);
+        let wire: Vec<&str> = Fruit::KNOWN.iter().map(Fruit::as_str).collect();
+        assert_eq!(Fruit::KNOWN_WIRE, wire.as_slice());
     }
 }
