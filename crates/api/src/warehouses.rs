@@ -26,6 +26,22 @@ impl State {
 }
 
 crate::string_enum! {
+    /// The size of each cluster of a warehouse.
+    pub enum ClusterSize {
+        XxSmall = "2X-Small",
+        XSmall = "X-Small",
+        Small = "Small",
+        Medium = "Medium",
+        Large = "Large",
+        XLarge = "X-Large",
+        XxLarge = "2X-Large",
+        XxxLarge = "3X-Large",
+        X4Large = "4X-Large",
+        X5Large = "5X-Large",
+    }
+}
+
+crate::string_enum! {
     /// `PRO` or `CLASSIC`.
     pub enum WarehouseType { Pro = "PRO", Classic = "CLASSIC", TypeUnspecified = "TYPE_UNSPECIFIED" }
 }
@@ -41,46 +57,52 @@ crate::string_enum! {
 
 /// Custom tags of a warehouse.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct WarehouseTags {
-    /// The tags.
+    /// The tags: `[{"key": ..., "value": ...}]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_tags: Vec<KeyValue>,
 }
 
-/// The body of `warehouses` create and `warehouses/{id}/edit`.
+/// The body of `warehouses` create and `warehouses/{id}/edit`. Fields not listed are sent as
+/// they are.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct WarehouseSpec {
-    /// The name (< 100 chars, unique).
+    /// Name of the warehouse, unique in the workspace (fewer than 100 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `2X-Small` ... `4X-Large`.
+    /// Size of each cluster: `2X-Small` to `5X-Large`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster_size: Option<String>,
-    /// Idle minutes before auto-stop (0 or ≥ 10).
+    pub cluster_size: Option<ClusterSize>,
+    /// Stop after this many idle minutes (0 = never; at least 10 unless serverless).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0)))]
     pub auto_stop_mins: Option<i32>,
-    /// Minimum cluster count.
+    /// Fewest clusters kept running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1)))]
     pub min_num_clusters: Option<i32>,
-    /// Maximum cluster count (≤ 40).
+    /// Most clusters for autoscaling (at most 40).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1)))]
     pub max_num_clusters: Option<i32>,
-    /// Photon on or off.
+    /// Use Photon (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_photon: Option<bool>,
-    /// Serverless (requires `PRO`).
+    /// Serverless compute (needs `warehouse_type: PRO`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_serverless_compute: Option<bool>,
     /// `PRO` or `CLASSIC`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warehouse_type: Option<WarehouseType>,
-    /// Spot policy.
+    /// `COST_OPTIMIZED` or `RELIABILITY_OPTIMIZED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spot_instance_policy: Option<SpotInstancePolicy>,
-    /// Release channel (`{name}`).
+    /// Release channel: `{"name": "CHANNEL_NAME_CURRENT"}` or `CHANNEL_NAME_PREVIEW`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Value>,
-    /// Custom tags.
+    /// Tags: `{"custom_tags": [{"key": ..., "value": ...}]}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<WarehouseTags>,
     /// Every other field, sent verbatim.
@@ -119,7 +141,7 @@ pub struct Warehouse {
     pub state: Option<State>,
     /// The size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster_size: Option<String>,
+    pub cluster_size: Option<ClusterSize>,
     /// Idle minutes before auto-stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_stop_mins: Option<i32>,

@@ -5,92 +5,11 @@ use brickwire_client::services::warehouses::request;
 
 use super::prelude::*;
 
-/// The size of each cluster of a warehouse.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-pub enum ClusterSize {
-    #[serde(rename = "2X-Small")]
-    XXSmall,
-    #[serde(rename = "X-Small")]
-    XSmall,
-    Small,
-    Medium,
-    Large,
-    #[serde(rename = "X-Large")]
-    XLarge,
-    #[serde(rename = "2X-Large")]
-    XXLarge,
-    #[serde(rename = "3X-Large")]
-    XXXLarge,
-    #[serde(rename = "4X-Large")]
-    XXXXLarge,
-    #[serde(rename = "5X-Large")]
-    XXXXXLarge,
-}
-
-/// `PRO` or `CLASSIC`.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum WarehouseType {
-    Pro,
-    Classic,
-}
-
-/// Spot instance policy of a warehouse.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SpotInstancePolicy {
-    CostOptimized,
-    ReliabilityOptimized,
-}
-
-/// The create/edit fields of a warehouse. Fields not listed are passed as they are.
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
-pub struct WarehouseFields {
-    /// Name of the warehouse, unique in the workspace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Size of each cluster: `2X-Small` to `5X-Large`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster_size: Option<ClusterSize>,
-    /// Stop after this many idle minutes (0 = never; at least 10 unless serverless).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
-    pub auto_stop_mins: Option<i32>,
-    /// Fewest clusters kept running.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
-    pub min_num_clusters: Option<i32>,
-    /// Most clusters for autoscaling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
-    pub max_num_clusters: Option<i32>,
-    /// Use Photon (default true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_photon: Option<bool>,
-    /// Serverless compute (needs `warehouse_type: PRO`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_serverless_compute: Option<bool>,
-    /// `PRO` or `CLASSIC`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warehouse_type: Option<WarehouseType>,
-    /// `COST_OPTIMIZED` or `RELIABILITY_OPTIMIZED`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spot_instance_policy: Option<SpotInstancePolicy>,
-    /// Release channel: `{"name": "CHANNEL_NAME_CURRENT"}` or `CHANNEL_NAME_PREVIEW`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<Value>,
-    /// Tags: `{"custom_tags": [{"key": ..., "value": ...}]}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<Value>,
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
-}
-
 /// Input of Create Warehouse.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct CreateWarehouseInput {
     #[serde(flatten)]
-    pub fields: WarehouseFields,
+    pub spec: WarehouseSpec,
     #[serde(flatten)]
     pub wait: Wait,
 }
@@ -101,7 +20,7 @@ pub struct UpdateWarehouseInput {
     /// The warehouse id (the `id` of Query Warehouses' items).
     pub warehouse_id: String,
     #[serde(flatten)]
-    pub fields: WarehouseFields,
+    pub spec: WarehouseSpec,
 }
 
 /// Input naming one warehouse.
@@ -127,10 +46,13 @@ pub struct QueryWarehousesInput {
     pub paging: Paging,
 }
 
-fn spec(fields: &WarehouseFields) -> Result<WarehouseSpec, RunError> {
-    // `extra` is flattened next to `Wait` in Create Warehouse's input, so serde hands it the
-    // wait inputs too; they are ours, not Databricks'.
-    Ok(to_model(body_without(fields, WAIT_FIELDS))?)
+/// The body Databricks gets: `extra` is flattened next to `Wait` in Create Warehouse's input,
+/// so serde hands it the wait inputs too; they are ours, not Databricks'.
+fn body(spec: &WarehouseSpec) -> WarehouseSpec {
+    let mut body = spec.clone();
+    body.extra
+        .retain(|name, _| !WAIT_FIELDS.contains(&name.as_str()));
+    body
 }
 
 /// The Warehouses actions.
@@ -162,7 +84,7 @@ pub fn actions() -> Vec<Action> {
             json!({"name": "analytics", "cluster_size": "Small", "auto_stop_mins": 20,
                    "max_num_clusters": 1}),
             |client: Client, input: CreateWarehouseInput| async move {
-                let created: Value = client.call(request::create(&spec(&input.fields)?)).await?;
+                let created: Value = client.call(request::create(&body(&input.spec))).await?;
                 if !input.wait.wait {
                     return Ok(created);
                 }
@@ -193,7 +115,7 @@ pub fn actions() -> Vec<Action> {
             json!({"warehouse_id": "abcdef0123456789", "auto_stop_mins": 30}),
             |client: Client, input: UpdateWarehouseInput| async move {
                 Ok(client
-                    .call(request::edit(&input.warehouse_id, &spec(&input.fields)?))
+                    .call(request::edit(&input.warehouse_id, &body(&input.spec)))
                     .await?)
             },
         ),

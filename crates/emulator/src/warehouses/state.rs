@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use base64::Engine as _;
+use brickwire_api::warehouses::{ClusterSize, SpotInstancePolicy, WarehouseType};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -42,50 +43,11 @@ impl Default for Settings {
     }
 }
 
-/// A warehouse's state, as Databricks names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum WarehouseState {
-    /// Acquiring compute.
-    Starting,
-    /// Up and serving queries.
-    Running,
-    /// Releasing compute.
-    Stopping,
-    /// Stopped; starts again on demand.
-    Stopped,
-    /// Being deleted.
-    Deleting,
-    /// Deleted.
-    Deleted,
-}
-
-impl WarehouseState {
-    /// The wire name, e.g. `RUNNING`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Starting => "STARTING",
-            Self::Running => "RUNNING",
-            Self::Stopping => "STOPPING",
-            Self::Stopped => "STOPPED",
-            Self::Deleting => "DELETING",
-            Self::Deleted => "DELETED",
-        }
-    }
-
-    fn is_deleted(self) -> bool {
-        matches!(self, Self::Deleting | Self::Deleted)
-    }
-}
-
-/// The `cluster_size` values Databricks accepts.
-pub const CLUSTER_SIZES: [&str; 10] = [
-    "2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large",
-    "4X-Large", "5X-Large",
-];
+/// A warehouse's state: the api's enum. The emulator only ever sets the known values.
+pub use brickwire_api::warehouses::State as WarehouseState;
 
 /// A pending lifecycle step: the warehouse reaches `target` at `at_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     /// The state reached.
     pub target: WarehouseState,
@@ -175,9 +137,8 @@ impl Warehouse {
 
     /// Applies the pending transition if due, then auto stop if idle long enough.
     fn advance(&mut self, now: i64) {
-        if let Some(t) = self.transition.filter(|t| now >= t.at_ms) {
-            self.transition = None;
-            self.state = t.target;
+        if let Some(t) = self.transition.take_if(|t| now >= t.at_ms) {
+            self.state = t.target.clone();
             if t.target == WarehouseState::Running {
                 self.last_activity_ms = t.at_ms;
             }
@@ -351,7 +312,7 @@ impl State {
             None | Some(Value::Null) => {
                 return Err(ApiError::missing_field("cluster_size"));
             }
-            _ => one_of(spec, "cluster_size", &CLUSTER_SIZES)?,
+            _ => one_of(spec, "cluster_size", ClusterSize::KNOWN_WIRE)?,
         }
         let auto_stop = int_field(spec, "auto_stop_mins")?;
         if auto_stop != 0 && auto_stop < 10 {
@@ -371,20 +332,8 @@ impl State {
                 "min_num_clusters must be between 1 and min(max_num_clusters, 30), got {min}"
             )));
         }
-        one_of(
-            spec,
-            "warehouse_type",
-            &["PRO", "CLASSIC", "TYPE_UNSPECIFIED"],
-        )?;
-        one_of(
-            spec,
-            "spot_instance_policy",
-            &[
-                "COST_OPTIMIZED",
-                "RELIABILITY_OPTIMIZED",
-                "POLICY_UNSPECIFIED",
-            ],
-        )?;
+        one_of(spec, "warehouse_type", WarehouseType::KNOWN_WIRE)?;
+        one_of(spec, "spot_instance_policy", SpotInstancePolicy::KNOWN_WIRE)?;
         let serverless = spec.get("enable_serverless_compute") == Some(&Value::Bool(true));
         if serverless && spec.get("warehouse_type").and_then(Value::as_str) != Some("PRO") {
             return Err(ApiError::invalid_parameter(
@@ -485,7 +434,7 @@ impl State {
     pub fn start(&mut self, id: &str, now: i64) -> Result<(), ApiError> {
         let delay = self.settings.start_delay_ms as i64;
         let w = self.get_mut(id, now)?;
-        match w.state {
+        match &w.state {
             WarehouseState::Starting | WarehouseState::Running => Ok(()),
             WarehouseState::Stopped | WarehouseState::Stopping => {
                 w.last_activity_ms = now;
@@ -497,7 +446,9 @@ impl State {
                 w.advance(now);
                 Ok(())
             }
-            WarehouseState::Deleting | WarehouseState::Deleted => Err(invalid_state(w, "start")),
+            WarehouseState::Deleting | WarehouseState::Deleted | WarehouseState::Other(_) => {
+                Err(invalid_state(w, "start"))
+            }
         }
     }
 
@@ -505,7 +456,7 @@ impl State {
     pub fn stop(&mut self, id: &str, now: i64) -> Result<(), ApiError> {
         let delay = self.settings.stop_delay_ms as i64;
         let w = self.get_mut(id, now)?;
-        match w.state {
+        match &w.state {
             WarehouseState::Stopping | WarehouseState::Stopped => Ok(()),
             WarehouseState::Starting | WarehouseState::Running => {
                 w.begin(
@@ -516,7 +467,9 @@ impl State {
                 w.advance(now);
                 Ok(())
             }
-            WarehouseState::Deleting | WarehouseState::Deleted => Err(invalid_state(w, "stop")),
+            WarehouseState::Deleting | WarehouseState::Deleted | WarehouseState::Other(_) => {
+                Err(invalid_state(w, "stop"))
+            }
         }
     }
 
@@ -586,9 +539,9 @@ impl State {
         warehouse_id: &str,
         now: i64,
     ) -> Result<(), ApiError> {
-        let state = self.get_mut(warehouse_id, now)?.state;
+        let state = self.get_mut(warehouse_id, now)?.state.clone();
         match state {
-            WarehouseState::Deleting | WarehouseState::Deleted => {
+            WarehouseState::Deleting | WarehouseState::Deleted | WarehouseState::Other(_) => {
                 let w = self.get_mut(warehouse_id, now)?;
                 Err(invalid_state(w, "run a statement on"))
             }
