@@ -1,20 +1,12 @@
 //! Clusters: all-purpose and job clusters (`/api/2.1/clusters`).
 
 use brickwire_api::clusters::{
-    ClusterSource, ClusterSpec, DataSecurityMode, ListClustersRequest, SortByField, SortDirection,
-    State as ClusterState,
+    ClusterSource, ClusterSpec, DataSecurityMode, ListClustersRequest, RuntimeEngine, SortByField,
+    SortDirection, State as ClusterState,
 };
 use brickwire_client::services::clusters::request;
 
 use super::prelude::*;
-
-/// The runtime engine of a cluster.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RuntimeEngine {
-    Standard,
-    Photon,
-}
 
 /// Autoscaling bounds.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -5,10 +5,11 @@ use std::sync::MutexGuard;
 use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use brickwire_api::clusters::ClusterSource;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use super::state::{self as model, CLUSTER_SOURCES, ClusterState, ListQuery, SortField};
+use super::state::{self as model, ClusterState, ListQuery, SortField};
 use crate::error::{ApiError, json_object};
 use crate::state::{AppState, Workspace, now_ms};
 
@@ -97,12 +98,12 @@ fn list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, ApiError> {
     for (key, value) in pairs {
         match key.as_str() {
             "filter_by.cluster_states" => {
-                q.states.push(ClusterState::parse(&value).ok_or_else(|| {
+                q.states.push(ClusterState::known(&value).ok_or_else(|| {
                     ApiError::invalid_parameter(format!("Invalid cluster state: {value}"))
                 })?)
             }
             "filter_by.cluster_sources" => {
-                if !CLUSTER_SOURCES.contains(&value.as_str()) {
+                if ClusterSource::known(&value).is_none() {
                     return Err(ApiError::invalid_parameter(format!(
                         "Invalid cluster source: {value}"
                     )));

@@ -45,80 +45,18 @@ impl Default for Settings {
     }
 }
 
-/// A cluster's state, as Databricks names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ClusterState {
-    /// Acquiring nodes.
-    Pending,
-    /// Up and usable.
-    Running,
-    /// Restarting its Spark driver and workers.
-    Restarting,
-    /// Adding or removing workers.
-    Resizing,
-    /// Releasing its nodes.
-    Terminating,
-    /// Stopped; the configuration is kept.
-    Terminated,
-    /// Failed.
-    Error,
-    /// Unknown.
-    Unknown,
+/// A cluster's state: the api's enum. The emulator only ever sets the known values; `Other`
+/// never reaches a cluster: routes parse with `ClusterState::known`.
+pub use brickwire_api::clusters::State as ClusterState;
+
+/// The name Databricks uses in messages, e.g. `Running`.
+fn title(state: &ClusterState) -> String {
+    let s = state.as_str();
+    format!("{}{}", &s[..1], s[1..].to_ascii_lowercase())
 }
-
-impl ClusterState {
-    /// Every state, in the order Databricks documents them.
-    pub const ALL: [ClusterState; 8] = [
-        Self::Pending,
-        Self::Running,
-        Self::Restarting,
-        Self::Resizing,
-        Self::Terminating,
-        Self::Terminated,
-        Self::Error,
-        Self::Unknown,
-    ];
-
-    /// The wire name, e.g. `RUNNING`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Running => "RUNNING",
-            Self::Restarting => "RESTARTING",
-            Self::Resizing => "RESIZING",
-            Self::Terminating => "TERMINATING",
-            Self::Terminated => "TERMINATED",
-            Self::Error => "ERROR",
-            Self::Unknown => "UNKNOWN",
-        }
-    }
-
-    /// Parses a wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// The name Databricks uses in messages, e.g. `Running`.
-    fn title(self) -> String {
-        let s = self.as_str();
-        format!("{}{}", &s[..1], s[1..].to_ascii_lowercase())
-    }
-}
-
-/// The cluster sources `filter_by.cluster_sources` accepts.
-pub const CLUSTER_SOURCES: [&str; 7] = [
-    "API",
-    "UI",
-    "JOB",
-    "MODELS",
-    "PIPELINE",
-    "PIPELINE_MAINTENANCE",
-    "SQL",
-];
 
 /// A pending lifecycle step: the cluster reaches `target` at `at_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     /// The state reached.
     pub target: ClusterState,
@@ -249,8 +187,7 @@ impl Cluster {
     /// Applies the pending transition if it is due at `now`, then auto termination if the
     /// cluster has been idle for `autotermination_minutes`.
     fn advance(&mut self, now: i64) {
-        if let Some(t) = self.transition.filter(|t| now >= t.at_ms) {
-            self.transition = None;
+        if let Some(t) = self.transition.take_if(|t| now >= t.at_ms) {
             if t.target == ClusterState::Running {
                 let kind = if self.state == ClusterState::Resizing {
                     "UPSIZE_COMPLETED"
@@ -260,7 +197,7 @@ impl Cluster {
                 let workers = self.num_workers();
                 self.record(t.at_ms, kind, json!({"current_num_workers": workers}));
             }
-            self.state = t.target;
+            self.state = t.target.clone();
             self.state_message.clear();
             match t.target {
                 ClusterState::Running => {
@@ -415,7 +352,7 @@ fn invalid_state(cluster: &Cluster) -> ApiError {
         format!(
             "Cluster {} is in unexpected state {}.",
             cluster.cluster_id,
-            cluster.state.title()
+            title(&cluster.state)
         ),
     )
 }
@@ -1014,7 +951,10 @@ mod tests {
         assert_eq!(c.terminated_time, Some(320));
         s.start(&id, 400).unwrap();
         let c = s.get(&id, 400).unwrap();
-        assert_eq!((c.state, c.start_time), (ClusterState::Pending, 400));
+        assert_eq!(
+            (c.state.clone(), c.start_time),
+            (ClusterState::Pending, 400)
+        );
         assert!(c.termination_reason.is_none());
     }
 
