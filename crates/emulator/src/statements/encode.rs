@@ -19,7 +19,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::model::Format;
+use super::model::{Format, UNKNOWN_VALUE};
 
 const OPTIONS: FormatOptions<'static> = FormatOptions::new()
     .with_display_error(true)
@@ -332,6 +332,7 @@ impl ChunkBody {
                         self.ipc = Some(StreamWriter::try_new(Vec::new(), &self.schema)?);
                         return Ok(Some(self.take_ipc()));
                     }
+                    Format::Other(_) => unreachable!("{UNKNOWN_VALUE}"),
                 }
             }
             Stage::Rows => match self.pieces.next() {
@@ -345,6 +346,7 @@ impl ChunkBody {
                         writer.write(&batch)?;
                         return Ok(Some(self.take_ipc()));
                     }
+                    Format::Other(_) => unreachable!("{UNKNOWN_VALUE}"),
                 },
             },
             Stage::End => {
@@ -358,6 +360,7 @@ impl ChunkBody {
                         }
                         return Ok(Some(self.take_ipc()));
                     }
+                    Format::Other(_) => unreachable!("{UNKNOWN_VALUE}"),
                 }
             }
             Stage::Done => return Ok(None),

@@ -6,62 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Where result data goes: in the response, or behind short-lived links.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Disposition {
-    /// `data_array` in the response (JSON_ARRAY only).
-    Inline,
-    /// `external_links` to files the emulator serves.
-    ExternalLinks,
-}
+/// The Statement Execution enums are the api's. The emulator holds only known values in them:
+/// routes refuse the rest with `INVALID_PARAMETER_VALUE` (`known`), so an `Other` arm is
+/// unreachable.
+pub use brickwire_api::statements::{Disposition, Format, OnWaitTimeout, StatementState};
 
-/// How result data is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Format {
-    /// Arrays of string values.
-    JsonArray,
-    /// Apache Arrow IPC stream.
-    ArrowStream,
-    /// RFC 4180 CSV.
-    Csv,
-}
-
-/// What `execute` does when `wait_timeout` passes first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OnWaitTimeout {
-    /// Return the statement id for polling.
-    Continue,
-    /// Cancel the statement.
-    Cancel,
-}
-
-/// A statement's lifecycle state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum StatementState {
-    /// Accepted, waiting for its warehouse.
-    Pending,
-    /// Executing.
-    Running,
-    /// Done; the result can be fetched.
-    Succeeded,
-    /// Execution failed; see `status.error`.
-    Failed,
-    /// Canceled by the caller or by `on_wait_timeout=CANCEL`.
-    Canceled,
-    /// Succeeded, but the result is no longer available.
-    Closed,
-}
-
-impl StatementState {
-    /// Whether the state can no longer change (apart from SUCCEEDED closing).
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, Self::Pending | Self::Running)
-    }
-}
+/// The message of those unreachable `Other` arms.
+pub(crate) const UNKNOWN_VALUE: &str = "the execute route refuses values it does not know";
 
 /// One `parameters[]` entry of the execute request.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -76,7 +27,8 @@ pub struct ParameterItem {
     pub type_name: Option<String>,
 }
 
-/// The execute request body as sent; enum-like fields stay text so errors can name them.
+/// The execute request body as sent. The api's enums keep unknown values (`Other`), so
+/// [`validate`](super::routes) can name the field.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ExecuteBody {
     /// The SQL text.
@@ -95,13 +47,13 @@ pub struct ExecuteBody {
     /// Maximum result bytes kept; more set `truncated`.
     pub byte_limit: Option<i64>,
     /// `INLINE` or `EXTERNAL_LINKS`.
-    pub disposition: Option<String>,
+    pub disposition: Option<Disposition>,
     /// `JSON_ARRAY`, `ARROW_STREAM` or `CSV`.
-    pub format: Option<String>,
+    pub format: Option<Format>,
     /// `0s` or `5s`..`50s`.
     pub wait_timeout: Option<String>,
     /// `CONTINUE` or `CANCEL`.
-    pub on_wait_timeout: Option<String>,
+    pub on_wait_timeout: Option<OnWaitTimeout>,
 }
 
 /// `status.error`.

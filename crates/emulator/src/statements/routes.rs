@@ -17,7 +17,7 @@ use futures::stream::{self, StreamExt};
 use super::encode::ChunkBody;
 use super::model::{
     Disposition, ExecuteBody, ExternalLink, Format, OnWaitTimeout, ResultDataMeta, StatementHead,
-    StatementState, StatementStatus, chunk_internal_link,
+    StatementState, StatementStatus, UNKNOWN_VALUE, chunk_internal_link,
 };
 use super::run::{self, Job};
 use super::state::{ChunkRef, LINK_HEADER, LinkRefusal, iso8601};
@@ -44,16 +44,21 @@ pub fn routes() -> Router<AppState> {
         .route("/_emulator/results/{token}", get(fetch_link))
 }
 
-fn enum_field<T: serde::de::DeserializeOwned>(
+/// A known value of one of the api's enums; an `Other` is refused, naming the field.
+fn enum_field<T>(
     field: &str,
-    value: Option<&str>,
-    allowed: &str,
+    value: Option<T>,
+    known: fn(&str) -> Option<T>,
+    as_str: fn(&T) -> &str,
+    allowed: &[&str],
 ) -> Result<Option<T>, ApiError> {
     value
         .map(|v| {
-            serde_json::from_value(serde_json::Value::String(v.to_owned())).map_err(|_| {
+            let text = as_str(&v);
+            known(text).ok_or_else(|| {
                 ApiError::invalid_parameter(format!(
-                    "{field}: '{v}' is not a valid value; expected one of {allowed}."
+                    "{field}: '{text}' is not a valid value; expected one of {}.",
+                    allowed.join(", ")
                 ))
             })
         })
@@ -101,29 +106,32 @@ fn validate(body: ExecuteBody) -> Result<(Job, Duration, OnWaitTimeout), ApiErro
         .ok_or_else(|| ApiError::invalid_parameter("warehouse_id is required."))?;
     let disposition = enum_field(
         "disposition",
-        body.disposition.as_deref(),
-        "INLINE, EXTERNAL_LINKS",
+        body.disposition,
+        Disposition::known,
+        Disposition::as_str,
+        Disposition::KNOWN_WIRE,
     )?
     .unwrap_or(Disposition::Inline);
     let format = enum_field(
         "format",
-        body.format.as_deref(),
-        "JSON_ARRAY, ARROW_STREAM, CSV",
+        body.format,
+        Format::known,
+        Format::as_str,
+        Format::KNOWN_WIRE,
     )?
     .unwrap_or(Format::JsonArray);
     if disposition == Disposition::Inline && format != Format::JsonArray {
         return Err(ApiError::invalid_parameter(format!(
             "format {} is only supported with disposition EXTERNAL_LINKS.",
-            serde_json::to_value(format)
-                .unwrap_or_default()
-                .as_str()
-                .unwrap_or_default()
+            format.as_str()
         )));
     }
     let on_wait_timeout = enum_field(
         "on_wait_timeout",
-        body.on_wait_timeout.as_deref(),
-        "CONTINUE, CANCEL",
+        body.on_wait_timeout,
+        OnWaitTimeout::known,
+        OnWaitTimeout::as_str,
+        OnWaitTimeout::KNOWN_WIRE,
     )?
     .unwrap_or(OnWaitTimeout::Continue);
     let wait = parse_wait_timeout(body.wait_timeout.as_deref())?;
@@ -267,7 +275,8 @@ fn result_data(
     let has_next = chunk.chunk_index + 1 < chunk.result.chunks.len();
     let next_index = has_next.then_some(chunk.chunk_index + 1);
     let next_link = next_index.map(|n| chunk_internal_link(&chunk.statement_id, n));
-    match chunk.disposition {
+    match &chunk.disposition {
+        Disposition::Other(_) => unreachable!("{UNKNOWN_VALUE}"),
         Disposition::Inline => {
             let pieces = chunk
                 .result
@@ -395,7 +404,7 @@ async fn fetch_link(
         Err(e) => return unreadable(e).into_response(),
     };
     let body = ChunkBody::new(
-        chunk.format,
+        chunk.format.clone(),
         chunk.result.schema.clone(),
         pieces,
         chunk.chunk_index == 0,
@@ -404,6 +413,7 @@ async fn fetch_link(
         Format::JsonArray => "application/json",
         Format::Csv => "text/csv",
         Format::ArrowStream => "application/vnd.apache.arrow.stream",
+        Format::Other(_) => unreachable!("{UNKNOWN_VALUE}"),
     };
     let mut response = Body::from_stream(stream::iter(body)).into_response();
     let h = response.headers_mut();

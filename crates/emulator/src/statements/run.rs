@@ -10,7 +10,7 @@ use datafusion::error::DataFusionError;
 use futures::StreamExt;
 
 use super::encode::ChunkBody;
-use super::model::{Disposition, Format, ServiceError};
+use super::model::{Disposition, Format, ServiceError, UNKNOWN_VALUE};
 use super::result::{Collector, Pull, ResultSet};
 use super::state::{Failure, Statement};
 use crate::error::ErrorCode;
@@ -60,7 +60,11 @@ fn submit_when<F>(ws: Arc<Workspace>, job: Job, ready: F) -> String
 where
     F: Fn(&Workspace) -> bool + Send + 'static,
 {
-    let statement = Statement::new(&job.warehouse_id, job.disposition, job.format);
+    let statement = Statement::new(
+        &job.warehouse_id,
+        job.disposition.clone(),
+        job.format.clone(),
+    );
     let id = ws
         .statements
         .lock()
@@ -134,10 +138,11 @@ async fn execute(ws: &Workspace, job: &Job) -> Result<ResultSet, SqlError> {
     )
     .await?;
     let byte_limit = match job.disposition {
-        Disposition::Inline => job.byte_limit,
         Disposition::ExternalLinks => {
             Some(job.byte_limit.unwrap_or(settings.external_links_byte_limit))
         }
+        Disposition::Inline => job.byte_limit,
+        Disposition::Other(_) => unreachable!("{UNKNOWN_VALUE}"),
     };
     let mut collector = Collector::new(stream.schema(), job.row_limit, byte_limit)
         .spill_above(settings.spill_threshold_bytes);
@@ -166,10 +171,10 @@ async fn execute(ws: &Workspace, job: &Job) -> Result<ResultSet, SqlError> {
         .finish(settings.chunk_row_count, settings.chunk_byte_count)
         .map_err(|e| engine_error(e.into()))?;
     if job.disposition == Disposition::ExternalLinks {
-        let format = job.format;
+        let format = job.format.clone();
         // Links announce their exact size, so each chunk is encoded once into nothing.
         result = tokio::task::spawn_blocking(move || {
-            count_chunk_bytes(&mut result, format).map(|()| result)
+            count_chunk_bytes(&mut result, &format).map(|()| result)
         })
         .await
         .map_err(|e| SqlError {
@@ -184,13 +189,13 @@ async fn execute(ws: &Workspace, job: &Job) -> Result<ResultSet, SqlError> {
 
 fn count_chunk_bytes(
     result: &mut ResultSet,
-    format: Format,
+    format: &Format,
 ) -> Result<(), arrow::error::ArrowError> {
     let mut counts = Vec::with_capacity(result.chunks.len());
     for chunk in &result.chunks {
         let pieces = result.slices(chunk.row_offset, chunk.row_count)?;
         let body = ChunkBody::new(
-            format,
+            format.clone(),
             result.schema.clone(),
             pieces,
             chunk.chunk_index == 0,
@@ -227,7 +232,11 @@ mod tests {
     fn state_of(ws: &Workspace, id: &str) -> StatementState {
         let settings = ws.settings().statements;
         let mut statements = ws.statements.lock().unwrap();
-        statements.get(id, now_ms(), &settings).unwrap().state
+        statements
+            .get(id, now_ms(), &settings)
+            .unwrap()
+            .state
+            .clone()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -116,7 +116,7 @@ impl Statement {
         StatementHead {
             statement_id: self.id.clone(),
             status: StatementStatus {
-                state: self.state,
+                state: self.state.clone(),
                 error: self.failure.as_ref().map(|f| f.error.clone()),
                 sql_state: self.failure.as_ref().and_then(|f| f.sql_state.clone()),
             },
@@ -151,7 +151,7 @@ impl Statement {
             })
             .collect::<Vec<_>>();
         ResultManifest {
-            format: self.format,
+            format: self.format.clone(),
             schema: ResultSchema {
                 column_count: columns.len(),
                 columns,
@@ -283,10 +283,10 @@ impl State {
         if s.state.is_terminal() {
             return None;
         }
-        s.state = to;
         if to.is_terminal() {
             s.finished_at = Some(now);
         }
+        s.state = to.clone();
         s.changes.send_replace(to);
         Some(s)
     }
@@ -363,8 +363,8 @@ impl State {
             statement_id: s.id.clone(),
             result: result.clone(),
             chunk_index,
-            disposition: s.disposition,
-            format: s.format,
+            disposition: s.disposition.clone(),
+            format: s.format.clone(),
         })
     }
 

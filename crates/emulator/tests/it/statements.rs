@@ -242,7 +242,11 @@ async fn request_errors_are_http_400_naming_the_field() {
         ),
         (
             json!({"statement": "SELECT 1", "disposition": "SIDEWAYS"}),
-            "disposition",
+            "disposition: 'SIDEWAYS' is not a valid value; expected one of INLINE, EXTERNAL_LINKS.",
+        ),
+        (
+            json!({"statement": "SELECT 1", "format": "PARQUET", "disposition": "EXTERNAL_LINKS"}),
+            "format: 'PARQUET' is not a valid value; expected one of JSON_ARRAY, ARROW_STREAM, CSV.",
         ),
         (
             json!({"statement": "SELECT 1", "on_wait_timeout": "WAIT"}),
